@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// adnn — facial-expression recognition on the CPU, in Swift.
+///
+/// Targets, bottom to top:
+/// - `CBLAS`, `CJPEG`, `CPNG`: system libraries (OpenBLAS, libjpeg-turbo, libpng).
+/// - `ADNNKernels`: plain functions over raw buffers (the only importer of CBLAS), built `-Ounchecked`.
+/// - `ADNN`: `Tensor`, reverse-mode autograd, differentiable ops, modules, models, losses, optimizers.
+/// - `ADNNData`: image I/O, dataset readers, transforms, augmentation, loader.
+/// - `adnn`: the command-line tool.
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+
+let package = Package(
+    name: "adnn",
+    products: [
+        .executable(name: "adnn", targets: ["adnn"]),
+        .library(name: "ADNN", targets: ["ADNN"]),
+        .library(name: "ADNNData", targets: ["ADNNData"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .target(name: "ADNNKernels", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        .target(name: "ADNN", dependencies: ["ADNNKernels"]),
+        .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
+        .executableTarget(name: "adnn", dependencies: [
+            "ADNN", "ADNNData",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

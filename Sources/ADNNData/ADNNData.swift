@@ -1,0 +1,2 @@
+/// Data pipeline of `adnn`: image decoding/encoding, dataset readers, transforms, loader.
+public enum ADNNData {}

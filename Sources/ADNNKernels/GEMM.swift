@@ -1,0 +1,51 @@
+import CBLAS
+
+/// Sets OpenBLAS's thread count once, before the first GEMM.
+private let blasConfigured: Void = Threading.configure()
+
+/// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major, via OpenBLAS `cblas_sgemm`.
+/// `lda`, `ldb`, `ldc` default to the packed row strides of the stored (untransposed) matrices.
+public func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                  m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                  alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
+    _ = blasConfigured
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 { for i in 0..<m { (c + i * (ldc ?? n)).update(repeating: 0, count: n) } }
+        return
+    }
+    let la = lda ?? (transA ? m : k)
+    let lb = ldb ?? (transB ? k : n)
+    let lc = ldc ?? n
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
+}
+
+/// Naive twin of `sgemm` (packed strides), Double accumulation; for tests.
+public func sgemmNaive(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                       m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                       alpha: Float = 1, beta: Float = 0) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k {
+                let av = transA ? a[p * m + i] : a[i * k + p]
+                let bv = transB ? b[j * k + p] : b[p * n + j]
+                s += Double(av) * Double(bv)
+            }
+            let prev = beta == 0 ? 0 : Double(beta) * Double(c[i * n + j])
+            c[i * n + j] = Float(Double(alpha) * s + prev)
+        }
+    }
+}
+
+/// Batched GEMM: for each of `batch` problems, C_i = op(A_i) · op(B_i) (+ beta · C_i).
+/// Strides are element offsets between consecutive matrices (0 broadcasts one matrix).
+public func sgemmBatched(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                         batch: Int, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                         strideA: Int, strideB: Int, strideC: Int, alpha: Float = 1, beta: Float = 0) {
+    for i in 0..<batch {
+        sgemm(c + i * strideC, a + i * strideA, b + i * strideB, m: m, n: n, k: k,
+              transA: transA, transB: transB, alpha: alpha, beta: beta)
+    }
+}
