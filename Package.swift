@@ -30,7 +30,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .target(name: "ADNNKernels", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
-        .target(name: "ADNN", dependencies: ["ADNNKernels"]),
+        .target(name: "ADNN", dependencies: ["ADNNKernels", .product(name: "Yams", package: "Yams")]),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
         .executableTarget(name: "adnn", dependencies: [
             "ADNN", "ADNNData",

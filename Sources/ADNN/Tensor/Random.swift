@@ -82,3 +82,11 @@ extension Tensor {
         Tensor((0..<n).map { Float($0) }, shape: shape ?? [n])
     }
 }
+
+/// The process-wide seeded generator used for parameter initialisation and dropout / drop-path
+/// masks. `seed(_:)` it once at the start of a run (SPEC §7).
+public enum GlobalRNG {
+    nonisolated(unsafe) public static var generator = SeededRNG(seed: 0)
+    /// Reseeds the global generator.
+    public static func seed(_ s: UInt64) { generator = SeededRNG(seed: s) }
+}

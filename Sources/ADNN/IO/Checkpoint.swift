@@ -1,0 +1,59 @@
+import Foundation
+
+/// A training checkpoint (SPEC §4): model tensors under PyTorch names plus metadata
+/// `format: adnn/1`, `config` (resolved config JSON), `classes` (JSON list), `epoch`, `metric`.
+/// Extra tensors (center-loss centers, optimiser moments) live under their own prefixes.
+public struct Checkpoint {
+    public var tensors: [(String, Tensor)]
+    public var config: Config
+    public var classes: [String]
+    public var epoch: Int
+    public var metric: Float
+    /// Additional metadata (e.g. `train_state` JSON for resume).
+    public var extra: [String: String] = [:]
+
+    public init(tensors: [(String, Tensor)], config: Config, classes: [String], epoch: Int, metric: Float, extra: [String: String] = [:]) {
+        self.tensors = tensors; self.config = config; self.classes = classes; self.epoch = epoch; self.metric = metric; self.extra = extra
+    }
+
+    /// Writes atomically (temp file + rename).
+    public func write(to path: String) throws {
+        var meta = extra
+        meta["format"] = "adnn/1"
+        meta["config"] = config.jsonString()
+        meta["classes"] = String(decoding: try JSONSerialization.data(withJSONObject: classes), as: UTF8.self)
+        meta["epoch"] = String(epoch)
+        meta["metric"] = String(metric)
+        try SafeTensors.write(tensors, metadata: meta, to: path)
+    }
+
+    /// Reads and validates an `adnn/1` checkpoint; errors name the file.
+    public static func read(_ path: String) throws -> Checkpoint {
+        let st = try SafeTensors.read(path)
+        guard st.metadata["format"] == "adnn/1" else {
+            throw ADNNError.invalid("\(path): not an adnn checkpoint (metadata format is \(st.metadata["format"].map { "'\($0)'" } ?? "missing"))")
+        }
+        guard let cfgText = st.metadata["config"] else { throw ADNNError.invalid("\(path): checkpoint metadata has no config") }
+        let config: Config
+        do { config = try Config.fromJSON(cfgText) } catch { throw ADNNError.invalid("\(path): \(error)") }
+        let classes = (try? JSONSerialization.jsonObject(with: Data((st.metadata["classes"] ?? "[]").utf8)) as? [String]) ?? []
+        var extra = st.metadata
+        for k in ["format", "config", "classes", "epoch", "metric"] { extra.removeValue(forKey: k) }
+        return Checkpoint(tensors: st.order.map { ($0, st.tensors[$0]!) }, config: config, classes: classes,
+                          epoch: Int(st.metadata["epoch"] ?? "0") ?? 0, metric: Float(st.metadata["metric"] ?? "0") ?? 0, extra: extra)
+    }
+
+    /// Tensors as a dictionary.
+    public var tensorDict: [String: Tensor] { Dictionary(tensors, uniquingKeysWith: { a, _ in a }) }
+
+    /// Builds the model from the stored config and loads its weights (strict).
+    public func makeModel() throws -> ADNNFER {
+        let model = try ADNNFER(config.model)
+        let sd = tensorDict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") && !$0.key.hasPrefix("ema.") }
+        do { try model.load(stateDict: sd, strict: true) } catch {
+            throw ADNNError.invalid("checkpoint does not match its config: \(error)")
+        }
+        model.eval()
+        return model
+    }
+}
