@@ -1,0 +1,237 @@
+import Foundation
+
+/// One mini-batch for training or evaluation: NHWC images and targets.
+public struct TrainBatch {
+    public var images: Tensor          // [N, H, W, C]
+    public var targets: BatchTargets
+    public init(images: Tensor, targets: BatchTargets) { self.images = images; self.targets = targets }
+}
+
+/// A source of batches per epoch (the CLI adapts the data loader to it).
+public protocol BatchProvider {
+    /// Batches in epoch `epoch` (deterministic for a seed).
+    func batchCount(epoch: Int) -> Int
+    /// Iterator over the batches of `epoch`.
+    func batches(epoch: Int) -> AnyIterator<TrainBatch>
+}
+
+/// Runs a model over batches and collects softmax probabilities (optionally with horizontal-flip TTA).
+public func predictProbabilities(_ model: ADNNFER, _ provider: BatchProvider, hflipTTA: Bool = false)
+    -> (probs: [Float], labels: [Int], imagesPerSecond: Double) {
+    model.eval()
+    var probs: [Float] = [], labels: [Int] = []
+    let start = Date()
+    noGrad {
+        let it = provider.batches(epoch: 0)
+        while let b = it.next() {
+            var p = model(b.images).softmax(axis: -1)
+            if hflipTTA {
+                let w = b.images.shape[2]
+                let flipped = b.images.indexSelect(axis: 2, indices: Array((0..<w).reversed()))
+                p = (p + model(flipped).softmax(axis: -1)) * 0.5
+            }
+            probs += p.scalars
+            labels += b.targets.labels
+        }
+    }
+    let secs = Date().timeIntervalSince(start)
+    return (probs, labels, Double(labels.count) / max(secs, 1e-9))
+}
+
+/// Per-epoch record written to `metrics.jsonl`.
+public struct EpochRecord: Codable {
+    public var epoch: Int
+    public var lr: Float
+    public var loss: Float, lossCE: Float, lossCenter: Float, lossDLS: Float
+    public var trainAccuracy: Float
+    public var valAccuracy: Float, valMacroF1: Float, valLoss: Float
+    public var imagesPerSecond: Float
+    public var seconds: Float
+    enum CodingKeys: String, CodingKey {
+        case epoch, lr, loss, lossCE = "loss_ce", lossCenter = "loss_center", lossDLS = "loss_dls"
+        case trainAccuracy = "train_accuracy", valAccuracy = "val_accuracy", valMacroF1 = "val_macro_f1", valLoss = "val_loss"
+        case imagesPerSecond = "images_per_second", seconds
+    }
+}
+
+/// Error raised when the loss becomes NaN or infinite.
+public struct NonFiniteLossError: Error, CustomStringConvertible {
+    public let epoch: Int, step: Int
+    public let lastGood: String?
+    public var description: String {
+        "loss is not finite at epoch \(epoch + 1), step \(step + 1); last good checkpoint: \(lastGood ?? "none")"
+    }
+}
+
+/// Training loop: AdamW with warm-up + cosine, layer-wise LR decay, gradient clipping, compound
+/// loss with center updates, validation every epoch, `last`/`best` checkpoints written atomically,
+/// early stopping, exact resume from the last completed epoch (every random stream is reseeded from
+/// the run seed and the epoch number).
+public final class Trainer {
+    public let config: Config
+    public let model: ADNNFER
+    public let loss: CompoundLoss
+    public let optimizer: Optimizer
+    public let classes: [String]
+    public let runDir: String
+    public let schedule: WarmupCosineSchedule
+    public let stepsPerEpoch: Int
+
+    public var startEpoch = 0
+    public var bestMetric: Float = -.infinity
+    public var bestEpoch = -1
+    public var badEpochs = 0
+    /// Called after every step with (epoch, step, steps, running loss, images/s).
+    public var onStep: ((Int, Int, Int, Float, Double) -> Void)?
+    /// Called after every epoch.
+    public var onEpoch: ((EpochRecord) -> Void)?
+    /// Set from a signal handler to stop at the next step boundary.
+    nonisolated(unsafe) public static var stopRequested = false
+
+    public var lastPath: String { runDir + "/last.safetensors" }
+    public var bestPath: String { runDir + "/best.safetensors" }
+    public var metricsPath: String { runDir + "/metrics.jsonl" }
+
+    public init(config: Config, classes: [String], classCounts: [Int], runDir: String, stepsPerEpoch: Int) throws {
+        self.config = config
+        self.classes = classes
+        self.runDir = runDir
+        self.stepsPerEpoch = max(1, stepsPerEpoch)
+        GlobalRNG.seed(UInt64(config.seed))
+        model = try ADNNFER(config.model)
+        if let pre = config.model.pretrained {
+            try model.loadPretrainedBackbone(try loadWeights(pre), source: pre)
+        }
+        loss = CompoundLoss(config: config.loss, numClasses: config.model.numClasses, featureDim: model.featureDim, classCounts: classCounts)
+        let groups = model.parameterGroups(weightDecay: config.optim.weightDecay, layerDecay: config.optim.layerDecay)
+        if config.optim.name.lowercased() == "sgd" {
+            optimizer = SGD(entries: groups, lr: config.optim.lr)
+        } else {
+            optimizer = AdamW(entries: groups, lr: config.optim.lr, betas: (config.optim.betas[0], config.optim.betas[1]))
+        }
+        schedule = WarmupCosineSchedule(baseLR: config.optim.lr, minLR: config.schedule.minLR,
+                                        warmupSteps: config.schedule.warmupEpochs * self.stepsPerEpoch,
+                                        totalSteps: config.schedule.epochs * self.stepsPerEpoch)
+    }
+
+    /// Monitored value of a record (higher is better).
+    func monitored(_ r: EpochRecord) -> Float {
+        switch config.schedule.monitor {
+        case "val_macro_f1": return r.valMacroF1
+        case "val_loss": return -r.valLoss
+        default: return r.valAccuracy
+        }
+    }
+
+    /// Checkpoint of the current state.
+    func checkpoint(epoch: Int, metric: Float) -> Checkpoint {
+        var tensors = model.stateDict()
+        tensors.append(("center_loss.centers", loss.center.centers))
+        tensors += optimizer.stateTensors()
+        let state: [String: Any] = ["best_metric": bestMetric.isFinite ? Double(bestMetric) : -1e30, "best_epoch": bestEpoch,
+                                    "bad_epochs": badEpochs, "completed_epochs": epoch + 1]
+        let stateJSON = String(decoding: try! JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]), as: UTF8.self)
+        return Checkpoint(tensors: tensors, config: config, classes: classes, epoch: epoch + 1, metric: metric,
+                          extra: ["train_state": stateJSON])
+    }
+
+    /// Restores model, centers, optimiser and loop state from `last.safetensors`.
+    public func resume() throws {
+        let ck = try Checkpoint.read(lastPath)
+        let dict = ck.tensorDict
+        try model.load(stateDict: dict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") }, strict: true)
+        if let c = dict["center_loss.centers"] { loss.center.centers.assign(c) }
+        optimizer.loadState(dict)
+        if let s = ck.extra["train_state"], let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] {
+            bestMetric = Float(obj["best_metric"] as? Double ?? -1e30)
+            bestEpoch = obj["best_epoch"] as? Int ?? -1
+            badEpochs = obj["bad_epochs"] as? Int ?? 0
+            startEpoch = obj["completed_epochs"] as? Int ?? ck.epoch
+        } else {
+            startEpoch = ck.epoch
+        }
+        // Keep metrics.jsonl consistent with the restored state.
+        if let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) {
+            let kept = text.split(separator: "\n").prefix(startEpoch).joined(separator: "\n")
+            try (kept.isEmpty ? "" : kept + "\n").write(toFile: metricsPath, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// Trains until `schedule.epochs`, early stopping or a stop request. Returns the records of this call.
+    @discardableResult
+    public func fit(train: BatchProvider, val: BatchProvider) throws -> [EpochRecord] {
+        var records: [EpochRecord] = []
+        if startEpoch == 0 { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
+        for epoch in startEpoch..<config.schedule.epochs {
+            if badEpochs >= config.schedule.patience && config.schedule.patience > 0 { break }
+            // Every random stream of this epoch derives from (seed, epoch): resume reproduces it exactly.
+            GlobalRNG.seed(UInt64(config.seed) &* 1_000_003 &+ UInt64(epoch) &+ 17)
+            model.train()
+            let start = Date()
+            var sumLoss = 0.0, sumCE = 0.0, sumCenter = 0.0, sumDLS = 0.0, seen = 0, correct = 0
+            let it = train.batches(epoch: epoch)
+            let steps = train.batchCount(epoch: epoch)
+            var step = 0
+            while let batch = it.next() {
+                if Trainer.stopRequested { return records }
+                let globalStep = epoch * stepsPerEpoch + step
+                optimizer.lr = schedule.lr(at: globalStep)
+                let out = model.forward(batch.images)
+                let l = loss(logits: out.logits, features: out.features, targets: batch.targets)
+                let value = l.total.item
+                guard value.isFinite else {
+                    throw NonFiniteLossError(epoch: epoch, step: step,
+                                             lastGood: FileManager.default.fileExists(atPath: lastPath) ? lastPath : nil)
+                }
+                optimizer.zeroGrad()
+                l.total.backward()
+                optimizer.clipGradNorm(config.optim.gradClip)
+                optimizer.step()
+                noGrad { loss.center.update(features: out.features, labels: batch.targets.dominantLabels) }
+                let n = batch.targets.labels.count
+                let k = out.logits.shape[1]
+                let lp = out.logits.ptr
+                for i in 0..<n {
+                    var best = 0
+                    for j in 1..<k where lp[i * k + j] > lp[i * k + best] { best = j }
+                    if best == batch.targets.dominantLabels[i] { correct += 1 }
+                }
+                sumLoss += Double(value) * Double(n); sumCE += Double(l.ce) * Double(n)
+                sumCenter += Double(l.center) * Double(n); sumDLS += Double(l.dls) * Double(n)
+                seen += n
+                step += 1
+                onStep?(epoch, step, steps, Float(sumLoss / Double(seen)), Double(seen) / Date().timeIntervalSince(start))
+            }
+            let trainSeconds = Date().timeIntervalSince(start)
+            let (probs, labels, _) = predictProbabilities(model, val)
+            let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
+            let rec = EpochRecord(epoch: epoch + 1, lr: optimizer.lr, loss: Float(sumLoss / Double(max(seen, 1))),
+                                  lossCE: Float(sumCE / Double(max(seen, 1))), lossCenter: Float(sumCenter / Double(max(seen, 1))),
+                                  lossDLS: Float(sumDLS / Double(max(seen, 1))), trainAccuracy: Float(correct) / Float(max(seen, 1)),
+                                  valAccuracy: Float(m.accuracy), valMacroF1: Float(m.macroF1), valLoss: Float(m.loss),
+                                  imagesPerSecond: Float(Double(seen) / trainSeconds), seconds: Float(Date().timeIntervalSince(start)))
+            let metric = monitored(rec)
+            let improved = metric > bestMetric
+            if improved { bestMetric = metric; bestEpoch = epoch + 1; badEpochs = 0 } else { badEpochs += 1 }
+            let ck = checkpoint(epoch: epoch, metric: metric)
+            if improved { try ck.write(to: bestPath) }
+            try ck.write(to: lastPath)
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            let line = String(decoding: try enc.encode(rec), as: UTF8.self) + "\n"
+            if let h = FileHandle(forWritingAtPath: metricsPath) { h.seekToEndOfFile(); h.write(Data(line.utf8)); try? h.close() }
+            records.append(rec)
+            onEpoch?(rec)
+        }
+        return records
+    }
+}
+
+/// Reads a weights file: safetensors, or a PyTorch `.pth` state dict.
+public func loadWeights(_ path: String) throws -> [String: Tensor] {
+    guard FileManager.default.fileExists(atPath: path) else { throw ADNNError.io("\(path): weights file not found") }
+    if path.hasSuffix(".pth") || path.hasSuffix(".pt") || path.hasSuffix(".bin") {
+        return try TorchPickle.readStateDict(path)
+    }
+    let st = try SafeTensors.read(path)
+    return st.tensors
+}
