@@ -74,6 +74,23 @@ def finish(name, inputs, y, meta, extra=None, seed=0):
     return name, out, meta
 
 
+def save_sorted(tensors, path, meta):
+    """save_file, then rewrite the header with the `__metadata__` keys sorted: the library serialises
+    its metadata map in random order, and committed fixtures should be byte-for-byte reproducible."""
+    import json
+    save_file(tensors, path, metadata=meta)
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + raw[8 + n:])
+
+
 def pad_str(p):  # (top, bottom, left, right)
     return ",".join(str(int(v)) for v in p)
 
@@ -232,6 +249,18 @@ FIXTURE_FNS = [conv2d_3x3_s2, dw5x5_s1_same, dw5x5_s2_same, conv1x1, batchnorm_t
 # reader fixtures for SafeTensorsTests (files written by the Python safetensors library itself)
 
 
+def same_content(a, b):
+    """Equal tensors (names, dtypes, shapes, bytes) and metadata, whatever the header's key order."""
+    import json
+    parts = []
+    for path in (a, b):
+        with open(path, "rb") as f:
+            raw = f.read()
+        n = int.from_bytes(raw[:8], "little")
+        parts.append((json.loads(raw[8:8 + n]), raw[8 + n:]))
+    return parts[0] == parts[1]
+
+
 def safetensors_reader_fixtures():
     """`python_dtypes`: one tensor per dtype the Swift reader converts, with exactly representable values;
     `python_f32`: F32 only, one metadata key, to compare the Swift writer's bytes with the library's."""
@@ -248,8 +277,15 @@ def safetensors_reader_fixtures():
         "scalar": t(3.25, dtype=torch.float32),
         "empty": torch.zeros(0, 3, dtype=torch.float32),
     }
-    save_file(dtypes, os.path.join(FIXTURES, "python_dtypes.safetensors"),
-              metadata={"format": "adnn/1", "note": 'quote " backslash \\ newline \n unicode \u00e9'})
+    # Written by the library as is (not re-sorted); its two metadata keys come out in random order, so
+    # an existing file with the same content is left alone to keep the committed bytes stable.
+    path = os.path.join(FIXTURES, "python_dtypes.safetensors")
+    meta = {"format": "adnn/1", "note": 'quote " backslash \\ newline \n unicode \u00e9'}
+    save_file(dtypes, path + ".new", metadata=meta)
+    if os.path.exists(path) and same_content(path, path + ".new"):
+        os.remove(path + ".new")
+    else:
+        os.replace(path + ".new", path)
     f32 = {
         "weight": torch.arange(6, dtype=torch.float32).reshape(2, 3) / 4 - 0.5,
         "bias": t([0.25, -0.75], dtype=torch.float32),
@@ -311,7 +347,7 @@ def main():
             continue
         path = os.path.join(FIXTURES, name + ".safetensors")
         if not args.list:
-            save_file(tensors, path, metadata=meta)
+            save_sorted(tensors, path, meta)
         size = os.path.getsize(path) if os.path.exists(path) else 0
         total += size
         shapes = " ".join(f"{k}{list(v.shape)}" for k, v in sorted(tensors.items()))
