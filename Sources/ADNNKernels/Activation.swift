@@ -42,15 +42,18 @@ public enum ActivationKind: Sendable, Equatable {
 }
 
 /// e^x for 16 lanes (Cephes-style range reduction and degree-5 polynomial, ≈ 1 ulp on [−87, 88]).
-/// Inputs above 88.37 saturate at ≈ 2.4e38 (finite); inputs below −87.33 give 0. NaN propagates.
+/// Inputs above 88.3 saturate at e^88.3 ≈ 2.2e38 (finite); inputs below −87.33 give 0. NaN propagates.
 @inline(__always)
 public func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
-    let hi = SIMD16<Float>(repeating: 88.3762626647949)
+    let hi = SIMD16<Float>(repeating: 88.3)
     let lo = SIMD16<Float>(repeating: -87.3365478515625)
     var x = v.replacing(with: hi, where: v .> hi)
     x.replace(with: lo, where: x .< lo)
-    // n = round(x / ln 2); r = x − n·ln 2 (ln 2 split in two for exactness).
-    let n = (x * 1.44269504088896341 + 0.5).rounded(.down)
+    // n = round(x / ln 2) with the 1.5·2²³ trick (its low mantissa bits hold n); r = x − n·ln 2
+    // (ln 2 split in two for exactness).
+    let magic = SIMD16<Float>(repeating: 12582912)
+    let t = x * 1.44269504088896341 + magic
+    let n = t - magic
     var r = x - n * 0.693359375
     r = r + n * 2.12194440e-4
     let r2 = r * r
@@ -62,7 +65,7 @@ public func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
     p = p * r + 5.0000001201e-1
     p = p * r2 + r + 1
     // 2^n assembled in the exponent bits.
-    let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    let bits = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     var result = p * unsafeBitCast(bits, to: SIMD16<Float>.self)
     result.replace(with: 0, where: v .< lo)
     result.replace(with: v, where: v .!= v)
