@@ -1,8 +1,8 @@
 import Foundation
 
 // Pointwise activation kernels (forward and backward) over raw buffers, split across cores with
-// `parallelFor`. ReLU-family kernels and the exp/erf-based ones (SiLU, sigmoid, GELU) run 16 lanes
-// at a time; tanh uses the scalar libm routine. Every kernel has a `...Naive` twin (plain loops,
+// `parallelFor`. All kernels run 16 lanes at a time (exp, erf and tanh are vector polynomial
+// approximations below; scalar libm only for the tails). Every kernel has a `...Naive` twin (plain loops,
 // Double arithmetic) that the tests compare against.
 
 /// The pointwise activations of `adnn`, with PyTorch semantics.
@@ -90,6 +90,12 @@ public func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// CPU GELU uses.
 @inline(__always)
 public func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    erfGivenExp(x, vectorExp(-(x * x)))
+}
+
+/// A–S 7.1.26 erf(x) when e^(−x²) is already known (GELU backward shares it with the density).
+@inline(__always)
+private func erfGivenExp(_ x: SIMD16<Float>, _ expNegSq: SIMD16<Float>) -> SIMD16<Float> {
     let ax = abs16(x)
     let t = 1 / (1 + 0.3275911 * ax)
     var p = SIMD16<Float>(repeating: 1.061405429)
@@ -98,8 +104,27 @@ public func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
     p = p * t - 0.284496736
     p = p * t + 0.254829592
     p = p * t
-    let y = 1 - p * vectorExp(-(ax * ax))
+    let y = 1 - p * expNegSq
     return y.replacing(with: -y, where: x .< 0)
+}
+
+/// tanh for 16 lanes (Cephes `tanhf`: odd polynomial for |x| < 0.625, 1 − 2/(e^{2|x|} + 1) above;
+/// ≈ 2 ulp).
+@inline(__always)
+public func vectorTanh(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let ax = abs16(x)
+    let big = 1 - 2 / (vectorExp(2 * ax) + 1)
+    let z = x * x
+    var p = SIMD16<Float>(repeating: -5.70498872745e-3)
+    p = p * z + 2.06390887954e-2
+    p = p * z - 5.37397155531e-2
+    p = p * z + 1.33314422036e-1
+    p = p * z - 3.33332819422e-1
+    let small = x + x * z * p
+    let signed = big.replacing(with: -big, where: x .< 0)
+    var r = signed.replacing(with: small, where: ax .< 0.625)
+    r.replace(with: x, where: x .!= x)
+    return r
 }
 
 @inline(__always) private func sigmoidScalar(_ x: Float) -> Float {
@@ -123,14 +148,20 @@ public func activationForward(_ kind: ActivationKind, _ out: UnsafeMutablePointe
         parallelFor(count, grain: grain) { r in
             var i = r.lowerBound
             let z = SIMD16<Float>(repeating: 0)
-            while i + 16 <= r.upperBound { store16(out + i, pointwiseMax(load16(x + i), z)); i += 16 }
+            while i + 16 <= r.upperBound { let v = load16(x + i); store16(out + i, v.replacing(with: z, where: v .< z)); i += 16 }
             while i < r.upperBound { out[i] = x[i] > 0 ? x[i] : 0; i += 1 }
         }
     case .relu6:
         parallelFor(count, grain: grain) { r in
             var i = r.lowerBound
             let z = SIMD16<Float>(repeating: 0), six = SIMD16<Float>(repeating: 6)
-            while i + 16 <= r.upperBound { store16(out + i, pointwiseMin(pointwiseMax(load16(x + i), z), six)); i += 16 }
+            while i + 16 <= r.upperBound {
+                var v = load16(x + i)
+                v.replace(with: z, where: v .< z)
+                v.replace(with: six, where: v .> six)
+                store16(out + i, v)
+                i += 16
+            }
             while i < r.upperBound { out[i] = Swift.min(Swift.max(x[i], 0), 6); i += 1 }
         }
     case .leakyRelu(let slope):
@@ -166,7 +197,11 @@ public func activationForward(_ kind: ActivationKind, _ out: UnsafeMutablePointe
             while i < r.upperBound { out[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * invSqrt2)); i += 1 }
         }
     case .tanh:
-        parallelFor(count, grain: grain / 4) { r in for i in r { out[i] = Foundation.tanh(x[i]) } }
+        parallelFor(count, grain: grain) { r in
+            var i = r.lowerBound
+            while i + 16 <= r.upperBound { store16(out + i, vectorTanh(load16(x + i))); i += 16 }
+            while i < r.upperBound { out[i] = Foundation.tanh(x[i]); i += 1 }
+        }
     }
 }
 
@@ -247,8 +282,9 @@ public func activationBackward(_ kind: ActivationKind, _ dx: UnsafeMutablePointe
             var i = r.lowerBound
             while i + 16 <= r.upperBound {
                 let v = load16(x + i)
-                let cdf = 0.5 * (1 + vectorErf(v * invSqrt2))
-                let pdf = invSqrt2Pi * vectorExp(-0.5 * v * v)
+                let e = vectorExp(-0.5 * v * v)
+                let cdf = 0.5 * (1 + erfGivenExp(v * invSqrt2, e))
+                let pdf = invSqrt2Pi * e
                 store16(dx + i, load16(g + i) * (cdf + v * pdf)); i += 16
             }
             while i < r.upperBound {

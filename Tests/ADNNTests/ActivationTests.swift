@@ -24,23 +24,35 @@ final class ActivationTests: XCTestCase {
         }
     }
 
-    func testVectorExpAccuracy() {
-        var worst: Double = 0
+    func testVectorMathAccuracy() {
+        var worstExp = 0.0, worstTanh = 0.0, worstErf = 0.0
         var v = SIMD16<Float>()
         for start in stride(from: -87.0, to: 87.9, by: 0.37) {
             for l in 0..<16 { v[l] = Float(start + Double(l) * 0.0231) }
             let e = vectorExp(v)
+            let small = v * 0.1
+            let th = vectorTanh(small), er = vectorErf(small)
             for l in 0..<16 {
                 let exact = Foundation.exp(Double(v[l]))
-                worst = max(worst, abs(Double(e[l]) - exact) / exact)
+                worstExp = max(worstExp, abs(Double(e[l]) - exact) / exact)
+                let s = Double(small[l])
+                worstTanh = max(worstTanh, abs(Double(th[l]) - Foundation.tanh(s)) / max(abs(Foundation.tanh(s)), 1e-30))
+                worstErf = max(worstErf, abs(Double(er[l]) - Foundation.erf(s)))
             }
         }
-        XCTAssertLessThan(worst, 3e-7, "vectorExp relative error")
+        XCTAssertLessThan(worstExp, 3e-7, "vectorExp relative error")
+        XCTAssertLessThan(worstTanh, 5e-7, "vectorTanh relative error")
+        XCTAssertLessThan(worstErf, 6e-7, "vectorErf absolute error (A–S 7.1.26 in Float)")
         var special = SIMD16<Float>(repeating: 0)
         special[1] = -.infinity; special[2] = .infinity; special[3] = .nan; special[4] = -200; special[5] = 200
         let e = vectorExp(special)
         XCTAssertEqual(e[0], 1); XCTAssertEqual(e[1], 0); XCTAssertEqual(e[4], 0)
         XCTAssertTrue(e[2].isFinite && e[2] > 1e38); XCTAssertTrue(e[3].isNaN); XCTAssertTrue(e[5] > 1e38)
+        let t = vectorTanh(special)
+        XCTAssertEqual(t[0], 0); XCTAssertEqual(t[1], -1); XCTAssertEqual(t[2], 1); XCTAssertTrue(t[3].isNaN)
+        XCTAssertEqual(t[4], -1); XCTAssertEqual(t[5], 1)
+        let s = vectorSigmoid(special)
+        XCTAssertEqual(s[0], 0.5); XCTAssertEqual(s[1], 0); XCTAssertEqual(s[2], 1); XCTAssertTrue(s[3].isNaN)
     }
 
     func testActivationValues() {
