@@ -33,6 +33,14 @@ public enum ActivationKind: Sendable, Equatable {
 
 // MARK: - SIMD helpers
 
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
 /// e^x for 16 lanes (Cephes-style range reduction and degree-5 polynomial, ≈ 1 ulp on [−87, 88]).
 /// Inputs above 88.3 saturate at e^88.3 ≈ 2.2e38 (finite); inputs below −87.33 give 0. NaN propagates.
 @inline(__always)

@@ -5,6 +5,14 @@ import Foundation
 // The last-axis case (inner == 1) runs contiguous SIMD16 rows; other axes run 16 inner lanes at a
 // time with a stride of `inner`. Every kernel has a `...Naive` twin (Double arithmetic).
 
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
 /// Row maximum (−inf for an empty row).
 @inline(__always) private func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var mv = SIMD16<Float>(repeating: -.infinity)
