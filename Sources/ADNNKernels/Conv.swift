@@ -75,24 +75,24 @@ public struct Conv2DGeometry: Sendable, Equatable {
     }
 }
 
-// MARK: - helpers shared with Depthwise.swift and Pooling.swift
+// MARK: - helpers
 
+// Small helpers, private to this file so that they inline in debug (non-WMO) builds too.
 /// ⌊a / b⌋ for b > 0 and any sign of a.
-@inline(__always) func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+@inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 /// ⌈a / b⌉ for b > 0 and any sign of a.
-@inline(__always) func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
-
-@inline(__always) func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+@inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
-@inline(__always) func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
-@inline(__always) func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 /// dst[0..<n] += src[0..<n] (SIMD16 body, scalar tail).
-@inline(__always) func addRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+@inline(__always) private func addRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
     var i = 0
     while i + 16 <= n { store16(dst + i, load16(dst + i) + load16(src + i)); i += 16 }
     while i < n { dst[i] += src[i]; i += 1 }
@@ -148,6 +148,37 @@ func im2col(_ col: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: 
     }
 }
 
+/// Gather lists of one spatial axis: for every input index i, the kernel taps k and output
+/// indices o with o·stride − padding + k·dilation = i and 0 ≤ o < outputSize. Built once per
+/// call so the backward gathers run without divisions or modulo tests in their inner loops.
+struct TapTable {
+    /// Number of (tap, output) pairs of input index i: count[i].
+    let count: UnsafeMutablePointer<Int>
+    /// Kernel tap of pair j of input index i: tap[i · kernel + j].
+    let tap: UnsafeMutablePointer<Int>
+    /// Output index of pair j of input index i: out[i · kernel + j].
+    let out: UnsafeMutablePointer<Int>
+
+    init(inputSize n: Int, outputSize: Int, kernel: Int, stride: Int, dilation: Int, padding: Int) {
+        count = .allocate(capacity: Swift.max(n, 1))
+        tap = .allocate(capacity: Swift.max(n * kernel, 1))
+        out = .allocate(capacity: Swift.max(n * kernel, 1))
+        for i in 0..<n {
+            var j = 0
+            for k in 0..<kernel {
+                let t = i + padding - k * dilation
+                if t < 0 { break }
+                if t % stride == 0 && t / stride < outputSize {
+                    tap[i * kernel + j] = k; out[i * kernel + j] = t / stride; j += 1
+                }
+            }
+            count[i] = j
+        }
+    }
+
+    func deallocate() { count.deallocate(); tap.deallocate(); out.deallocate() }
+}
+
 /// col2im as a gather for one group, accumulating into dx: every input pixel sums the column
 /// entries of the output pixels p0..<p0+np that read it. Splits over input rows (no races).
 // dx: [N, H, W, C] (accumulated), dcol: [np, kh·kw·Cg]
@@ -155,38 +186,34 @@ func col2imAdd(_ dx: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<Float>, 
                group gi: Int, pixelStart p0: Int, pixelCount np: Int) {
     let H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
     let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation
-    let pt = g.padTop, pl = g.padLeft, Cg = g.groupInChannels, K = g.patchSize, c0 = gi * Cg
+    let pt = g.padTop, Cg = g.groupInChannels, K = g.patchSize, c0 = gi * Cg
     let p1 = p0 + np
     // Flattened input rows (n·H + iy) that the output rows of this chunk can touch.
     let r0 = p0 / Wo, r1 = (p1 - 1) / Wo
     let lo = (r0 / Ho) * H + Swift.max(0, (r0 % Ho) * s - pt)
     let hi = (r1 / Ho) * H + Swift.min(H - 1, (r1 % Ho) * s - pt + (kh - 1) * d)
     if lo > hi { return }
+    let rows = TapTable(inputSize: H, outputSize: Ho, kernel: kh, stride: s, dilation: d, padding: pt)
+    let cols = TapTable(inputSize: W, outputSize: Wo, kernel: kw, stride: s, dilation: d, padding: g.padLeft)
+    defer { rows.deallocate(); cols.deallocate() }
+    let rCount = rows.count, rTap = rows.tap, rOut = rows.out
+    let cCount = cols.count, cTap = cols.tap, cOut = cols.out
     parallelFor(hi - lo + 1, grain: 1) { r in
         for rr in r {
             let row = lo + rr, n = row / H, iy = row % H
+            let ny = rCount[iy]
             for ix in 0..<W {
                 let dst = dx + ((n * H + iy) * W + ix) * C + c0
-                var ky = 0
-                while ky < kh {
-                    let ty = iy + pt - ky * d
-                    if ty < 0 { break }
-                    if ty % s == 0 && ty / s < Ho {
-                        let rowBase = (n * Ho + ty / s) * Wo
-                        var kx = 0
-                        while kx < kw {
-                            let tx = ix + pl - kx * d
-                            if tx < 0 { break }
-                            if tx % s == 0 && tx / s < Wo {
-                                let p = rowBase + tx / s
-                                if p >= p0 && p < p1 {
-                                    addRow(dst, dcol + (p - p0) * K + (ky * kw + kx) * Cg, Cg)
-                                }
-                            }
-                            kx += 1
+                let nx = cCount[ix]
+                for jy in 0..<ny {
+                    let rowBase = (n * Ho + rOut[iy * kh + jy]) * Wo - p0
+                    let tapBase = rTap[iy * kh + jy] * kw
+                    for jx in 0..<nx {
+                        let q = rowBase + cOut[ix * kw + jx]
+                        if q >= 0 && q < np {
+                            addRow(dst, dcol + q * K + (tapBase + cTap[ix * kw + jx]) * Cg, Cg)
                         }
                     }
-                    ky += 1
                 }
             }
         }

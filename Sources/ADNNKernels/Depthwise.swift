@@ -4,6 +4,27 @@
 // bias [C], y [N, Ho, Wo, C]. The weights are transposed once per call to [kh, kw, C] so the
 // innermost loads of x, y and w are all contiguous SIMD16 vectors over channels.
 
+// Small helpers, private to this file so that they inline in debug (non-WMO) builds too.
+/// ⌊a / b⌋ for b > 0 and any sign of a.
+@inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+/// ⌈a / b⌉ for b > 0 and any sign of a.
+@inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+/// dst[0..<n] += src[0..<n] (SIMD16 body, scalar tail).
+@inline(__always) private func addRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { store16(dst + i, load16(dst + i) + load16(src + i)); i += 16 }
+    while i < n { dst[i] += src[i]; i += 1 }
+}
+
 /// w [C, kh·kw] → wt [kh·kw, C].
 // wt: [taps, C], w: [C, taps]
 @inline(__always)
@@ -100,54 +121,38 @@ public func depthwiseConv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy
     defer { wt.deallocate() }
     transposeTaps(wt, w, channels: C, taps: kh * kw)
     let wtc = UnsafePointer(wt)
+    let rows = TapTable(inputSize: H, outputSize: Ho, kernel: kh, stride: s, dilation: d, padding: pt)
+    let cols = TapTable(inputSize: W, outputSize: Wo, kernel: kw, stride: s, dilation: d, padding: pl)
+    defer { rows.deallocate(); cols.deallocate() }
+    let rCount = rows.count, rTap = rows.tap, rOut = rows.out
+    let cCount = cols.count, cTap = cols.tap, cOut = cols.out
     parallelFor(N * H, grain: Swift.max(1, 4096 / Swift.max(1, W * C * kh * kw))) { r in
         for row in r {
             let n = row / H, iy = row % H
             let dyImage = dy + n * Ho * Wo * C
+            let ny = rCount[iy]
             for ix in 0..<W {
                 let dst = dx + ((n * H + iy) * W + ix) * C
+                let nx = cCount[ix]
                 var c = 0
                 while c + 16 <= C {
                     var acc = SIMD16<Float>(repeating: 0)
-                    var ky = 0
-                    while ky < kh {
-                        let ty = iy + pt - ky * d
-                        if ty < 0 { break }
-                        if ty % s == 0 && ty / s < Ho {
-                            let dyRow = dyImage + (ty / s) * Wo * C + c
-                            var kx = 0
-                            while kx < kw {
-                                let tx = ix + pl - kx * d
-                                if tx < 0 { break }
-                                if tx % s == 0 && tx / s < Wo {
-                                    acc += load16(dyRow + (tx / s) * C) * load16(wtc + (ky * kw + kx) * C + c)
-                                }
-                                kx += 1
-                            }
+                    for jy in 0..<ny {
+                        let dyRow = dyImage + rOut[iy * kh + jy] * Wo * C + c
+                        let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
+                        for jx in 0..<nx {
+                            acc += load16(dyRow + cOut[ix * kw + jx] * C) * load16(wRow + cTap[ix * kw + jx] * C)
                         }
-                        ky += 1
                     }
                     store16(dst + c, acc)
                     c += 16
                 }
                 while c < C {
                     var acc: Float = 0
-                    var ky = 0
-                    while ky < kh {
-                        let ty = iy + pt - ky * d
-                        if ty < 0 { break }
-                        if ty % s == 0 && ty / s < Ho {
-                            var kx = 0
-                            while kx < kw {
-                                let tx = ix + pl - kx * d
-                                if tx < 0 { break }
-                                if tx % s == 0 && tx / s < Wo {
-                                    acc += dyImage[((ty / s) * Wo + tx / s) * C + c] * wtc[(ky * kw + kx) * C + c]
-                                }
-                                kx += 1
-                            }
-                        }
-                        ky += 1
+                    for jy in 0..<ny {
+                        let dyRow = dyImage + rOut[iy * kh + jy] * Wo * C + c
+                        let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
+                        for jx in 0..<nx { acc += dyRow[cOut[ix * kw + jx] * C] * wRow[cTap[ix * kw + jx] * C] }
                     }
                     dst[c] = acc
                     c += 1

@@ -1,5 +1,26 @@
 // Pooling and padding kernels over channels-last tensors [N, H, W, C], vectorised over channels.
 
+// Small helpers, private to this file so that they inline in debug (non-WMO) builds too.
+/// ⌊a / b⌋ for b > 0 and any sign of a.
+@inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+/// ⌈a / b⌉ for b > 0 and any sign of a.
+@inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+/// dst[0..<n] += src[0..<n] (SIMD16 body, scalar tail).
+@inline(__always) private func addRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { store16(dst + i, load16(dst + i) + load16(src + i)); i += 16 }
+    while i < n { dst[i] += src[i]; i += 1 }
+}
+
 /// Shape of a square-window pooling: `Ho = (H + 2·padding − kernel) / stride + 1` (floor mode).
 public struct Pool2DGeometry: Sendable, Equatable {
     public var batch: Int
