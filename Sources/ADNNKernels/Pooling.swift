@@ -1,10 +1,6 @@
 // Pooling and padding kernels over channels-last tensors [N, H, W, C], vectorised over channels.
 
 // Small helpers, private to this file so that they inline in debug (non-WMO) builds too.
-/// ⌊a / b⌋ for b > 0 and any sign of a.
-@inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
-/// ⌈a / b⌉ for b > 0 and any sign of a.
-@inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
