@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "ADNN", dependencies: ["ADNNKernels", .product(name: "Yams", package: "Yams")]),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
         .executableTarget(name: "adnn", dependencies: [
-            "ADNN", "ADNNData",
+            "ADNN", "ADNNData", "ADNNKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),

@@ -10,6 +10,14 @@ import Foundation
 // (mean, then centred variance) plus a fused normalise+affine pass.
 // Every kernel has a `...Naive` twin (plain loops, Double accumulation) compared in tests.
 
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
 /// Rows per Float accumulation block before flushing into Double partial sums.
 private let flushRows = 64
 

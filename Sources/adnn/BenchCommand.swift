@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import ADNN
+import ADNNKernels
 
 /// `adnn bench`: images per second for inference or training steps on random input.
 struct BenchCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import ADNN
+import ADNNKernels
 
 /// Prints one clear error line to stderr and exits non-zero.
 func fail(_ message: String) -> ExitCode {
