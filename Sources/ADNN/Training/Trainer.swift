@@ -230,7 +230,7 @@ public final class Trainer {
 public func loadWeights(_ path: String) throws -> [String: Tensor] {
     guard FileManager.default.fileExists(atPath: path) else { throw ADNNError.io("\(path): weights file not found") }
     if path.hasSuffix(".pth") || path.hasSuffix(".pt") || path.hasSuffix(".bin") {
-        throw ADNNError.invalid("\(path): PyTorch .pth weights are not readable yet; convert them to .safetensors")
+        return try TorchPickle.readStateDict(path)
     }
     let st = try SafeTensors.read(path)
     return st.tensors
