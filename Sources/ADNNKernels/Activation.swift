@@ -1,8 +1,8 @@
 import Foundation
 
 // Pointwise activation kernels (forward and backward) over raw buffers, split across cores with
-// `parallelFor`. ReLU-family kernels and the exp/erf-based ones (SiLU, sigmoid, GELU) run 16 lanes
-// at a time; tanh uses the scalar libm routine. Every kernel has a `...Naive` twin (plain loops,
+// `parallelFor`. All kernels run 16 lanes at a time (exp, erf and tanh are vector polynomial
+// approximations below; scalar libm only for the tails). Every kernel has a `...Naive` twin (plain loops,
 // Double arithmetic) that the tests compare against.
 
 /// The pointwise activations of `adnn`, with PyTorch semantics.
@@ -42,15 +42,18 @@ public enum ActivationKind: Sendable, Equatable {
 }
 
 /// e^x for 16 lanes (Cephes-style range reduction and degree-5 polynomial, ≈ 1 ulp on [−87, 88]).
-/// Inputs above 88.37 saturate at ≈ 2.4e38 (finite); inputs below −87.33 give 0. NaN propagates.
+/// Inputs above 88.3 saturate at e^88.3 ≈ 2.2e38 (finite); inputs below −87.33 give 0. NaN propagates.
 @inline(__always)
 public func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
-    let hi = SIMD16<Float>(repeating: 88.3762626647949)
+    let hi = SIMD16<Float>(repeating: 88.3)
     let lo = SIMD16<Float>(repeating: -87.3365478515625)
     var x = v.replacing(with: hi, where: v .> hi)
     x.replace(with: lo, where: x .< lo)
-    // n = round(x / ln 2); r = x − n·ln 2 (ln 2 split in two for exactness).
-    let n = (x * 1.44269504088896341 + 0.5).rounded(.down)
+    // n = round(x / ln 2) with the 1.5·2²³ trick (its low mantissa bits hold n); r = x − n·ln 2
+    // (ln 2 split in two for exactness).
+    let magic = SIMD16<Float>(repeating: 12582912)
+    let t = x * 1.44269504088896341 + magic
+    let n = t - magic
     var r = x - n * 0.693359375
     r = r + n * 2.12194440e-4
     let r2 = r * r
@@ -62,7 +65,7 @@ public func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
     p = p * r + 5.0000001201e-1
     p = p * r2 + r + 1
     // 2^n assembled in the exponent bits.
-    let bits = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    let bits = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     var result = p * unsafeBitCast(bits, to: SIMD16<Float>.self)
     result.replace(with: 0, where: v .< lo)
     result.replace(with: v, where: v .!= v)
@@ -87,6 +90,12 @@ public func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// CPU GELU uses.
 @inline(__always)
 public func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    erfGivenExp(x, vectorExp(-(x * x)))
+}
+
+/// A–S 7.1.26 erf(x) when e^(−x²) is already known (GELU backward shares it with the density).
+@inline(__always)
+private func erfGivenExp(_ x: SIMD16<Float>, _ expNegSq: SIMD16<Float>) -> SIMD16<Float> {
     let ax = abs16(x)
     let t = 1 / (1 + 0.3275911 * ax)
     var p = SIMD16<Float>(repeating: 1.061405429)
@@ -95,8 +104,27 @@ public func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
     p = p * t - 0.284496736
     p = p * t + 0.254829592
     p = p * t
-    let y = 1 - p * vectorExp(-(ax * ax))
+    let y = 1 - p * expNegSq
     return y.replacing(with: -y, where: x .< 0)
+}
+
+/// tanh for 16 lanes (Cephes `tanhf`: odd polynomial for |x| < 0.625, 1 − 2/(e^{2|x|} + 1) above;
+/// ≈ 2 ulp).
+@inline(__always)
+public func vectorTanh(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let ax = abs16(x)
+    let big = 1 - 2 / (vectorExp(2 * ax) + 1)
+    let z = x * x
+    var p = SIMD16<Float>(repeating: -5.70498872745e-3)
+    p = p * z + 2.06390887954e-2
+    p = p * z - 5.37397155531e-2
+    p = p * z + 1.33314422036e-1
+    p = p * z - 3.33332819422e-1
+    let small = x + x * z * p
+    let signed = big.replacing(with: -big, where: x .< 0)
+    var r = signed.replacing(with: small, where: ax .< 0.625)
+    r.replace(with: x, where: x .!= x)
+    return r
 }
 
 @inline(__always) private func sigmoidScalar(_ x: Float) -> Float {
@@ -120,14 +148,20 @@ public func activationForward(_ kind: ActivationKind, _ out: UnsafeMutablePointe
         parallelFor(count, grain: grain) { r in
             var i = r.lowerBound
             let z = SIMD16<Float>(repeating: 0)
-            while i + 16 <= r.upperBound { store16(out + i, pointwiseMax(load16(x + i), z)); i += 16 }
+            while i + 16 <= r.upperBound { let v = load16(x + i); store16(out + i, v.replacing(with: z, where: v .< z)); i += 16 }
             while i < r.upperBound { out[i] = x[i] > 0 ? x[i] : 0; i += 1 }
         }
     case .relu6:
         parallelFor(count, grain: grain) { r in
             var i = r.lowerBound
             let z = SIMD16<Float>(repeating: 0), six = SIMD16<Float>(repeating: 6)
-            while i + 16 <= r.upperBound { store16(out + i, pointwiseMin(pointwiseMax(load16(x + i), z), six)); i += 16 }
+            while i + 16 <= r.upperBound {
+                var v = load16(x + i)
+                v.replace(with: z, where: v .< z)
+                v.replace(with: six, where: v .> six)
+                store16(out + i, v)
+                i += 16
+            }
             while i < r.upperBound { out[i] = Swift.min(Swift.max(x[i], 0), 6); i += 1 }
         }
     case .leakyRelu(let slope):
@@ -163,7 +197,11 @@ public func activationForward(_ kind: ActivationKind, _ out: UnsafeMutablePointe
             while i < r.upperBound { out[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * invSqrt2)); i += 1 }
         }
     case .tanh:
-        parallelFor(count, grain: grain / 4) { r in for i in r { out[i] = Foundation.tanh(x[i]) } }
+        parallelFor(count, grain: grain) { r in
+            var i = r.lowerBound
+            while i + 16 <= r.upperBound { store16(out + i, vectorTanh(load16(x + i))); i += 16 }
+            while i < r.upperBound { out[i] = Foundation.tanh(x[i]); i += 1 }
+        }
     }
 }
 
@@ -244,8 +282,9 @@ public func activationBackward(_ kind: ActivationKind, _ dx: UnsafeMutablePointe
             var i = r.lowerBound
             while i + 16 <= r.upperBound {
                 let v = load16(x + i)
-                let cdf = 0.5 * (1 + vectorErf(v * invSqrt2))
-                let pdf = invSqrt2Pi * vectorExp(-0.5 * v * v)
+                let e = vectorExp(-0.5 * v * v)
+                let cdf = 0.5 * (1 + erfGivenExp(v * invSqrt2, e))
+                let pdf = invSqrt2Pi * e
                 store16(dx + i, load16(g + i) * (cdf + v * pdf)); i += 16
             }
             while i < r.upperBound {

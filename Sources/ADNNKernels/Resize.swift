@@ -239,6 +239,16 @@ public func resizeNHWC(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
                         for t in 0..<ct { s += cw[j * ct + t] * tmp[Int(ci[j * ct + t])] }
                         dst[j] = s
                     }
+                } else if c == 3 {
+                    for j in 0..<ow {
+                        var s0: Float = 0, s1: Float = 0, s2: Float = 0
+                        for t in 0..<ct {
+                            let wt = cw[j * ct + t]
+                            let src = tmp + Int(ci[j * ct + t]) * 3
+                            s0 += wt * src[0]; s1 += wt * src[1]; s2 += wt * src[2]
+                        }
+                        dst[j * 3] = s0; dst[j * 3 + 1] = s1; dst[j * 3 + 2] = s2
+                    }
                 } else {
                     for j in 0..<ow {
                         let o = dst + j * c

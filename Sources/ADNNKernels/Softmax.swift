@@ -17,7 +17,7 @@ import Foundation
 @inline(__always) private func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var mv = SIMD16<Float>(repeating: -.infinity)
     var i = 0
-    while i + 16 <= n { mv = pointwiseMax(mv, load16(x + i)); i += 16 }
+    while i + 16 <= n { let v = load16(x + i); mv.replace(with: v, where: v .> mv); i += 16 }
     var m = mv.max()
     while i < n { m = Swift.max(m, x[i]); i += 1 }
     return m
@@ -79,7 +79,7 @@ public func softmaxForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointe
             let base = o * n * inner + c0
             if c0 + 16 <= inner {
                 var m = SIMD16<Float>(repeating: -.infinity)
-                for k in 0..<n { m = pointwiseMax(m, load16(x + base + k * inner)) }
+                for k in 0..<n { let v = load16(x + base + k * inner); m.replace(with: v, where: v .> m) }
                 var s = SIMD16<Float>(repeating: 0)
                 for k in 0..<n {
                     let e = vectorExp(load16(x + base + k * inner) - m)

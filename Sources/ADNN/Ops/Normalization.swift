@@ -23,7 +23,7 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
     }
     precondition((runningMean == nil) == (runningVar == nil),
                  "batchNorm: give both runningMean and runningVar, or neither")
-    precondition(eps > 0, "batchNorm: eps must be positive, got \(eps)")
+    precondition(eps >= 0, "batchNorm: eps must be non-negative, got \(eps)")
     let useBatchStats = training || runningMean == nil
     let mean = Tensor.empty([c]), invstd = Tensor.empty([c])
     if useBatchStats {
@@ -98,7 +98,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
     let rows = d == 0 ? 0 : x.count / d
     if let weight { precondition(weight.count == d, "layerNorm: weight has shape \(weight.shape), expected [\(d)] for input \(x.shape)") }
     if let bias { precondition(bias.count == d, "layerNorm: bias has shape \(bias.shape), expected [\(d)] for input \(x.shape)") }
-    precondition(eps > 0, "layerNorm: eps must be positive, got \(eps)")
+    precondition(eps >= 0, "layerNorm: eps must be non-negative, got \(eps)")
     let out = Tensor.empty(x.shape)
     let mean = Tensor.empty([rows]), rstd = Tensor.empty([rows])
     layerNormForward(out.ptr, mean: mean.ptr, rstd: rstd.ptr, x.ptr, weight: weight?.ptr, bias: bias?.ptr,

@@ -37,7 +37,8 @@ func normalizedAxis(_ axis: Int, rank: Int, _ op: String) -> Int {
 
 extension Tensor {
     /// Permutes axes: result dimension `k` is input dimension `order[k]` (PyTorch `permute`).
-    /// Negative entries count from the end. Copies (the result is contiguous).
+    /// Negative entries count from the end. Copies into a contiguous result (the identity order
+    /// returns a view).
     public func permuted(_ order: [Int]) -> Tensor {
         let ord = order.map { $0 < 0 ? $0 + rank : $0 }
         precondition(ord.count == rank && Set(ord) == Set(0..<rank),

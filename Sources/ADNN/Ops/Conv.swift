@@ -1,0 +1,107 @@
+import ADNNKernels
+
+/// Explicit, possibly asymmetric, spatial padding of an `[N, H, W, C]` tensor.
+public struct Padding2D: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var top: Int
+    public var bottom: Int
+    public var left: Int
+    public var right: Int
+
+    /// Padding with each side given.
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        self.top = top; self.bottom = bottom; self.left = left; self.right = right
+    }
+
+    /// The same padding `p` on all four sides (PyTorch's `padding=p`).
+    public static func symmetric(_ p: Int) -> Padding2D { Padding2D(top: p, bottom: p, left: p, right: p) }
+
+    /// Total padding of one dimension under TensorFlow "SAME" (timm's `get_same_padding`):
+    /// `max((⌈i/s⌉ − 1)·s + (k − 1)·d + 1 − i, 0)`.
+    public static func samePadAmount(input i: Int, kernel k: Int, stride s: Int, dilation d: Int = 1) -> Int {
+        Swift.max(((i + s - 1) / s - 1) * s + (k - 1) * d + 1 - i, 0)
+    }
+
+    /// TensorFlow "SAME" padding for a square kernel, computed from the input size as timm's
+    /// `pad_same`: top/left get `pad / 2`, bottom/right the remainder (so odd totals pad more
+    /// at the bottom/right).
+    public static func same(inputHeight: Int, inputWidth: Int, kernel: Int, stride: Int, dilation: Int = 1) -> Padding2D {
+        same(inputHeight: inputHeight, inputWidth: inputWidth, kernelHeight: kernel, kernelWidth: kernel,
+             stride: stride, dilation: dilation)
+    }
+
+    /// TensorFlow "SAME" padding for a kernel of `kernelHeight × kernelWidth`.
+    public static func same(inputHeight: Int, inputWidth: Int, kernelHeight: Int, kernelWidth: Int,
+                            stride: Int, dilation: Int = 1) -> Padding2D {
+        precondition(stride > 0 && dilation > 0 && kernelHeight > 0 && kernelWidth > 0,
+                     "Padding2D.same: kernel \(kernelHeight)×\(kernelWidth), stride \(stride), dilation \(dilation) must be positive")
+        let ph = samePadAmount(input: inputHeight, kernel: kernelHeight, stride: stride, dilation: dilation)
+        let pw = samePadAmount(input: inputWidth, kernel: kernelWidth, stride: stride, dilation: dilation)
+        return Padding2D(top: ph / 2, bottom: ph - ph / 2, left: pw / 2, right: pw - pw / 2)
+    }
+
+    /// True when no side is padded.
+    public var isZero: Bool { top == 0 && bottom == 0 && left == 0 && right == 0 }
+
+    public var description: String { "Padding2D(top: \(top), bottom: \(bottom), left: \(left), right: \(right))" }
+}
+
+/// 2-D convolution over channels-last input.
+///
+/// - Parameters:
+///   - x: input `[N, H, W, C]`.
+///   - w: weights `[O, kh, kw, C/groups]` (OHWI; PyTorch's `[O, C/groups, kh, kw]` permuted by `[0, 2, 3, 1]`).
+///   - bias: optional `[O]`.
+///   - stride: the same stride along height and width.
+///   - padding: explicit, possibly asymmetric zero padding (`.symmetric(k/2)` for PyTorch style,
+///     `.same(...)` for TF "SAME").
+///   - dilation: the same dilation along height and width.
+///   - groups: channel groups; `groups == C == O` is a depthwise convolution.
+/// - Returns: `[N, Ho, Wo, O]` with `Ho = (H + top + bottom − dilation·(kh − 1) − 1) / stride + 1`.
+///
+/// Forward uses a single GEMM for 1×1 stride-1 unpadded convolutions, direct SIMD loops for
+/// depthwise ones and im2col + GEMM otherwise; the backward pass mirrors that choice.
+public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 1,
+                   padding: Padding2D = .symmetric(0), dilation: Int = 1, groups: Int = 1) -> Tensor {
+    precondition(x.rank == 4, "conv2d: input must be [N, H, W, C], got \(x.shape)")
+    precondition(w.rank == 4, "conv2d: weight must be [O, kh, kw, C/groups], got \(w.shape)")
+    precondition(groups > 0, "conv2d: groups must be positive, got \(groups)")
+    let C = x.shape[3], O = w.shape[0]
+    precondition(C % groups == 0 && O % groups == 0,
+                 "conv2d: groups \(groups) must divide input channels \(C) and output channels \(O)")
+    precondition(w.shape[3] * groups == C,
+                 "conv2d: weight \(w.shape) expects \(w.shape[3] * groups) input channels (groups \(groups)), input \(x.shape) has \(C)")
+    if let bias { precondition(bias.shape == [O], "conv2d: bias must be [\(O)], got \(bias.shape)") }
+    let geo = Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], inChannels: C, outChannels: O,
+                             kernelHeight: w.shape[1], kernelWidth: w.shape[2], stride: stride, dilation: dilation,
+                             padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
+                             groups: groups)
+    geo.validate()
+    let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
+    conv2dForward(y.ptr, x.ptr, w.ptr, bias.map { UnsafePointer($0.ptr) }, geo)
+    let inputs = bias.map { [x, w, $0] } ?? [x, w]
+    if needsGrad(inputs) {
+        y.record("conv2d", inputs) { g in
+            precondition(g.count == geo.outputCount, "conv2d backward: gradient \(g.shape) does not match output")
+            var grads: [Tensor?] = []
+            if x.requiresGrad {
+                let dx = Tensor.empty(x.shape)
+                conv2dBackwardInput(dx.ptr, g.ptr, w.ptr, geo)
+                grads.append(dx)
+            } else { grads.append(nil) }
+            if w.requiresGrad {
+                let dw = Tensor.empty(w.shape)
+                conv2dBackwardWeight(dw.ptr, g.ptr, x.ptr, geo)
+                grads.append(dw)
+            } else { grads.append(nil) }
+            if let bias {
+                if bias.requiresGrad {
+                    let db = Tensor.empty([O])
+                    conv2dBackwardBias(db.ptr, g.ptr, pixels: geo.batch * geo.outHeight * geo.outWidth, channels: O)
+                    grads.append(db)
+                } else { grads.append(nil) }
+            }
+            return grads
+        }
+    }
+    return y
+}

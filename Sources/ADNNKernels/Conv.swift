@@ -1,0 +1,427 @@
+// 2-D convolution kernels over channels-last tensors.
+//
+// Layouts: x [N, H, W, C], weights OHWI [O, kh, kw, C/groups], bias [O], y [N, Ho, Wo, O].
+// Three forward paths, chosen by `conv2dForward`:
+//   (a) pointwise (1×1, stride 1, no padding): one GEMM per group straight on x, no copy;
+//   (b) depthwise (groups == C == O > 1): direct SIMD16 loops over channels (Depthwise.swift);
+//   (c) everything else: im2col (rows = output pixels, columns = (ky, kx, c) with channels
+//       innermost) + GEMM, per group, over chunks of output pixels so the column buffer stays
+//       ≤ 64 MB.
+// Backward mirrors the forward: dX = GEMM + col2im (a gather, so it splits over input rows
+// without races), dW = GEMM over the same columns, dBias = column sums.
+
+/// Shape of a 2-D convolution: input, filter, stride, dilation, explicit (possibly asymmetric)
+/// padding and groups. Output size is `(H + top + bottom − dilation·(kh − 1) − 1) / stride + 1`.
+public struct Conv2DGeometry: Sendable, Equatable {
+    public var batch: Int
+    public var inHeight: Int
+    public var inWidth: Int
+    public var inChannels: Int
+    public var outChannels: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var stride: Int
+    public var dilation: Int
+    public var padTop: Int
+    public var padBottom: Int
+    public var padLeft: Int
+    public var padRight: Int
+    public var groups: Int
+
+    public init(batch: Int, inHeight: Int, inWidth: Int, inChannels: Int, outChannels: Int,
+                kernelHeight: Int, kernelWidth: Int, stride: Int = 1, dilation: Int = 1,
+                padTop: Int = 0, padBottom: Int = 0, padLeft: Int = 0, padRight: Int = 0, groups: Int = 1) {
+        self.batch = batch; self.inHeight = inHeight; self.inWidth = inWidth
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.stride = stride; self.dilation = dilation
+        self.padTop = padTop; self.padBottom = padBottom; self.padLeft = padLeft; self.padRight = padRight
+        self.groups = groups
+    }
+
+    /// Output height.
+    public var outHeight: Int { (inHeight + padTop + padBottom - dilation * (kernelHeight - 1) - 1) / stride + 1 }
+    /// Output width.
+    public var outWidth: Int { (inWidth + padLeft + padRight - dilation * (kernelWidth - 1) - 1) / stride + 1 }
+    /// Input channels per group.
+    public var groupInChannels: Int { inChannels / groups }
+    /// Output channels per group.
+    public var groupOutChannels: Int { outChannels / groups }
+    /// Elements of one weight row (one output channel): kh · kw · C/groups.
+    public var patchSize: Int { kernelHeight * kernelWidth * (inChannels / groups) }
+    /// Elements of x, the weights and y.
+    public var inputCount: Int { batch * inHeight * inWidth * inChannels }
+    public var weightCount: Int { outChannels * patchSize }
+    public var outputCount: Int { batch * outHeight * outWidth * outChannels }
+
+    /// 1×1, stride 1, no padding: the convolution is a plain GEMM on x.
+    public var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padTop == 0 && padBottom == 0 && padLeft == 0 && padRight == 0
+    }
+    /// One filter per channel (channel multiplier 1).
+    public var isDepthwise: Bool { groups > 1 && groups == inChannels && outChannels == inChannels }
+
+    /// Checks that the geometry is well formed; the message names the offending value.
+    public func validate() {
+        precondition(batch >= 0 && inHeight > 0 && inWidth > 0 && inChannels > 0 && outChannels > 0,
+                     "conv2d: bad sizes \(self)")
+        precondition(kernelHeight > 0 && kernelWidth > 0, "conv2d: kernel must be positive, got \(kernelHeight)×\(kernelWidth)")
+        precondition(stride > 0 && dilation > 0, "conv2d: stride \(stride) and dilation \(dilation) must be positive")
+        precondition(padTop >= 0 && padBottom >= 0 && padLeft >= 0 && padRight >= 0, "conv2d: negative padding in \(self)")
+        precondition(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0,
+                     "conv2d: groups \(groups) must divide in channels \(inChannels) and out channels \(outChannels)")
+        precondition(outHeight > 0 && outWidth > 0,
+                     "conv2d: empty output \(outHeight)×\(outWidth) for input \(inHeight)×\(inWidth), kernel \(kernelHeight)×\(kernelWidth)")
+    }
+}
+
+// MARK: - helpers
+
+// Small helpers, private to this file so that they inline in debug (non-WMO) builds too.
+/// ⌊a / b⌋ for b > 0 and any sign of a.
+@inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+/// ⌈a / b⌉ for b > 0 and any sign of a.
+@inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+/// dst[0..<n] += src[0..<n] (SIMD16 body, scalar tail).
+@inline(__always) private func addRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { store16(dst + i, load16(dst + i) + load16(src + i)); i += 16 }
+    while i < n { dst[i] += src[i]; i += 1 }
+}
+
+/// Tuning knobs of the convolution kernels.
+public enum ConvTuning {
+    /// Maximum number of floats in one im2col column buffer (default 16 Mi floats = 64 MB).
+    /// The batch's output pixels are processed in chunks that fit. Tests lower it to exercise chunking.
+    nonisolated(unsafe) public static var im2colMaxFloats = 16 << 20
+}
+
+/// Fills every row of y [rows, n] with `bias` [n].
+// y: [rows, n], bias: [n]
+func fillRowsWithBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, n: Int) {
+    parallelFor(rows, grain: Swift.max(1, 16384 / Swift.max(n, 1))) { r in
+        for row in r { (y + row * n).update(from: bias, count: n) }
+    }
+}
+
+/// im2col for one group over output pixels p0..<p0+np:
+/// col[q, (ky·kw + kx)·Cg + ci] = x[n, oy·s − pt + ky·d, ox·s − pl + kx·d, gi·Cg + ci] (0 outside).
+// col: [np, kh·kw·Cg], x: [N, H, W, C]
+func im2col(_ col: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: Conv2DGeometry,
+            group gi: Int, pixelStart p0: Int, pixelCount np: Int) {
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation
+    let pt = g.padTop, pl = g.padLeft, Cg = g.groupInChannels, K = g.patchSize, c0 = gi * Cg
+    parallelFor(np, grain: Swift.max(1, 8192 / Swift.max(K, 1))) { r in
+        for q in r {
+            let p = p0 + q
+            let n = p / (Ho * Wo), rem = p % (Ho * Wo), oy = rem / Wo, ox = rem % Wo
+            var dst = col + q * K
+            for ky in 0..<kh {
+                let iy = oy * s - pt + ky * d
+                if iy < 0 || iy >= H {
+                    dst.update(repeating: 0, count: kw * Cg); dst += kw * Cg
+                    continue
+                }
+                let xrow = x + ((n * H + iy) * W) * C + c0
+                for kx in 0..<kw {
+                    let ix = ox * s - pl + kx * d
+                    if ix < 0 || ix >= W {
+                        for i in 0..<Cg { dst[i] = 0 }
+                    } else {
+                        let src = xrow + ix * C
+                        for i in 0..<Cg { dst[i] = src[i] }
+                    }
+                    dst += Cg
+                }
+            }
+        }
+    }
+}
+
+/// Gather lists of one spatial axis: for every input index i, the kernel taps k and output
+/// indices o with o·stride − padding + k·dilation = i and 0 ≤ o < outputSize. Built once per
+/// call so the backward gathers run without divisions or modulo tests in their inner loops.
+struct TapTable {
+    /// Number of (tap, output) pairs of input index i: count[i].
+    let count: UnsafeMutablePointer<Int>
+    /// Kernel tap of pair j of input index i: tap[i · kernel + j].
+    let tap: UnsafeMutablePointer<Int>
+    /// Output index of pair j of input index i: out[i · kernel + j].
+    let out: UnsafeMutablePointer<Int>
+
+    init(inputSize n: Int, outputSize: Int, kernel: Int, stride: Int, dilation: Int, padding: Int) {
+        count = .allocate(capacity: Swift.max(n, 1))
+        tap = .allocate(capacity: Swift.max(n * kernel, 1))
+        out = .allocate(capacity: Swift.max(n * kernel, 1))
+        for i in 0..<n {
+            var j = 0
+            for k in 0..<kernel {
+                let t = i + padding - k * dilation
+                if t < 0 { break }
+                if t % stride == 0 && t / stride < outputSize {
+                    tap[i * kernel + j] = k; out[i * kernel + j] = t / stride; j += 1
+                }
+            }
+            count[i] = j
+        }
+    }
+
+    func deallocate() { count.deallocate(); tap.deallocate(); out.deallocate() }
+}
+
+/// col2im as a gather for one group, accumulating into dx: every input pixel sums the column
+/// entries of the output pixels p0..<p0+np that read it. Splits over input rows (no races).
+// dx: [N, H, W, C] (accumulated), dcol: [np, kh·kw·Cg]
+func col2imAdd(_ dx: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<Float>, _ g: Conv2DGeometry,
+               group gi: Int, pixelStart p0: Int, pixelCount np: Int) {
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation
+    let pt = g.padTop, Cg = g.groupInChannels, K = g.patchSize, c0 = gi * Cg
+    let p1 = p0 + np
+    // Flattened input rows (n·H + iy) that the output rows of this chunk can touch.
+    let r0 = p0 / Wo, r1 = (p1 - 1) / Wo
+    let lo = (r0 / Ho) * H + Swift.max(0, (r0 % Ho) * s - pt)
+    let hi = (r1 / Ho) * H + Swift.min(H - 1, (r1 % Ho) * s - pt + (kh - 1) * d)
+    if lo > hi { return }
+    let rows = TapTable(inputSize: H, outputSize: Ho, kernel: kh, stride: s, dilation: d, padding: pt)
+    let cols = TapTable(inputSize: W, outputSize: Wo, kernel: kw, stride: s, dilation: d, padding: g.padLeft)
+    defer { rows.deallocate(); cols.deallocate() }
+    let rCount = rows.count, rTap = rows.tap, rOut = rows.out
+    let cCount = cols.count, cTap = cols.tap, cOut = cols.out
+    parallelFor(hi - lo + 1, grain: 1) { r in
+        for rr in r {
+            let row = lo + rr, n = row / H, iy = row % H
+            let ny = rCount[iy]
+            for ix in 0..<W {
+                let dst = dx + ((n * H + iy) * W + ix) * C + c0
+                let nx = cCount[ix]
+                for jy in 0..<ny {
+                    let rowBase = (n * Ho + rOut[iy * kh + jy]) * Wo - p0
+                    let tapBase = rTap[iy * kh + jy] * kw
+                    for jx in 0..<nx {
+                        let q = rowBase + cOut[ix * kw + jx]
+                        if q >= 0 && q < np {
+                            addRow(dst, dcol + q * K + (tapBase + cTap[ix * kw + jx]) * Cg, Cg)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output pixels per im2col chunk.
+@inline(__always) func im2colChunk(_ g: Conv2DGeometry) -> Int {
+    let total = g.batch * g.outHeight * g.outWidth
+    return Swift.max(1, Swift.min(total, ConvTuning.im2colMaxFloats / Swift.max(g.patchSize, 1)))
+}
+
+// MARK: - forward
+
+/// Convolution forward: y = conv(x, w) + bias. Picks the pointwise GEMM, depthwise SIMD or
+/// im2col + GEMM path from the geometry.
+// y: [N, Ho, Wo, O], x: [N, H, W, C], w: [O, kh, kw, C/groups], bias: [O]
+public func conv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                          _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry) {
+    g.validate()
+    if g.outputCount == 0 { return }
+    if g.isDepthwise { depthwiseConv2dForward(y, x, w, bias, g); return }
+    let O = g.outChannels, Og = g.groupOutChannels, Cg = g.groupInChannels, K = g.patchSize
+    let P = g.batch * g.outHeight * g.outWidth
+    if let bias { fillRowsWithBias(y, bias, rows: P, n: O) }
+    let beta: Float = bias == nil ? 0 : 1
+    if g.isPointwise {
+        // y[P, O] (group columns) = x[P, C] (group columns) × W_gᵀ
+        for gi in 0..<g.groups {
+            sgemm(y + gi * Og, x + gi * Cg, w + gi * Og * Cg, m: P, n: Og, k: Cg, transB: true,
+                  beta: beta, lda: g.inChannels, ldb: Cg, ldc: O)
+        }
+        return
+    }
+    let chunk = im2colChunk(g)
+    let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * K)
+    defer { col.deallocate() }
+    for gi in 0..<g.groups {
+        var p0 = 0
+        while p0 < P {
+            let np = Swift.min(chunk, P - p0)
+            im2col(col, x, g, group: gi, pixelStart: p0, pixelCount: np)
+            sgemm(y + p0 * O + gi * Og, col, w + gi * Og * K, m: np, n: Og, k: K, transB: true,
+                  beta: beta, lda: K, ldb: K, ldc: O)
+            p0 += np
+        }
+    }
+}
+
+/// Naive twin of `conv2dForward`: direct loops, Double accumulation.
+// y: [N, Ho, Wo, O], x: [N, H, W, C], w: [O, kh, kw, C/groups], bias: [O]
+public func conv2dForwardNaive(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                               _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry) {
+    g.validate()
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, O = g.outChannels, Ho = g.outHeight, Wo = g.outWidth
+    let Og = g.groupOutChannels, Cg = g.groupInChannels, kh = g.kernelHeight, kw = g.kernelWidth
+    for n in 0..<g.batch { for oy in 0..<Ho { for ox in 0..<Wo { for o in 0..<O {
+        let gi = o / Og
+        var s = bias.map { Double($0[o]) } ?? 0
+        for ky in 0..<kh { for kx in 0..<kw {
+            let iy = oy * g.stride - g.padTop + ky * g.dilation, ix = ox * g.stride - g.padLeft + kx * g.dilation
+            if iy < 0 || iy >= H || ix < 0 || ix >= W { continue }
+            for ci in 0..<Cg {
+                s += Double(x[((n * H + iy) * W + ix) * C + gi * Cg + ci]) * Double(w[((o * kh + ky) * kw + kx) * Cg + ci])
+            }
+        } }
+        y[((n * Ho + oy) * Wo + ox) * O + o] = Float(s)
+    } } } }
+}
+
+// MARK: - backward
+
+/// Gradient of the convolution w.r.t. its input (overwrites dx).
+// dx: [N, H, W, C], dy: [N, Ho, Wo, O], w: [O, kh, kw, C/groups]
+public func conv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                _ g: Conv2DGeometry) {
+    g.validate()
+    if g.inputCount == 0 { return }
+    if g.isDepthwise { depthwiseConv2dBackwardInput(dx, dy, w, g); return }
+    let C = g.inChannels, O = g.outChannels, Og = g.groupOutChannels, Cg = g.groupInChannels, K = g.patchSize
+    let P = g.batch * g.outHeight * g.outWidth
+    if g.isPointwise {
+        // dx[P, C] (group columns) = dy[P, O] (group columns) × W_g[Og, Cg]
+        for gi in 0..<g.groups {
+            sgemm(dx + gi * Cg, dy + gi * Og, w + gi * Og * Cg, m: P, n: Cg, k: Og,
+                  lda: O, ldb: Cg, ldc: C)
+        }
+        return
+    }
+    let total = g.inputCount
+    parallelFor(total, grain: 1 << 16) { r in (dx + r.lowerBound).update(repeating: 0, count: r.count) }
+    let chunk = im2colChunk(g)
+    let dcol = UnsafeMutablePointer<Float>.allocate(capacity: chunk * K)
+    defer { dcol.deallocate() }
+    for gi in 0..<g.groups {
+        var p0 = 0
+        while p0 < P {
+            let np = Swift.min(chunk, P - p0)
+            // dcol[np, K] = dy[np, Og] × W_g[Og, K]
+            sgemm(dcol, dy + p0 * O + gi * Og, w + gi * Og * K, m: np, n: K, k: Og, lda: O, ldb: K, ldc: K)
+            col2imAdd(dx, dcol, g, group: gi, pixelStart: p0, pixelCount: np)
+            p0 += np
+        }
+    }
+}
+
+/// Naive twin of `conv2dBackwardInput` (Double accumulation).
+// dx: [N, H, W, C], dy: [N, Ho, Wo, O], w: [O, kh, kw, C/groups]
+public func conv2dBackwardInputNaive(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                     _ g: Conv2DGeometry) {
+    g.validate()
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, O = g.outChannels, Ho = g.outHeight, Wo = g.outWidth
+    let Og = g.groupOutChannels, Cg = g.groupInChannels, kh = g.kernelHeight, kw = g.kernelWidth
+    var acc = [Double](repeating: 0, count: g.inputCount)
+    for n in 0..<g.batch { for oy in 0..<Ho { for ox in 0..<Wo { for o in 0..<O {
+        let gi = o / Og
+        let gv = Double(dy[((n * Ho + oy) * Wo + ox) * O + o])
+        for ky in 0..<kh { for kx in 0..<kw {
+            let iy = oy * g.stride - g.padTop + ky * g.dilation, ix = ox * g.stride - g.padLeft + kx * g.dilation
+            if iy < 0 || iy >= H || ix < 0 || ix >= W { continue }
+            for ci in 0..<Cg {
+                acc[((n * H + iy) * W + ix) * C + gi * Cg + ci] += gv * Double(w[((o * kh + ky) * kw + kx) * Cg + ci])
+            }
+        } }
+    } } } }
+    for i in 0..<acc.count { dx[i] = Float(acc[i]) }
+}
+
+/// Gradient of the convolution w.r.t. its weights (overwrites dw).
+// dw: [O, kh, kw, C/groups], dy: [N, Ho, Wo, O], x: [N, H, W, C]
+public func conv2dBackwardWeight(_ dw: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                 _ g: Conv2DGeometry) {
+    g.validate()
+    if g.isDepthwise { depthwiseConv2dBackwardWeight(dw, dy, x, g); return }
+    let C = g.inChannels, O = g.outChannels, Og = g.groupOutChannels, Cg = g.groupInChannels, K = g.patchSize
+    let P = g.batch * g.outHeight * g.outWidth
+    if P == 0 { dw.update(repeating: 0, count: g.weightCount); return }
+    if g.isPointwise {
+        // dW_g[Og, Cg] = dy_gᵀ[Og, P] × x_g[P, Cg]
+        for gi in 0..<g.groups {
+            sgemm(dw + gi * Og * Cg, dy + gi * Og, x + gi * Cg, m: Og, n: Cg, k: P, transA: true,
+                  lda: O, ldb: C, ldc: Cg)
+        }
+        return
+    }
+    let chunk = im2colChunk(g)
+    let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * K)
+    defer { col.deallocate() }
+    for gi in 0..<g.groups {
+        var p0 = 0
+        while p0 < P {
+            let np = Swift.min(chunk, P - p0)
+            im2col(col, x, g, group: gi, pixelStart: p0, pixelCount: np)
+            // dW_g[Og, K] (+)= dy_gᵀ[Og, np] × col[np, K]
+            sgemm(dw + gi * Og * K, dy + p0 * O + gi * Og, col, m: Og, n: K, k: np, transA: true,
+                  beta: p0 == 0 ? 0 : 1, lda: O, ldb: K, ldc: K)
+            p0 += np
+        }
+    }
+}
+
+/// Naive twin of `conv2dBackwardWeight` (Double accumulation).
+// dw: [O, kh, kw, C/groups], dy: [N, Ho, Wo, O], x: [N, H, W, C]
+public func conv2dBackwardWeightNaive(_ dw: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                      _ g: Conv2DGeometry) {
+    g.validate()
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, O = g.outChannels, Ho = g.outHeight, Wo = g.outWidth
+    let Og = g.groupOutChannels, Cg = g.groupInChannels, kh = g.kernelHeight, kw = g.kernelWidth
+    for o in 0..<O { for ky in 0..<kh { for kx in 0..<kw { for ci in 0..<Cg {
+        let gi = o / Og
+        var s = 0.0
+        for n in 0..<g.batch { for oy in 0..<Ho { for ox in 0..<Wo {
+            let iy = oy * g.stride - g.padTop + ky * g.dilation, ix = ox * g.stride - g.padLeft + kx * g.dilation
+            if iy < 0 || iy >= H || ix < 0 || ix >= W { continue }
+            s += Double(dy[((n * Ho + oy) * Wo + ox) * O + o]) * Double(x[((n * H + iy) * W + ix) * C + gi * Cg + ci])
+        } } }
+        dw[((o * kh + ky) * kw + kx) * Cg + ci] = Float(s)
+    } } } }
+}
+
+/// Gradient of the convolution w.r.t. its bias: column sums of dy (overwrites db). Per-worker
+/// partial sums, reduced in a fixed order (deterministic for a given thread count).
+// db: [O], dy: [P, O] with P = N·Ho·Wo
+public func conv2dBackwardBias(_ db: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, pixels P: Int, channels O: Int) {
+    db.update(repeating: 0, count: O)
+    if P == 0 { return }
+    let workers = Swift.max(1, Swift.min(Threading.threads, P * O / 65536))
+    let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * O)
+    defer { partial.deallocate() }
+    partial.update(repeating: 0, count: workers * O)
+    let per = (P + workers - 1) / workers
+    parallelFor(workers) { r in
+        for wk in r {
+            let dst = partial + wk * O
+            var p = wk * per
+            let end = Swift.min(P, p + per)
+            while p < end { addRow(dst, dy + p * O, O); p += 1 }
+        }
+    }
+    for wk in 0..<workers { addRow(db, partial + wk * O, O) }
+}
+
+/// Naive twin of `conv2dBackwardBias` (Double accumulation).
+// db: [O], dy: [P, O]
+public func conv2dBackwardBiasNaive(_ db: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, pixels P: Int, channels O: Int) {
+    for o in 0..<O {
+        var s = 0.0
+        for p in 0..<P { s += Double(dy[p * O + o]) }
+        db[o] = Float(s)
+    }
+}

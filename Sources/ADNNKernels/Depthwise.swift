@@ -1,0 +1,261 @@
+// Depthwise 2-D convolution (groups == C == O): direct loops vectorised over channels.
+//
+// Layouts: x [N, H, W, C], weights [C, kh, kw, 1] (OHWI with one input channel per group),
+// bias [C], y [N, Ho, Wo, C]. The weights are transposed once per call to [kh, kw, C] so the
+// innermost loads of x, y and w are all contiguous SIMD16 vectors over channels.
+
+// Small helpers, private to this file so that they inline in debug (non-WMO) builds too.
+/// ⌊a / b⌋ for b > 0 and any sign of a.
+@inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+/// ⌈a / b⌉ for b > 0 and any sign of a.
+@inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+/// dst[0..<n] += src[0..<n] (SIMD16 body, scalar tail).
+@inline(__always) private func addRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n { store16(dst + i, load16(dst + i) + load16(src + i)); i += 16 }
+    while i < n { dst[i] += src[i]; i += 1 }
+}
+
+/// w [C, kh·kw] → wt [kh·kw, C].
+// wt: [taps, C], w: [C, taps]
+@inline(__always)
+private func transposeTaps(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, channels C: Int, taps T: Int) {
+    for c in 0..<C { for t in 0..<T { wt[t * C + c] = w[c * T + t] } }
+}
+
+/// Depthwise convolution forward, split over (n, output row).
+// y: [N, Ho, Wo, C], x: [N, H, W, C], w: [C, kh, kw, 1], bias: [C]
+public func depthwiseConv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                   _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry) {
+    g.validate()
+    precondition(g.groups == g.inChannels && g.outChannels == g.inChannels,
+                 "depthwiseConv2d: needs groups == C == O, got \(g.groups), \(g.inChannels), \(g.outChannels)")
+    let N = g.batch, H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation, pt = g.padTop, pl = g.padLeft
+    if N * Ho * Wo == 0 { return }
+    let wt = UnsafeMutablePointer<Float>.allocate(capacity: kh * kw * C)
+    defer { wt.deallocate() }
+    transposeTaps(wt, w, channels: C, taps: kh * kw)
+    let zeros = UnsafeMutablePointer<Float>.allocate(capacity: C)
+    defer { zeros.deallocate() }
+    zeros.update(repeating: 0, count: C)
+    let b = UnsafePointer(bias ?? UnsafePointer(zeros))
+    let wtc = UnsafePointer(wt)
+    parallelFor(N * Ho, grain: Swift.max(1, 4096 / Swift.max(1, Wo * C * kh * kw))) { r in
+        for row in r {
+            let n = row / Ho, oy = row % Ho
+            let iy0 = oy * s - pt
+            let kyLo = Swift.max(0, ceilDiv(-iy0, d)), kyHi = Swift.min(kh - 1, floorDiv(H - 1 - iy0, d))
+            for ox in 0..<Wo {
+                let ix0 = ox * s - pl
+                let kxLo = Swift.max(0, ceilDiv(-ix0, d)), kxHi = Swift.min(kw - 1, floorDiv(W - 1 - ix0, d))
+                let out = y + ((n * Ho + oy) * Wo + ox) * C
+                let xBase = x + ((n * H + iy0) * W + ix0) * C
+                var c = 0
+                while c + 16 <= C {
+                    var acc = load16(b + c)
+                    var ky = kyLo
+                    while ky <= kyHi {
+                        let xr = xBase + (ky * d * W) * C + c, wr = wtc + ky * kw * C + c
+                        var kx = kxLo
+                        while kx <= kxHi { acc += load16(xr + kx * d * C) * load16(wr + kx * C); kx += 1 }
+                        ky += 1
+                    }
+                    store16(out + c, acc)
+                    c += 16
+                }
+                while c < C {
+                    var acc = b[c]
+                    var ky = kyLo
+                    while ky <= kyHi {
+                        var kx = kxLo
+                        while kx <= kxHi { acc += xBase[(ky * d * W + kx * d) * C + c] * wtc[(ky * kw + kx) * C + c]; kx += 1 }
+                        ky += 1
+                    }
+                    out[c] = acc
+                    c += 1
+                }
+            }
+        }
+    }
+}
+
+/// Naive twin of `depthwiseConv2dForward` (Double accumulation).
+// y: [N, Ho, Wo, C], x: [N, H, W, C], w: [C, kh, kw, 1], bias: [C]
+public func depthwiseConv2dForwardNaive(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                        _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry) {
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth
+    for n in 0..<g.batch { for oy in 0..<Ho { for ox in 0..<Wo { for c in 0..<C {
+        var acc = bias.map { Double($0[c]) } ?? 0
+        for ky in 0..<kh { for kx in 0..<kw {
+            let iy = oy * g.stride - g.padTop + ky * g.dilation, ix = ox * g.stride - g.padLeft + kx * g.dilation
+            if iy < 0 || iy >= H || ix < 0 || ix >= W { continue }
+            acc += Double(x[((n * H + iy) * W + ix) * C + c]) * Double(w[(c * kh + ky) * kw + kx])
+        } }
+        y[((n * Ho + oy) * Wo + ox) * C + c] = Float(acc)
+    } } } }
+}
+
+/// Depthwise convolution, gradient w.r.t. the input (overwrites dx). A gather over input
+/// pixels, split over (n, input row): no races, no zero-fill pass.
+// dx: [N, H, W, C], dy: [N, Ho, Wo, C], w: [C, kh, kw, 1]
+public func depthwiseConv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                         _ g: Conv2DGeometry) {
+    g.validate()
+    precondition(g.groups == g.inChannels && g.outChannels == g.inChannels,
+                 "depthwiseConv2d: needs groups == C == O, got \(g.groups), \(g.inChannels), \(g.outChannels)")
+    let N = g.batch, H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation, pt = g.padTop, pl = g.padLeft
+    if N * H * W == 0 { return }
+    let wt = UnsafeMutablePointer<Float>.allocate(capacity: kh * kw * C)
+    defer { wt.deallocate() }
+    transposeTaps(wt, w, channels: C, taps: kh * kw)
+    let wtc = UnsafePointer(wt)
+    let rows = TapTable(inputSize: H, outputSize: Ho, kernel: kh, stride: s, dilation: d, padding: pt)
+    let cols = TapTable(inputSize: W, outputSize: Wo, kernel: kw, stride: s, dilation: d, padding: pl)
+    defer { rows.deallocate(); cols.deallocate() }
+    let rCount = rows.count, rTap = rows.tap, rOut = rows.out
+    let cCount = cols.count, cTap = cols.tap, cOut = cols.out
+    parallelFor(N * H, grain: Swift.max(1, 4096 / Swift.max(1, W * C * kh * kw))) { r in
+        for row in r {
+            let n = row / H, iy = row % H
+            let dyImage = dy + n * Ho * Wo * C
+            let ny = rCount[iy]
+            for ix in 0..<W {
+                let dst = dx + ((n * H + iy) * W + ix) * C
+                let nx = cCount[ix]
+                var c = 0
+                while c + 16 <= C {
+                    var acc = SIMD16<Float>(repeating: 0)
+                    for jy in 0..<ny {
+                        let dyRow = dyImage + rOut[iy * kh + jy] * Wo * C + c
+                        let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
+                        for jx in 0..<nx {
+                            acc += load16(dyRow + cOut[ix * kw + jx] * C) * load16(wRow + cTap[ix * kw + jx] * C)
+                        }
+                    }
+                    store16(dst + c, acc)
+                    c += 16
+                }
+                while c < C {
+                    var acc: Float = 0
+                    for jy in 0..<ny {
+                        let dyRow = dyImage + rOut[iy * kh + jy] * Wo * C + c
+                        let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
+                        for jx in 0..<nx { acc += dyRow[cOut[ix * kw + jx] * C] * wRow[cTap[ix * kw + jx] * C] }
+                    }
+                    dst[c] = acc
+                    c += 1
+                }
+            }
+        }
+    }
+}
+
+/// Naive twin of `depthwiseConv2dBackwardInput` (Double accumulation).
+// dx: [N, H, W, C], dy: [N, Ho, Wo, C], w: [C, kh, kw, 1]
+public func depthwiseConv2dBackwardInputNaive(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                              _ g: Conv2DGeometry) {
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth
+    var acc = [Double](repeating: 0, count: g.inputCount)
+    for n in 0..<g.batch { for oy in 0..<Ho { for ox in 0..<Wo { for c in 0..<C {
+        let gv = Double(dy[((n * Ho + oy) * Wo + ox) * C + c])
+        for ky in 0..<kh { for kx in 0..<kw {
+            let iy = oy * g.stride - g.padTop + ky * g.dilation, ix = ox * g.stride - g.padLeft + kx * g.dilation
+            if iy < 0 || iy >= H || ix < 0 || ix >= W { continue }
+            acc[((n * H + iy) * W + ix) * C + c] += gv * Double(w[(c * kh + ky) * kw + kx])
+        } }
+    } } } }
+    for i in 0..<acc.count { dx[i] = Float(acc[i]) }
+}
+
+/// Depthwise convolution, gradient w.r.t. the weights (overwrites dw). Output rows are split
+/// into one contiguous range per worker; each worker sums into its own [kh·kw, C] buffer and the
+/// buffers are reduced in worker order at the end (deterministic for a given thread count).
+// dw: [C, kh, kw, 1], dy: [N, Ho, Wo, C], x: [N, H, W, C]
+public func depthwiseConv2dBackwardWeight(_ dw: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                          _ g: Conv2DGeometry) {
+    g.validate()
+    precondition(g.groups == g.inChannels && g.outChannels == g.inChannels,
+                 "depthwiseConv2d: needs groups == C == O, got \(g.groups), \(g.inChannels), \(g.outChannels)")
+    let N = g.batch, H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation, pt = g.padTop, pl = g.padLeft
+    let T = kh * kw, rows = N * Ho
+    let workers = Swift.max(1, Swift.min(Threading.threads, rows, (rows * Wo * C * T) / 32768))
+    let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * T * C)
+    defer { partial.deallocate() }
+    partial.update(repeating: 0, count: workers * T * C)
+    let per = (rows + workers - 1) / workers
+    parallelFor(workers) { r in
+        for wk in r {
+            let acc0 = partial + wk * T * C
+            var row = wk * per
+            let end = Swift.min(rows, row + per)
+            while row < end {
+                let n = row / Ho, oy = row % Ho
+                let iy0 = oy * s - pt
+                let kyLo = Swift.max(0, ceilDiv(-iy0, d)), kyHi = Swift.min(kh - 1, floorDiv(H - 1 - iy0, d))
+                let dyRow = dy + row * Wo * C
+                var ky = kyLo
+                while ky <= kyHi {
+                    let xRow = x + ((n * H + iy0 + ky * d) * W) * C
+                    for kx in 0..<kw {
+                        // output columns whose input column ox·s − pl + kx·d lies inside [0, W)
+                        let oxLo = Swift.max(0, ceilDiv(pl - kx * d, s))
+                        let oxHi = Swift.min(Wo - 1, floorDiv(W - 1 + pl - kx * d, s))
+                        if oxLo > oxHi { continue }
+                        let dst = acc0 + (ky * kw + kx) * C
+                        let xCol = xRow + (kx * d - pl) * C        // + ox·s·C
+                        var c = 0
+                        while c + 16 <= C {
+                            var a = SIMD16<Float>(repeating: 0)
+                            var ox = oxLo
+                            while ox <= oxHi { a += load16(dyRow + ox * C + c) * load16(xCol + ox * s * C + c); ox += 1 }
+                            store16(dst + c, load16(dst + c) + a)
+                            c += 16
+                        }
+                        while c < C {
+                            var a: Float = 0
+                            var ox = oxLo
+                            while ox <= oxHi { a += dyRow[ox * C + c] * xCol[ox * s * C + c]; ox += 1 }
+                            dst[c] += a
+                            c += 1
+                        }
+                    }
+                    ky += 1
+                }
+                row += 1
+            }
+        }
+    }
+    for wk in 1..<Swift.max(1, workers) { addRow(partial, partial + wk * T * C, T * C) }
+    for c in 0..<C { for t in 0..<T { dw[c * T + t] = partial[t * C + c] } }
+}
+
+/// Naive twin of `depthwiseConv2dBackwardWeight` (Double accumulation).
+// dw: [C, kh, kw, 1], dy: [N, Ho, Wo, C], x: [N, H, W, C]
+public func depthwiseConv2dBackwardWeightNaive(_ dw: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                               _ g: Conv2DGeometry) {
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth
+    for c in 0..<C { for ky in 0..<kh { for kx in 0..<kw {
+        var acc = 0.0
+        for n in 0..<g.batch { for oy in 0..<Ho { for ox in 0..<Wo {
+            let iy = oy * g.stride - g.padTop + ky * g.dilation, ix = ox * g.stride - g.padLeft + kx * g.dilation
+            if iy < 0 || iy >= H || ix < 0 || ix >= W { continue }
+            acc += Double(dy[((n * Ho + oy) * Wo + ox) * C + c]) * Double(x[((n * H + iy) * W + ix) * C + c])
+        } } }
+        dw[(c * kh + ky) * kw + kx] = Float(acc)
+    } } }
+}

@@ -1,0 +1,242 @@
+import XCTest
+@testable import ADNN
+import ADNNKernels
+
+final class ConvTests: XCTestCase {
+    /// One kernel-vs-naive case.
+    struct Case {
+        var name: String
+        var n, h, w, c, o, kh, kw, stride, dilation, groups: Int
+        var pad: Padding2D
+        var bias: Bool
+
+        var geometry: Conv2DGeometry {
+            Conv2DGeometry(batch: n, inHeight: h, inWidth: w, inChannels: c, outChannels: o, kernelHeight: kh, kernelWidth: kw,
+                           stride: stride, dilation: dilation, padTop: pad.top, padBottom: pad.bottom,
+                           padLeft: pad.left, padRight: pad.right, groups: groups)
+        }
+    }
+
+    static func same(_ h: Int, _ w: Int, _ k: Int, _ s: Int, _ d: Int = 1) -> Padding2D {
+        .same(inputHeight: h, inputWidth: w, kernel: k, stride: s, dilation: d)
+    }
+
+    static let cases: [Case] = [
+        Case(name: "3x3 s2 p1", n: 2, h: 9, w: 7, c: 5, o: 6, kh: 3, kw: 3, stride: 2, dilation: 1, groups: 1, pad: .symmetric(1), bias: true),
+        Case(name: "3x3 s2 no bias, even", n: 3, h: 8, w: 10, c: 4, o: 3, kh: 3, kw: 3, stride: 2, dilation: 1, groups: 1, pad: .symmetric(1), bias: false),
+        Case(name: "3x3 s2 tf-same stem", n: 2, h: 12, w: 11, c: 3, o: 8, kh: 3, kw: 3, stride: 2, dilation: 1, groups: 1, pad: same(12, 11, 3, 2), bias: false),
+        Case(name: "1x1 s1", n: 2, h: 5, w: 6, c: 7, o: 9, kh: 1, kw: 1, stride: 1, dilation: 1, groups: 1, pad: .symmetric(0), bias: true),
+        Case(name: "1x1 s1 no bias", n: 1, h: 4, w: 3, c: 20, o: 17, kh: 1, kw: 1, stride: 1, dilation: 1, groups: 1, pad: .symmetric(0), bias: false),
+        Case(name: "1x1 s1 groups 2", n: 2, h: 3, w: 5, c: 8, o: 6, kh: 1, kw: 1, stride: 1, dilation: 1, groups: 2, pad: .symmetric(0), bias: true),
+        Case(name: "1x1 s2", n: 2, h: 7, w: 5, c: 6, o: 4, kh: 1, kw: 1, stride: 2, dilation: 1, groups: 1, pad: .symmetric(0), bias: true),
+        Case(name: "dw 3x3 s1 tf-same", n: 2, h: 9, w: 8, c: 20, o: 20, kh: 3, kw: 3, stride: 1, dilation: 1, groups: 20, pad: same(9, 8, 3, 1), bias: true),
+        Case(name: "dw 3x3 s2 tf-same", n: 2, h: 9, w: 8, c: 20, o: 20, kh: 3, kw: 3, stride: 2, dilation: 1, groups: 20, pad: same(9, 8, 3, 2), bias: false),
+        Case(name: "dw 5x5 s1 tf-same", n: 2, h: 7, w: 9, c: 35, o: 35, kh: 5, kw: 5, stride: 1, dilation: 1, groups: 35, pad: same(7, 9, 5, 1), bias: true),
+        Case(name: "dw 5x5 s2 tf-same", n: 3, h: 10, w: 9, c: 16, o: 16, kh: 5, kw: 5, stride: 2, dilation: 1, groups: 16, pad: same(10, 9, 5, 2), bias: true),
+        Case(name: "dw 3x3 s2 p1 small C", n: 2, h: 7, w: 7, c: 3, o: 3, kh: 3, kw: 3, stride: 2, dilation: 1, groups: 3, pad: .symmetric(1), bias: true),
+        Case(name: "dw 3x3 d2 s2", n: 1, h: 11, w: 9, c: 18, o: 18, kh: 3, kw: 3, stride: 2, dilation: 2, groups: 18, pad: same(11, 9, 3, 2, 2), bias: false),
+        Case(name: "3x3 dilation 2", n: 2, h: 9, w: 8, c: 4, o: 5, kh: 3, kw: 3, stride: 1, dilation: 2, groups: 1, pad: .symmetric(2), bias: true),
+        Case(name: "3x3 groups 2", n: 2, h: 6, w: 7, c: 6, o: 4, kh: 3, kw: 3, stride: 1, dilation: 1, groups: 2, pad: .symmetric(1), bias: true),
+        Case(name: "3x3 groups 2 s2 d2 asym", n: 2, h: 9, w: 10, c: 4, o: 6, kh: 3, kw: 3, stride: 2, dilation: 2,
+             groups: 2, pad: Padding2D(top: 1, bottom: 2, left: 2, right: 1), bias: true),
+        Case(name: "3x5 asym pad", n: 2, h: 7, w: 9, c: 3, o: 5, kh: 3, kw: 5, stride: 1, dilation: 1, groups: 1,
+             pad: Padding2D(top: 0, bottom: 2, left: 1, right: 3), bias: true),
+        Case(name: "7x7 cbam 2->1", n: 2, h: 7, w: 7, c: 2, o: 1, kh: 7, kw: 7, stride: 1, dilation: 1, groups: 1, pad: .symmetric(3), bias: false),
+        Case(name: "5x5 s2 tf-same odd", n: 3, h: 13, w: 11, c: 5, o: 7, kh: 5, kw: 5, stride: 2, dilation: 1, groups: 1, pad: same(13, 11, 5, 2), bias: true),
+        Case(name: "single pixel out", n: 2, h: 3, w: 3, c: 4, o: 3, kh: 3, kw: 3, stride: 1, dilation: 1, groups: 1, pad: .symmetric(0), bias: true),
+    ]
+
+    func runKernelCase(_ k: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+        let g = k.geometry
+        let x = randn([k.n, k.h, k.w, k.c], seed: seed)
+        let w = randn([k.o, k.kh, k.kw, k.c / k.groups], seed: seed + 1)
+        let b = randn([k.o], seed: seed + 2)
+        let dy = randn([k.n, g.outHeight, g.outWidth, k.o], seed: seed + 3)
+        let bias: UnsafePointer<Float>? = k.bias ? UnsafePointer(b.ptr) : nil
+        let tol: Float = 1e-4
+
+        let yFast = Tensor.empty(dy.shape), ySlow = Tensor.empty(dy.shape)
+        conv2dForward(yFast.ptr, x.ptr, w.ptr, bias, g)
+        conv2dForwardNaive(ySlow.ptr, x.ptr, w.ptr, bias, g)
+        assertClose(yFast, ySlow, atol: tol, rtol: tol, "\(k.name) forward", file: file, line: line)
+
+        let dxFast = Tensor(repeating: .nan, shape: x.shape), dxSlow = Tensor.empty(x.shape)
+        conv2dBackwardInput(dxFast.ptr, dy.ptr, w.ptr, g)
+        conv2dBackwardInputNaive(dxSlow.ptr, dy.ptr, w.ptr, g)
+        assertClose(dxFast, dxSlow, atol: tol, rtol: tol, "\(k.name) dX", file: file, line: line)
+
+        let dwFast = Tensor(repeating: .nan, shape: w.shape), dwSlow = Tensor.empty(w.shape)
+        conv2dBackwardWeight(dwFast.ptr, dy.ptr, x.ptr, g)
+        conv2dBackwardWeightNaive(dwSlow.ptr, dy.ptr, x.ptr, g)
+        assertClose(dwFast, dwSlow, atol: tol, rtol: tol, "\(k.name) dW", file: file, line: line)
+
+        let P = k.n * g.outHeight * g.outWidth
+        let dbFast = Tensor(repeating: .nan, shape: [k.o]), dbSlow = Tensor.empty([k.o])
+        conv2dBackwardBias(dbFast.ptr, dy.ptr, pixels: P, channels: k.o)
+        conv2dBackwardBiasNaive(dbSlow.ptr, dy.ptr, pixels: P, channels: k.o)
+        assertClose(dbFast, dbSlow, atol: tol, rtol: tol, "\(k.name) dBias", file: file, line: line)
+
+        if g.isDepthwise {
+            // The depthwise kernels against their own naive twins as well.
+            let y2 = Tensor.empty(dy.shape), dx2 = Tensor.empty(x.shape), dw2 = Tensor.empty(w.shape)
+            depthwiseConv2dForwardNaive(y2.ptr, x.ptr, w.ptr, bias, g)
+            depthwiseConv2dBackwardInputNaive(dx2.ptr, dy.ptr, w.ptr, g)
+            depthwiseConv2dBackwardWeightNaive(dw2.ptr, dy.ptr, x.ptr, g)
+            assertClose(yFast, y2, atol: tol, rtol: tol, "\(k.name) depthwise naive forward", file: file, line: line)
+            assertClose(dxFast, dx2, atol: tol, rtol: tol, "\(k.name) depthwise naive dX", file: file, line: line)
+            assertClose(dwFast, dw2, atol: tol, rtol: tol, "\(k.name) depthwise naive dW", file: file, line: line)
+        }
+    }
+
+    func testKernelsMatchNaive() {
+        for (i, k) in Self.cases.enumerated() { runKernelCase(k, seed: UInt64(100 + 10 * i)) }
+    }
+
+    func testKernelPathsAreTheOnesIntended() {
+        XCTAssertTrue(Self.cases[3].geometry.isPointwise)
+        XCTAssertTrue(Self.cases[5].geometry.isPointwise)
+        XCTAssertFalse(Self.cases[6].geometry.isPointwise)           // 1x1 stride 2 → im2col
+        XCTAssertTrue(Self.cases[7].geometry.isDepthwise)
+        XCTAssertFalse(Self.cases[14].geometry.isDepthwise)          // groups 2
+    }
+
+    /// Small column buffers force the im2col paths to process the batch in many chunks, some of
+    /// which start or end inside an output row.
+    func testIm2colChunkingMatchesNaive() {
+        let saved = ConvTuning.im2colMaxFloats
+        defer { ConvTuning.im2colMaxFloats = saved }
+        for limit in [1, 7 * 27, 100 * 27] {
+            ConvTuning.im2colMaxFloats = limit
+            for i in [0, 2, 6, 13, 15, 16, 18] { runKernelCase(Self.cases[i], seed: UInt64(500 + i)) }
+        }
+    }
+
+    func testMultiThreadedKernelsMatchSingleThreaded() {
+        // Depthwise dW and dBias use per-worker partial sums: check against a 1-thread run.
+        let saved = Threading.threads
+        defer { Threading.threads = saved }
+        let k = Case(name: "dw big", n: 4, h: 14, w: 14, c: 40, o: 40, kh: 5, kw: 5, stride: 1, dilation: 1, groups: 40,
+                     pad: Self.same(14, 14, 5, 1), bias: true)
+        let g = k.geometry
+        let x = randn([4, 14, 14, 40], seed: 1), dy = randn([4, 14, 14, 40], seed: 2)
+        var results: [[Float]] = []
+        for t in [1, 4] {
+            Threading.threads = t
+            let dw = Tensor.empty([40, 5, 5, 1]), db = Tensor.empty([40])
+            depthwiseConv2dBackwardWeight(dw.ptr, dy.ptr, x.ptr, g)
+            conv2dBackwardBias(db.ptr, dy.ptr, pixels: 4 * 14 * 14, channels: 40)
+            results.append(dw.scalars + db.scalars)
+        }
+        assertClose(results[1], results[0], atol: 1e-4, rtol: 1e-4, "threads 4 vs 1")
+        runKernelCase(k, seed: 77)
+    }
+
+    func testSamePadding() {
+        // timm get_same_padding: max((ceil(i/s) − 1)·s + (k − 1)·d + 1 − i, 0), extra at bottom/right.
+        XCTAssertEqual(Padding2D.same(inputHeight: 224, inputWidth: 224, kernel: 3, stride: 2),
+                       Padding2D(top: 0, bottom: 1, left: 0, right: 1))
+        XCTAssertEqual(Padding2D.same(inputHeight: 225, inputWidth: 225, kernel: 3, stride: 2), .symmetric(1))
+        XCTAssertEqual(Padding2D.same(inputHeight: 14, inputWidth: 15, kernel: 5, stride: 2),
+                       Padding2D(top: 1, bottom: 2, left: 2, right: 2))
+        XCTAssertEqual(Padding2D.same(inputHeight: 7, inputWidth: 7, kernel: 3, stride: 1), .symmetric(1))
+        XCTAssertEqual(Padding2D.same(inputHeight: 7, inputWidth: 7, kernel: 5, stride: 1), .symmetric(2))
+        XCTAssertEqual(Padding2D.same(inputHeight: 8, inputWidth: 8, kernel: 1, stride: 2), .symmetric(0))
+        XCTAssertEqual(Padding2D.same(inputHeight: 9, inputWidth: 9, kernel: 3, stride: 1, dilation: 2), .symmetric(2))
+        XCTAssertEqual(Padding2D.same(inputHeight: 10, inputWidth: 12, kernelHeight: 3, kernelWidth: 5, stride: 2),
+                       Padding2D(top: 0, bottom: 1, left: 1, right: 2))
+        // TF "SAME" output size is ceil(i / s).
+        for i in [7, 8, 14, 15, 112, 113] { for (k, s) in [(3, 1), (3, 2), (5, 2), (5, 1)] {
+            let p = Padding2D.same(inputHeight: i, inputWidth: i, kernel: k, stride: s)
+            XCTAssertEqual((i + p.top + p.bottom - k) / s + 1, (i + s - 1) / s, "i \(i) k \(k) s \(s)")
+        } }
+    }
+
+    func testConv2dOpShapesAndValues() {
+        // A hand-checked case: all-ones 1×4×4×1 input, 3×3 ones kernel, padding 1 → neighbour counts.
+        let x = Tensor(repeating: 1, shape: [1, 4, 4, 1])
+        let w = Tensor(repeating: 1, shape: [1, 3, 3, 1])
+        let y = conv2d(x, w, bias: Tensor([0.5], shape: [1]), padding: .symmetric(1))
+        XCTAssertEqual(y.shape, [1, 4, 4, 1])
+        assertClose(y.scalars, [4, 6, 6, 4, 6, 9, 9, 6, 6, 9, 9, 6, 4, 6, 6, 4].map { $0 + 0.5 }, atol: 1e-6, rtol: 0)
+        let y2 = conv2d(randn([2, 224, 224, 3], seed: 1), randn([8, 3, 3, 3], seed: 2), stride: 2,
+                        padding: .same(inputHeight: 224, inputWidth: 224, kernel: 3, stride: 2))
+        XCTAssertEqual(y2.shape, [2, 112, 112, 8])
+        let y3 = conv2d(randn([1, 7, 9, 6], seed: 1), randn([4, 3, 3, 3], seed: 2), padding: .symmetric(1), dilation: 1, groups: 2)
+        XCTAssertEqual(y3.shape, [1, 7, 9, 4])
+        // Op agrees with the naive kernel (bias pointer wiring, views with an offset).
+        let big = randn([3, 5, 6, 4], seed: 9)
+        let xv = big.slice0(1, 3)
+        let wv = randn([5, 3, 3, 4], seed: 10), bv = randn([5], seed: 11)
+        let got = conv2d(xv, wv, bias: bv, stride: 2, padding: Padding2D(top: 1, bottom: 0, left: 0, right: 1))
+        let g = Conv2DGeometry(batch: 2, inHeight: 5, inWidth: 6, inChannels: 4, outChannels: 5, kernelHeight: 3, kernelWidth: 3,
+                               stride: 2, padTop: 1, padBottom: 0, padLeft: 0, padRight: 1)
+        let want = Tensor.empty(got.shape)
+        conv2dForwardNaive(want.ptr, xv.ptr, wv.ptr, bv.ptr, g)
+        assertClose(got, want, atol: 1e-5, rtol: 1e-5, "op vs naive")
+    }
+
+    func testNoGradRecordsNothing() {
+        let x = randn([1, 4, 4, 2], seed: 1), w = randn([3, 3, 3, 2], seed: 2)
+        x.requiresGrad = true; w.requiresGrad = true
+        let y = noGrad { conv2d(x, w, padding: .symmetric(1)) }
+        XCTAssertFalse(y.requiresGrad)
+        XCTAssertNil(y.node)
+    }
+
+    // MARK: - gradient checks
+
+    func testConv2dGradGeneral() {
+        gradCheck([randn([2, 5, 6, 3], seed: 1), randn([4, 3, 3, 3], seed: 2), randn([4], seed: 3)], "conv 3x3 s2 p1") {
+            conv2d($0[0], $0[1], bias: $0[2], stride: 2, padding: .symmetric(1))
+        }
+        gradCheck([randn([1, 7, 6, 2], seed: 4), randn([3, 3, 3, 2], seed: 5)], "conv 3x3 d2 asym") {
+            conv2d($0[0], $0[1], padding: Padding2D(top: 2, bottom: 1, left: 1, right: 2), dilation: 2)
+        }
+    }
+
+    func testConv2dGradPointwise() {
+        gradCheck([randn([2, 3, 4, 5], seed: 1), randn([6, 1, 1, 5], seed: 2), randn([6], seed: 3)], "conv 1x1") {
+            conv2d($0[0], $0[1], bias: $0[2])
+        }
+        gradCheck([randn([2, 5, 4, 3], seed: 4), randn([4, 1, 1, 3], seed: 5)], "conv 1x1 s2") {
+            conv2d($0[0], $0[1], stride: 2)
+        }
+    }
+
+    func testConv2dGradDepthwise() {
+        let (h, w) = (7, 6)
+        gradCheck([randn([2, h, w, 18], seed: 1), randn([18, 3, 3, 1], seed: 2), randn([18], seed: 3)], "dw 3x3 s2 same") {
+            conv2d($0[0], $0[1], bias: $0[2], stride: 2, padding: .same(inputHeight: h, inputWidth: w, kernel: 3, stride: 2), groups: 18)
+        }
+        gradCheck([randn([1, h, w, 5], seed: 4), randn([5, 5, 5, 1], seed: 5)], "dw 5x5 s1 same") {
+            conv2d($0[0], $0[1], padding: .same(inputHeight: h, inputWidth: w, kernel: 5, stride: 1), groups: 5)
+        }
+    }
+
+    func testConv2dGradGrouped() {
+        gradCheck([randn([2, 5, 5, 4], seed: 1), randn([6, 3, 3, 2], seed: 2), randn([6], seed: 3)], "grouped 3x3") {
+            conv2d($0[0], $0[1], bias: $0[2], padding: .symmetric(1), groups: 2)
+        }
+        gradCheck([randn([1, 4, 3, 4], seed: 4), randn([2, 1, 1, 2], seed: 5)], "grouped 1x1") {
+            conv2d($0[0], $0[1], groups: 2)
+        }
+    }
+
+    func testConv2dGradTFSame() {
+        let (h, w) = (8, 7)
+        gradCheck([randn([2, h, w, 3], seed: 1), randn([4, 3, 3, 3], seed: 2)], "tf-same 3x3 s2") {
+            conv2d($0[0], $0[1], stride: 2, padding: .same(inputHeight: h, inputWidth: w, kernel: 3, stride: 2))
+        }
+        gradCheck([randn([1, h, w, 2], seed: 3), randn([3, 5, 5, 2], seed: 4), randn([3], seed: 5)], "tf-same 5x5 s2") {
+            conv2d($0[0], $0[1], bias: $0[2], stride: 2, padding: .same(inputHeight: h, inputWidth: w, kernel: 5, stride: 2))
+        }
+    }
+}
+
+extension Tensor {
+    /// Unrecorded view of leading-axis items lo..<hi (a tensor with a non-zero offset).
+    fileprivate func slice0(_ lo: Int, _ hi: Int) -> Tensor {
+        let inner = shape.dropFirst().reduce(1, *)
+        return Tensor(shape: [hi - lo] + Array(shape.dropFirst()), storage: storage, offset: offset + lo * inner)
+    }
+}
