@@ -54,7 +54,6 @@ final class ParityTests: XCTestCase {
         }
     }
 
-#if false // TEMPORARY: enabled once the conv branch (conv2d, Padding2D) is merged
     // MARK: conv
 
     func checkConv(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -83,7 +82,6 @@ final class ParityTests: XCTestCase {
     func testDepthwise5x5Stride2Same() throws { try checkConv("dwconv5x5_s2_same") }
     func testConv1x1() throws { try checkConv("conv1x1") }
 
-#endif
     // MARK: normalisation
 
     func checkBatchNorm(_ name: String, training: Bool) throws {

@@ -30,6 +30,15 @@ public struct Config: Codable, Equatable, Sendable {
             case backbone, inChans = "in_chans", inputSize = "input_size", numClasses = "num_classes", dropRate = "drop_rate"
             case dropPathRate = "drop_path_rate", cbam, transformer, pretrained
         }
+        /// Encodes absent optional sections as explicit `null` so they survive a round trip.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(backbone, forKey: .backbone); try c.encode(inChans, forKey: .inChans)
+            try c.encode(inputSize, forKey: .inputSize); try c.encode(numClasses, forKey: .numClasses)
+            try c.encode(dropRate, forKey: .dropRate); try c.encode(dropPathRate, forKey: .dropPathRate)
+            try c.encode(cbam, forKey: .cbam); try c.encode(transformer, forKey: .transformer)
+            try c.encode(pretrained, forKey: .pretrained)
+        }
     }
     public struct Loss: Codable, Equatable, Sendable {
         public var ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15

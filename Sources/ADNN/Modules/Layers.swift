@@ -70,6 +70,7 @@ public final class Conv2d: Module {
         if FlopCounter.isCounting {
             let (ho, wo) = outputSize(height: x.shape[1], width: x.shape[2])
             FlopCounter.add(x.shape[0] * ho * wo * outChannels * kernelSize * kernelSize * (inChannels / groups))
+            FlopCounter.convCalls.append((self, x.shape))
         }
         return conv2d(x, weight, bias: bias, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
                dilation: dilation, groups: groups)
@@ -166,10 +167,12 @@ public final class DropPath: Module {
 public enum FlopCounter {
     nonisolated(unsafe) public private(set) static var isCounting = false
     nonisolated(unsafe) public private(set) static var macs = 0
+    /// Convolutions seen while counting, with their input shapes (for `adnn bench-kernels`).
+    nonisolated(unsafe) public internal(set) static var convCalls: [(Conv2d, [Int])] = []
     static func add(_ n: Int) { macs += n }
     /// Runs `body` and returns the multiply-accumulates it performed.
     public static func count(_ body: () -> Void) -> Int {
-        macs = 0; isCounting = true
+        macs = 0; convCalls = []; isCounting = true
         defer { isCounting = false }
         body()
         return macs
