@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Tests/ADNNTests/Fixtures/retinaface_forward.safetensors: a PyTorch forward pass of
+"""Writes Tests/ADNNTests/Fixtures/retinaface/forward.safetensors: a PyTorch forward pass of
 RetinaFace MobileNet-0.25 with ../shared/models/retinaface_mobilenet0.25_Final.pth on a random
 45x70 BGR input (odd sizes exercise the rounded-up strides and nearest upsampling).
 
@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 WEIGHTS = os.path.join(ROOT, "..", "shared", "models", "retinaface_mobilenet0.25_Final.pth")
-OUT = os.path.join(ROOT, "Tests", "ADNNTests", "Fixtures", "retinaface_forward.safetensors")
+OUT = os.path.join(ROOT, "Tests", "ADNNTests", "Fixtures", "retinaface", "forward.safetensors")
 SLOPE = 0.0
 
 
@@ -105,6 +105,7 @@ def main():
     x = torch.randn(1, 3, 45, 70, generator=g) * 60
     with torch.no_grad():
         loc, conf, landmarks = net(x)
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
     save_file({"x": x.permute(0, 2, 3, 1).contiguous(), "loc": loc, "conf": conf, "landmarks": landmarks}, OUT)
 
 

@@ -97,7 +97,7 @@ final class RetinaFaceTests: XCTestCase {
             throw XCTSkip("shared RetinaFace weights are absent")
         }
         let model = try RetinaFace.load(weights)
-        let ref = try SafeTensors.read(fixturePath("retinaface_forward.safetensors")).tensors
+        let ref = try SafeTensors.read(fixturePath("retinaface/forward.safetensors")).tensors
         let out = noGrad { model(ref["x"]!) }
         assertClose(out.loc, ref["loc"]!, atol: 2e-4, rtol: 1e-4, "loc")
         assertClose(out.conf, ref["conf"]!, atol: 2e-5, rtol: 1e-4, "conf")
