@@ -164,7 +164,7 @@ public enum TorchPickle {
             guard count >= 0, !overflow else {
                 throw reader.error(.badFormat, "legacy .pth: storage '\(key)' has invalid element count \(count)")
             }
-            guard position + 8 + bytes <= reader.count else {
+            guard bytes <= reader.count - position - 8 else {
                 throw reader.error(.truncated, "truncated file: storage '\(key)' needs \(bytes) bytes at byte \(position + 8), "
                                    + "the file has \(reader.count)")
             }
@@ -230,20 +230,27 @@ public enum TorchPickle {
             numel = p; overflow = overflow || o
         }
         guard !overflow else { throw reader.error(.badFormat, "\(where_) is too large") }
-        let t = Tensor.empty(size)
-        if numel == 0 { return t }
+        if numel == 0 { return Tensor.empty(size) }
         // Elements reachable by the view (strides of saved tensors are never negative, but check both ends).
-        let start = ref.storage.offset + ref.offset
+        let (start, o1) = ref.storage.offset.addingReportingOverflow(ref.offset)
+        guard !o1 else { throw reader.error(.badFormat, "\(where_) has an invalid storage offset") }
         var lowest = start, highest = start
         for (d, s) in zip(size, stride) {
-            let (span, o) = (d - 1).multipliedReportingOverflow(by: s)
-            guard !o else { throw reader.error(.badFormat, "\(where_) is too large") }
-            if s < 0 { lowest += span } else { highest += span }
+            let (span, o2) = (d - 1).multipliedReportingOverflow(by: s)
+            let (moved, o3) = (s < 0 ? lowest : highest).addingReportingOverflow(span)
+            guard !o2, !o3 else { throw reader.error(.badFormat, "\(where_) is too large") }
+            if s < 0 { lowest = moved } else { highest = moved }
         }
         guard lowest >= 0, highest < storageCount else {
             throw reader.error(.badFormat, "\(where_) reaches element \(lowest < 0 ? lowest : highest) "
                                + "of a \(dtype.name) storage '\(ref.storage.key)' holding \(storageCount)")
         }
+        // Only broadcast (stride-0) views hold more elements than their storage; keep those small so a
+        // corrupt size cannot request an enormous allocation.
+        guard numel <= storageCount || numel <= 1 << 24 else {
+            throw reader.error(.badFormat, "\(where_) has \(numel) elements but its storage holds \(storageCount)")
+        }
+        let t = Tensor.empty(size)
         let dst = t.ptr
         // Contiguous: one linear conversion.
         var expected = 1, contiguous = true
@@ -353,7 +360,7 @@ struct ByteReader {
     }
 
     func peekU32(_ offset: Int) -> UInt32? {
-        offset >= 0 && offset + 4 <= count ? UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) : nil
+        offset >= 0 && offset <= count - 4 ? UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) : nil
     }
 
     func u16(_ offset: Int, _ what: String) throws -> Int { Int(try load(offset, UInt16.self, what)) }
@@ -365,7 +372,7 @@ struct ByteReader {
     }
 
     private func load<T: FixedWidthInteger>(_ offset: Int, _ type: T.Type, _ what: String) throws -> T {
-        guard offset >= 0, offset + MemoryLayout<T>.size <= count else {
+        guard offset >= 0, offset <= count - MemoryLayout<T>.size else {
             throw error(.truncated, "truncated file: \(what) at byte \(offset) lies past the end (\(count) bytes)")
         }
         return T(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: T.self))
@@ -406,7 +413,7 @@ struct ZipArchive {
             cdSize = try reader.u64(record + 40, "zip64 central directory size")
             cdOffset = try reader.u64(record + 48, "zip64 central directory offset")
         }
-        guard cdOffset + cdSize <= reader.count else {
+        guard cdOffset <= reader.count, cdSize <= reader.count - cdOffset else {
             throw reader.error(.truncated, "truncated zip archive: central directory [\(cdOffset), \(cdOffset + cdSize)) "
                                + "lies past the end (\(reader.count) bytes)")
         }
@@ -423,7 +430,7 @@ struct ZipArchive {
             let extraLength = try reader.u16(p + 30, "extra length")
             let commentLength = try reader.u16(p + 32, "comment length")
             var local = try reader.u32(p + 42, "local header offset")
-            guard p + 46 + nameLength + extraLength + commentLength <= reader.count else {
+            guard p <= reader.count - 46 - nameLength - extraLength - commentLength else {
                 throw reader.error(.truncated, "truncated zip archive: central directory entry at byte \(p)")
             }
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: reader.bytes[(p + 46)..<(p + 46 + nameLength)]), as: UTF8.self)
@@ -462,8 +469,8 @@ struct ZipArchive {
         }
         let start = entry.localHeader + 30 + (try reader.u16(entry.localHeader + 26, "name length"))
             + (try reader.u16(entry.localHeader + 28, "extra length"))
-        guard start + entry.size <= reader.count else {
-            throw reader.error(.truncated, "truncated file: zip entry \(entry.name) needs bytes [\(start), \(start + entry.size)), "
+        guard entry.size <= reader.count - start else {
+            throw reader.error(.truncated, "truncated file: zip entry \(entry.name) needs \(entry.size) bytes from byte \(start), "
                                + "the file has \(reader.count)")
         }
         return UnsafeRawBufferPointer(rebasing: reader.bytes[start..<(start + entry.size)])
