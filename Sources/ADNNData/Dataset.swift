@@ -278,3 +278,49 @@ extension PixelImage {
         return PixelImage(width: cw, height: ch, channels: c, pixels: out)
     }
 }
+
+extension Dataset {
+    /// Decodes every file-backed sample (on `workers` threads); samples that fail are removed
+    /// from their split and recorded in `skipped` (and warned about on stderr when `warn`).
+    /// - Returns: the newly skipped items.
+    @discardableResult
+    public func verify(workers: Int = 2, warn: Bool = true) -> [SkippedItem] {
+        var found: [SkippedItem] = []
+        for name in splitNames {
+            guard let split = splits[name] else { continue }
+            let n = split.samples.count
+            let w = max(1, min(workers, n))
+            let chunk = (n + w - 1) / w
+            final class Box: @unchecked Sendable { var bad: [Int: String] = [:]; let lock = NSLock() }
+            let box = Box()
+            let group = DispatchGroup()
+            for k in 0..<w {
+                let lo = k * chunk, hi = min(n, lo + chunk)
+                if lo >= hi { continue }
+                group.enter()
+                let t = Thread { [self] in
+                    var local: [Int: String] = [:]
+                    for i in lo..<hi where split.samples[i].source.path != nil {
+                        do { _ = try loadImage(split.samples[i]) } catch { local[i] = "\(error)" }
+                    }
+                    box.lock.lock(); box.bad.merge(local) { a, _ in a }; box.lock.unlock()
+                    group.leave()
+                }
+                t.stackSize = 1 << 22
+                t.start()
+            }
+            group.wait()
+            for i in box.bad.keys.sorted() {
+                let path = split.samples[i].source.path!
+                var reason = box.bad[i]!
+                if reason.hasPrefix(path + ": ") { reason = String(reason.dropFirst(path.count + 2)) }
+                let item = SkippedItem(path: path, reason: reason)
+                recordSkipped(item)
+                found.append(item)
+                if warn { FileHandle.standardError.write("warning: skipping \(path): \(reason)\n".data(using: .utf8)!) }
+            }
+            if !box.bad.isEmpty { removeSamples(split: name) { box.bad[$0] != nil } }
+        }
+        return found
+    }
+}

@@ -6,5 +6,5 @@ struct ADNNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adnn",
         abstract: "Train, evaluate and run facial-expression-recognition networks on the CPU.",
-        subcommands: [])
+        subcommands: [DatasetCommand.self, PreprocessCommand.self])
 }
