@@ -82,13 +82,12 @@ public struct LoaderOptions: Sendable {
 
 /// Prepared 8-bit images of a split, packed in one buffer.
 final class ImageCache: @unchecked Sendable {
-    struct Entry { var offset: Int; var width: Int; var height: Int }
+    struct Entry { var offset: Int; var width: Int; var height: Int; var channels: Int }
     let pixels: [UInt8]
     let entries: [Entry]
-    let channels: Int
 
-    init(pixels: [UInt8], entries: [Entry], channels: Int) {
-        self.pixels = pixels; self.entries = entries; self.channels = channels
+    init(pixels: [UInt8], entries: [Entry]) {
+        self.pixels = pixels; self.entries = entries
     }
 }
 
@@ -192,7 +191,7 @@ public final class DataLoader: @unchecked Sendable {
                 for i in lo..<hi {
                     do {
                         let img = transform.prepare(try dataset.loadImage(samples[i]))
-                        entries.append(.init(offset: px.count, width: img.width, height: img.height))
+                        entries.append(.init(offset: px.count, width: img.width, height: img.height, channels: img.channels))
                         px.append(contentsOf: img.pixels)
                     } catch {
                         entries.append(nil)
@@ -226,7 +225,7 @@ public final class DataLoader: @unchecked Sendable {
         }
         if !dropIndex.isEmpty { dataset.removeSamples(split: splitName) { dropIndex.contains($0) } }
         samples = kept
-        cache = ImageCache(pixels: pixels, entries: entries, channels: transform.channels)
+        cache = ImageCache(pixels: pixels, entries: entries)
     }
 
     private func report(_ s: Sample, _ reason: String) {
@@ -267,21 +266,23 @@ public final class DataLoader: @unchecked Sendable {
         let renderer = SampleRenderer(transform: transform, augment: nil)
         var out = [Float](repeating: 0, count: transform.size * transform.size * transform.channels)
         var rng = DataRNG(seed: 0)
-        try withPrepared(index) { p, w, h in
-            out.withUnsafeMutableBufferPointer { o in renderer.render(p, width: w, height: h, into: o.baseAddress!, rng: &rng) }
+        try withPrepared(index) { p, w, h, c in
+            out.withUnsafeMutableBufferPointer { o in
+                renderer.render(p, width: w, height: h, channels: c, into: o.baseAddress!, rng: &rng)
+            }
         }
         return out
     }
 
-    /// Calls `body` with the prepared pixels of sample `index`.
-    func withPrepared(_ index: Int, _ body: (UnsafePointer<UInt8>, Int, Int) throws -> Void) throws {
+    /// Calls `body(pixels, width, height, channels)` with the prepared image of sample `index`.
+    func withPrepared(_ index: Int, _ body: (UnsafePointer<UInt8>, Int, Int, Int) throws -> Void) throws {
         if let cache {
             let e = cache.entries[index]
-            try cache.pixels.withUnsafeBufferPointer { try body($0.baseAddress! + e.offset, e.width, e.height) }
+            try cache.pixels.withUnsafeBufferPointer { try body($0.baseAddress! + e.offset, e.width, e.height, e.channels) }
             return
         }
         let img = transform.prepare(try dataset.loadImage(samples[index]))
-        try img.pixels.withUnsafeBufferPointer { try body($0.baseAddress!, img.width, img.height) }
+        try img.pixels.withUnsafeBufferPointer { try body($0.baseAddress!, img.width, img.height, img.channels) }
     }
 
     /// Builds batch `b` of an epoch order (called on worker threads).
@@ -302,8 +303,8 @@ public final class DataLoader: @unchecked Sendable {
                     badLock.lock(); let known = bad.contains(index); badLock.unlock()
                     if !known {
                         do {
-                            try withPrepared(index) { p, w, h in
-                                renderer.render(p, width: w, height: h, into: buf.baseAddress! + k * plane, rng: &rng)
+                            try withPrepared(index) { p, w, h, c in
+                                renderer.render(p, width: w, height: h, channels: c, into: buf.baseAddress! + k * plane, rng: &rng)
                             }
                             break
                         } catch {

@@ -49,7 +49,7 @@ final class TransformLoaderTests: XCTestCase {
         let r = SampleRenderer(transform: t, augment: aug)
         var out = [Float](repeating: 0, count: 64), rng = DataRNG(seed: 1)
         img.pixels.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
-            r.render(p.baseAddress!, width: 8, height: 8, into: o.baseAddress!, rng: &rng) } }
+            r.render(p.baseAddress!, width: 8, height: 8, channels: 1, into: o.baseAddress!, rng: &rng) } }
         let expected = img.flippedHorizontally().pixels.map { Float($0) / 255 }
         for i in 0..<64 { XCTAssertEqual(out[i], expected[i], accuracy: 1e-6) }
     }
@@ -154,8 +154,11 @@ final class TransformLoaderTests: XCTestCase {
         let t = TransformConfig(size: 32, channels: 3, clahe: true)
         let p = t.prepare(photo)
         XCTAssertEqual(min(p.width, p.height), 64)
+        let gray = TransformConfig(size: 200, channels: 3, clahe: true).prepare(photo.toGray())
+        XCTAssertEqual(gray.channels, 1, "gray sources stay single-channel when prepared")
+        XCTAssertTrue(gray == CLAHE().apply(to: photo.toGray()), "CLAHE runs on the gray plane itself")
         let g = TransformConfig(size: 200, channels: 1, clahe: true).prepare(photo)
         XCTAssertEqual([g.width, g.height, g.channels], [224, 126, 1])
-        XCTAssertEqual(g, CLAHE().apply(to: photo.toGray()))
+        XCTAssertTrue(g == CLAHE().apply(to: photo.toGray()))
     }
 }
