@@ -291,9 +291,11 @@ public final class DataLoader: @unchecked Sendable {
         let lo = b * bs, hi = Swift.min(order.count, lo + bs)
         let m = hi - lo
         let S = transform.size, c = transform.channels, plane = S * S * c
-        var images = [Float](repeating: 0, count: m * plane)
         var labels = [Int](repeating: 0, count: m), indices = [Int](repeating: 0, count: m)
-        images.withUnsafeMutableBufferPointer { buf in
+        var lam: Float = 1
+        var mixLabels = labels
+        // Every element is written by `render` (its normalisation pass covers the whole plane).
+        let images = [Float](unsafeUninitializedCapacity: m * plane) { buf, initialized in
             for k in 0..<m {
                 let position = lo + k
                 var index = order[position]
@@ -320,14 +322,12 @@ public final class DataLoader: @unchecked Sendable {
                 labels[k] = samples[index].label
                 indices[k] = index
             }
-        }
-        var batch = Batch(images: images, count: m, height: S, width: S, channels: c, numClasses: dataset.numClasses,
-                          labels: labels, mixLabels: labels, mixLambda: 1, indices: indices)
-        if let a = augment, a.mixup > 0, m > 1 {
-            var rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(b), 0x313C)
-            if rng.bernoulli(a.mixup) {
-                let lam = Float(rng.beta(a.mixupAlpha, a.mixupAlpha))
-                batch.images.withUnsafeMutableBufferPointer { buf in
+            mixLabels = labels
+            // Mixup: sample i is blended with sample m−1−i, in place, pair by pair.
+            if let a = augment, a.mixup > 0, m > 1 {
+                var rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(b), 0x313C)
+                if rng.bernoulli(a.mixup) {
+                    lam = Float(rng.beta(a.mixupAlpha, a.mixupAlpha))
                     for i in 0..<(m / 2) {
                         let p = buf.baseAddress! + i * plane, q = buf.baseAddress! + (m - 1 - i) * plane
                         for t in 0..<plane {
@@ -336,12 +336,13 @@ public final class DataLoader: @unchecked Sendable {
                             q[t] = lam * y + (1 - lam) * x
                         }
                     }
+                    mixLabels = (0..<m).map { labels[m - 1 - $0] }
                 }
-                batch.mixLabels = (0..<m).map { labels[m - 1 - $0] }
-                batch.mixLambda = lam
             }
+            initialized = m * plane
         }
-        return batch
+        return Batch(images: images, count: m, height: S, width: S, channels: c, numClasses: dataset.numClasses,
+                     labels: labels, mixLabels: mixLabels, mixLambda: lam, indices: indices)
     }
 }
 
