@@ -39,7 +39,8 @@ let package = Package(
         ]),
         .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"]),
+        .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
+                    resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,5 +6,6 @@ struct ADNNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adnn",
         abstract: "Train, evaluate and run facial-expression-recognition networks on the CPU.",
-        subcommands: [SummaryCommand.self, BenchCommand.self, BenchKernelsCommand.self])
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, SummaryCommand.self, BenchCommand.self,
+                      BenchKernelsCommand.self, DatasetCommand.self, PreprocessCommand.self])
 }

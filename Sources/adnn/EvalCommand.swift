@@ -1,0 +1,92 @@
+import Foundation
+import ArgumentParser
+import ADNN
+import ADNNData
+
+/// `adnn eval`: evaluates a checkpoint on a data split (SPEC §5 eval JSON + Markdown table).
+/// Classes are matched by canonical name, so a model trained on one data set can be evaluated on
+/// another with a different label order; data-set classes the model lacks are reported and skipped.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "eval",
+        abstract: "Evaluate a checkpoint: accuracy, macro-F1, balanced accuracy, AUC, per-class table, confusion.")
+
+    @Option(help: "Checkpoint (.safetensors written by adnn train).") var checkpoint: String
+    @Option(help: "Data set folder or CSV (or 'synthetic').") var data: String
+    @Option(help: "Split to evaluate (default: test if present, else val).") var split: String?
+    @Option(help: "Write the eval JSON to this file.") var json: String?
+    @Option(help: "Batch size.") var batch: Int = 64
+    @Flag(help: "Horizontal-flip test-time augmentation.") var tta = false
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        try guarded {
+            threads.apply()
+            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ADNNError.io("\(checkpoint): no such checkpoint") }
+            let ck = try Checkpoint.read(checkpoint)
+            let model = try ck.makeModel()
+            var cfg = ck.config
+            cfg.data.format = "auto"
+            let dataset = try openDataset(cfg, path: data)
+            let splitName = split ?? (dataset.splitNames.contains("test") ? "test" : "val")
+            let classes = ck.classes.isEmpty ? dataset.classes : ck.classes
+            let map = dataset.classes.map { classes.firstIndex(of: $0) ?? -1 }
+            let missing = dataset.classes.enumerated().filter { map[$0.offset] < 0 }.map { $0.element }
+            if !missing.isEmpty {
+                print("note: the model has no class for \(missing.joined(separator: ", ")); those images are skipped")
+            }
+            let loader = try DataLoader(dataset: dataset, split: splitName, transform: evalTransform(cfg), augment: nil,
+                                        options: LoaderOptions(batchSize: batch, shuffle: false, workers: max(1, cfg.data.workers),
+                                                               seed: UInt64(cfg.seed)))
+            let identity = map == Array(0..<map.count) && classes.count == dataset.classes.count
+            let provider = LoaderProvider(loader, labelMap: identity ? nil : map)
+            let (probs, labels, ips) = predictProbabilities(model, provider, hflipTTA: tta)
+            guard !labels.isEmpty else { throw ADNNError.invalid("\(data): no images of classes the model knows in split \(splitName)") }
+            let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
+            var obj = m.json(dataset: dataset.root, split: splitName, imagesPerSecond: ips)
+            obj["checkpoint"] = checkpoint
+            if !missing.isEmpty { obj["classes_missing_in_model"] = missing }
+            if let json { try jsonLine(obj).write(toFile: json, atomically: true, encoding: .utf8) }
+            print(m.markdown(title: "\(URL(fileURLWithPath: checkpoint).lastPathComponent) on \(dataset.root) \(splitName)"))
+            print(String(format: "%.1f images/s%@", ips, tta ? " (with flip TTA)" : ""))
+        }
+    }
+}
+
+/// `adnn predict`: classifies images with a checkpoint; one JSON line per image (SPEC §5).
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "predict",
+        abstract: "Classify images with a checkpoint; one JSON line per image.")
+
+    @Option(help: "Checkpoint (.safetensors).") var checkpoint: String
+    @Argument(help: "Image files (JPEG or PNG).") var images: [String]
+    @Flag(help: "Print JSON lines (default: a short text line per image).") var json = false
+    @Option(help: "Number of top classes in text output.") var top: Int = 3
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        try guarded {
+            threads.apply()
+            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ADNNError.io("\(checkpoint): no such checkpoint") }
+            let ck = try Checkpoint.read(checkpoint)
+            let model = try ck.makeModel()
+            let transform = evalTransform(ck.config)
+            let classes = ck.classes.isEmpty ? (0..<ck.config.model.numClasses).map { "class\($0)" } : ck.classes
+            let s = ck.config.model.inputSize, c = ck.config.model.inChans
+            for path in images {
+                let img = try ADNNData.loadImage(path)
+                let x = Tensor(transform.tensorData(for: img), shape: [1, s, s, c])
+                let p = noGrad { model(x).softmax(axis: -1) }.scalars
+                let best = p.indices.max { p[$0] < p[$1] }!
+                if json {
+                    var probs: [String: Double] = [:]
+                    for (i, name) in classes.enumerated() { probs[name] = Double(p[i]) }
+                    let face: [String: Any] = ["box": [0, 0, img.width, img.height], "label": classes[best], "probs": probs]
+                    print(jsonLine(["image": path, "faces": [face]]))
+                } else {
+                    let order = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
+                    print("\(path): " + order.map { String(format: "%@ %.3f", classes[$0], p[$0]) }.joined(separator: ", "))
+                }
+            }
+        }
+    }
+}

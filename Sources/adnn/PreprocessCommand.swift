@@ -1,0 +1,137 @@
+import ArgumentParser
+import ADNNData
+import Foundation
+
+/// `adnn preprocess`: writes a folder-format (ImageFolder) PNG copy of a dataset, optionally
+/// with CLAHE and a square resize. Face detection and alignment are not part of this step yet.
+struct PreprocessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preprocess",
+        abstract: "Write a folder-format PNG copy of a dataset (optional CLAHE and resize).",
+        discussion: """
+            Output: OUT/<split>/<class>/<name>.png with canonical class names, readable with \
+            --data OUT. Images that fail to decode are skipped with a warning and counted.
+            """)
+
+    @Option(help: "Dataset folder, CSV file, or synthetic[:key=value,...].")
+    var data: String
+
+    @Option(help: "Output folder (created).")
+    var out: String
+
+    @Option(help: "Layout: auto, fer2013, ferplus, rafdb, affectnet, folder, synthetic.")
+    var format: String = "auto"
+
+    @Option(name: .customLong("num-classes"), help: "7 drops contempt (FERPlus, AffectNet).")
+    var numClasses: Int?
+
+    @Option(help: "Resize to SIZE×SIZE (bicubic, antialiased when shrinking); default keeps the size.")
+    var size: Int?
+
+    @Flag(help: "Apply CLAHE (clip 2.0, 8×8 tiles; on L of Lab for colour).")
+    var clahe = false
+
+    @Option(help: "Output channels: 1 (gray) or 3 (RGB); default keeps each image's own.")
+    var channels: Int?
+
+    @Option(help: "Worker threads.")
+    var workers: Int = 2
+
+    func run() throws {
+        let fmt: DatasetFormat?
+        if format == "auto" { fmt = nil }
+        else {
+            guard let f = DatasetFormat(rawValue: format) else {
+                throw ValidationError("--format \(format): expected auto, \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            fmt = f
+        }
+        if let s = size, s <= 0 || s > 4096 { throw ValidationError("--size must be 1…4096") }
+        if let c = channels, c != 1 && c != 3 { throw ValidationError("--channels must be 1 or 3") }
+        let dataset = try Dataset.load(data, options: DatasetOptions(format: fmt, numClasses: numClasses))
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        catch { throw DataError.io(path: out, reason: "cannot create folder") }
+        let start = Date()
+        var written = 0, failed = 0
+        for name in dataset.splitNames {
+            let split = try dataset.split(name)
+            for cls in dataset.classes {
+                let dir = (out as NSString).appendingPathComponent("\(name)/\(cls)")
+                do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+                catch { throw DataError.io(path: dir, reason: "cannot create folder") }
+            }
+            let (w, f) = try convert(dataset, split)
+            written += w; failed += f
+        }
+        let secs = Date().timeIntervalSince(start)
+        print("wrote \(written) images to \(out) in \(String(format: "%.1f", secs)) s; skipped \(dataset.skipped.count)"
+              + (failed > 0 ? " (\(failed) failed to decode)" : ""))
+    }
+
+    /// Converts one split on `workers` threads; returns (written, failed).
+    private func convert(_ dataset: Dataset, _ split: DatasetSplit) throws -> (Int, Int) {
+        final class State: @unchecked Sendable {
+            var next = 0, written = 0, failed = 0
+            var error: Error?
+            let lock = NSLock()
+        }
+        let state = State()
+        let n = split.samples.count
+        let group = DispatchGroup()
+        let names = outputNames(split)
+        for _ in 0..<max(1, min(workers, n)) {
+            group.enter()
+            let t = Thread {
+                while true {
+                    state.lock.lock()
+                    if state.next >= n || state.error != nil { state.lock.unlock(); break }
+                    let i = state.next
+                    state.next += 1
+                    state.lock.unlock()
+                    let sample = split.samples[i]
+                    var image: PixelImage
+                    do { image = try dataset.loadImage(sample) } catch {
+                        let path = sample.source.path ?? dataset.root
+                        var reason = "\(error)"
+                        if reason.hasPrefix(path + ": ") { reason = String(reason.dropFirst(path.count + 2)) }
+                        dataset.recordSkipped(SkippedItem(path: path, reason: reason))
+                        FileHandle.standardError.write("warning: skipping \(path): \(reason)\n".data(using: .utf8)!)
+                        state.lock.lock(); state.failed += 1; state.lock.unlock()
+                        continue
+                    }
+                    if let c = channels { image = image.converted(toChannels: c) }
+                    if clahe { image = CLAHE().apply(to: image) }
+                    if let s = size { image = image.resized(width: s, height: s, mode: .bicubic) }
+                    let dest = (out as NSString).appendingPathComponent("\(split.name)/\(dataset.classes[sample.label])/\(names[i])")
+                    do { try savePNG(image, to: dest) } catch {
+                        state.lock.lock(); state.error = error; state.lock.unlock()
+                        break
+                    }
+                    state.lock.lock(); state.written += 1; state.lock.unlock()
+                }
+                group.leave()
+            }
+            t.stackSize = 1 << 22
+            t.start()
+        }
+        group.wait()
+        if let e = state.error { throw e }
+        return (state.written, state.failed)
+    }
+
+    /// Output file names: the source file's stem (made unique), or `<split>_<index>` for
+    /// in-memory and synthetic samples.
+    private func outputNames(_ split: DatasetSplit) -> [String] {
+        var used = Set<String>()
+        return split.samples.enumerated().map { i, s in
+            var stem: String
+            if let p = s.source.path { stem = ((p as NSString).lastPathComponent as NSString).deletingPathExtension }
+            else { stem = String(format: "%@_%06d", split.name, i) }
+            let key = "\(s.label)/\(stem)"
+            if used.contains(key) { stem += "_\(i)" }
+            used.insert("\(s.label)/\(stem)")
+            return stem + ".png"
+        }
+    }
+}
