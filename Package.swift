@@ -37,7 +37,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels"],
+        .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels", "ADNNData"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
