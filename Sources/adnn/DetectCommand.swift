@@ -56,7 +56,7 @@ struct DetectCommand: ParsableCommand {
                                  threshold: threshold, nmsThreshold: nmsThreshold)
                 }
                 if json {
-                    print(jsonLine(["image": path, "faces": faces.map(faceJSON)]))
+                    print(try detectionJSONLine(image: path, faces: faces))
                 } else {
                     print("\(path): \(faces.count) face\(faces.count == 1 ? "" : "s") (\(image.width)×\(image.height))")
                     for f in faces {
@@ -75,18 +75,26 @@ struct DetectCommand: ParsableCommand {
     }
 }
 
+/// `{"faces": [...], "image": path}` on one line (sorted keys, slashes unescaped).
+private func detectionJSONLine(image path: String, faces: [FaceDetection]) throws -> String {
+    let object: [String: Any] = ["image": path, "faces": faces.map(faceJSON)]
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    return String(decoding: data, as: UTF8.self)
+}
+
 /// JSON object of one face: coordinates rounded to 0.01 px, score to 1e-4.
 private func faceJSON(_ f: FaceDetection) -> [String: Any] {
     func round(_ v: Float, _ scale: Double) -> Double { (Double(v) * scale).rounded() / scale }
     return ["box": f.box.map { round($0, 100) }, "score": round(f.score, 10_000), "landmarks": f.landmarks.map { round($0, 100) }]
 }
 
-/// An RGB copy of `image` with each box outlined in green and its landmarks as red dots.
+/// An RGB copy of `image` with each box outlined in green and its landmarks as red dots
+/// (line width and dot size grow with the image and the face).
 private func drawDetections(_ image: PixelImage, _ faces: [FaceDetection]) -> PixelImage {
     var out = PixelImage(width: image.width, height: image.height, channels: 3)
     for y in 0..<image.height {
         for x in 0..<image.width {
-            for c in 0..<3 { out[x: x, y: y, c: c] = image[x: x, y: y, c: image.channels == 1 ? 0 : c] }
+            for c in 0..<3 { out[x, y, c] = image[x, y, image.channels == 1 ? 0 : c] }
         }
     }
     let thickness = max(1, min(image.width, image.height) / 300 + 1)
@@ -96,7 +104,7 @@ private func drawDetections(_ image: PixelImage, _ faces: [FaceDetection]) -> Pi
         guard left <= right && top <= bottom else { return }
         for y in top...bottom {
             for x in left...right {
-                out[x: x, y: y, c: 0] = color.0; out[x: x, y: y, c: 1] = color.1; out[x: x, y: y, c: 2] = color.2
+                out[x, y, 0] = color.0; out[x, y, 1] = color.1; out[x, y, 2] = color.2
             }
         }
     }
@@ -108,9 +116,10 @@ private func drawDetections(_ image: PixelImage, _ faces: [FaceDetection]) -> Pi
         fill(x0, y1 - t, x1, y1, green)
         fill(x0, y0, x0 + t, y1, green)
         fill(x1 - t, y0, x1, y1, green)
+        let radius = min(thickness, Int(min(f.width, f.height) / 30))
         for p in 0..<5 {
             let px = Int(f.landmarks[2 * p].rounded()), py = Int(f.landmarks[2 * p + 1].rounded())
-            fill(px - thickness, py - thickness, px + thickness, py + thickness, red)
+            fill(px - radius, py - radius, px + radius, py + radius, red)
         }
     }
     return out
