@@ -172,7 +172,7 @@ public struct Config: Codable, Equatable, Sendable {
     public func validate(file: String) throws {
         func fail(_ key: String, _ why: String) -> ADNNError { .invalid("\(file): key '\(key)' \(why)") }
         if model.inChans != 1 && model.inChans != 3 { throw fail("model.in_chans", "must be 1 or 3") }
-        if model.inputSize < 32 { throw fail("model.input_size", "must be at least 32") }
+        if model.inputSize < 16 { throw fail("model.input_size", "must be at least 16") }
         if model.numClasses < 2 { throw fail("model.num_classes", "must be at least 2") }
         if model.backbone != "resnet50" && EfficientNetSpec.named(model.backbone) == nil {
             throw fail("model.backbone", "'\(model.backbone)' is not one of resnet50, \(EfficientNetSpec.allNames.joined(separator: ", "))")
