@@ -39,54 +39,88 @@ struct TrainCommand: ParsableCommand {
             if !resume { try cfg.yamlString().write(toFile: runDir + "/config.yaml", atomically: true, encoding: .utf8) }
 
             let dataset = try openDataset(cfg, path: data)
-            let trainLoader = try DataLoader(dataset: dataset, split: "train", transform: evalTransform(cfg),
-                                             augment: augmentConfig(cfg), options: loaderOptions(cfg, train: true))
-            let valSplit = dataset.splitNames.contains("val") ? "val" : "test"
-            let valLoader = try DataLoader(dataset: dataset, split: valSplit, transform: evalTransform(cfg), augment: nil,
-                                           options: loaderOptions(cfg, train: false, batchSize: max(cfg.data.batchSize, 64)))
-            guard dataset.numClasses == cfg.model.numClasses else {
-                throw ADNNError.invalid("\(config): model.num_classes is \(cfg.model.numClasses) but \(dataset.root) has \(dataset.numClasses) classes (\(dataset.classes.joined(separator: ", ")))")
-            }
-            let train = LoaderProvider(trainLoader, limitImages: cfg.data.limit)
-            let val = LoaderProvider(valLoader, limitImages: cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0)
-            let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
-                                      runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0))
-            if resume {
-                try trainer.resume()
-                print("resumed \(runDir) after epoch \(trainer.startEpoch)")
-            }
-            print("training \(cfg.model.backbone) (\(trainer.model.parameterCount.formatted(.number)) params) on \(dataset.root): " +
-                  "\(trainLoader.count) train / \(valLoader.count) \(valSplit) images, \(dataset.classes.count) classes, " +
-                  "batch \(cfg.data.batchSize), \(cfg.schedule.epochs) epochs, \(Threading.threads) threads → \(runDir)")
-            installInterruptHandler()
-            let progress = ProgressPrinter(epochs: cfg.schedule.epochs)
-            trainer.onStep = { e, s, n, loss, ips in progress.step(epoch: e, step: s, steps: n, loss: loss, imagesPerSecond: ips) }
-            trainer.onEpoch = { r in progress.epoch(r) }
-            do {
-                try trainer.fit(train: train, val: val)
-            } catch let e as NonFiniteLossError {
-                throw ADNNError.invalid(e.description)
-            }
-            if Trainer.stopRequested {
-                progress.finish()
-                print("interrupted; the last completed epoch is in \(trainer.lastPath) — continue with --resume")
-                throw ExitCode(130)
-            }
-            progress.finish()
-            // Final evaluation of the best checkpoint.
-            let best = try Checkpoint.read(trainer.bestPath)
-            let model = try best.makeModel()
-            let (probs, labels, ips) = predictProbabilities(model, val, hflipTTA: tta)
-            let m = EvalMetrics(probabilities: probs, labels: labels, classes: dataset.classes)
-            var json = m.json(dataset: dataset.root, split: valSplit, imagesPerSecond: ips)
-            json["checkpoint"] = trainer.bestPath
-            json["epoch"] = best.epoch
-            try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
+            let result = try runTraining(cfg, configPath: config, dataset: dataset, runDir: runDir, resume: resume, tta: tta)
             print("")
-            print(m.markdown(title: "best checkpoint (epoch \(best.epoch)) on \(dataset.root) \(valSplit)"))
-            print(String(format: "%.1f images/s; eval JSON in %@/eval.json", ips, runDir))
+            print(result.metrics.markdown(title: "best checkpoint (epoch \(result.epoch)) on \(dataset.root) \(result.split)"))
+            print(String(format: "%.1f images/s; eval JSON in %@/eval.json", result.imagesPerSecond, runDir))
         }
     }
+}
+
+/// Outcome of one training run: metrics of the best checkpoint on the validation split.
+struct RunResult {
+    var metrics: EvalMetrics
+    var predictions: [Int]
+    var labels: [Int]
+    var imagesPerSecond: Double
+    var trainImagesPerSecond: Double
+    var params: Int
+    var epoch: Int
+    var split: String
+    /// AUC from a stored eval.json (runs reloaded by `adnn ablate`).
+    var aucOverride: Double? = nil
+}
+
+/// Trains `cfg` on `dataset` into `runDir` (resuming if asked), then evaluates the best checkpoint on
+/// the validation split (test when there is none) and writes `eval.json` and `predictions.json`.
+func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: Bool,
+                 quiet: Bool = false) throws -> RunResult {
+    let trainLoader = try DataLoader(dataset: dataset, split: "train", transform: evalTransform(cfg),
+                                     augment: augmentConfig(cfg), options: loaderOptions(cfg, train: true))
+    let valSplit = dataset.splitNames.contains("val") ? "val" : "test"
+    let valLoader = try DataLoader(dataset: dataset, split: valSplit, transform: evalTransform(cfg), augment: nil,
+                                   options: loaderOptions(cfg, train: false, batchSize: max(cfg.data.batchSize, 64)))
+    guard dataset.numClasses == cfg.model.numClasses else {
+        throw ADNNError.invalid("\(configPath): model.num_classes is \(cfg.model.numClasses) but \(dataset.root) has \(dataset.numClasses) classes (\(dataset.classes.joined(separator: ", ")))")
+    }
+    let train = LoaderProvider(trainLoader, limitImages: cfg.data.limit)
+    let val = LoaderProvider(valLoader, limitImages: cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0)
+    let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
+                              runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0))
+    if resume {
+        try trainer.resume()
+        print("resumed \(runDir) after epoch \(trainer.startEpoch)")
+    }
+    print("training \(cfg.model.backbone) (\(trainer.model.parameterCount.formatted(.number)) params) on \(dataset.root): " +
+          "\(trainLoader.count) train / \(valLoader.count) \(valSplit) images, \(dataset.classes.count) classes, " +
+          "batch \(cfg.data.batchSize), \(cfg.schedule.epochs) epochs, \(Threading.threads) threads → \(runDir)")
+    installInterruptHandler()
+    let progress = ProgressPrinter(epochs: cfg.schedule.epochs, quiet: quiet)
+    trainer.onStep = { e, s, n, loss, ips in progress.step(epoch: e, step: s, steps: n, loss: loss, imagesPerSecond: ips) }
+    var trainIPS: [Float] = []
+    trainer.onEpoch = { r in trainIPS.append(r.imagesPerSecond); progress.epoch(r) }
+    do {
+        try trainer.fit(train: train, val: val)
+    } catch let e as NonFiniteLossError {
+        throw ADNNError.invalid(e.description)
+    }
+    progress.finish()
+    if Trainer.stopRequested {
+        print("interrupted; the last completed epoch is in \(trainer.lastPath) — continue with --resume")
+        throw ExitCode(130)
+    }
+    let best = try Checkpoint.read(trainer.bestPath)
+    let model = try best.makeModel()
+    let (probs, labels, ips) = predictProbabilities(model, val, hflipTTA: tta)
+    let m = EvalMetrics(probabilities: probs, labels: labels, classes: dataset.classes)
+    let k = dataset.classes.count
+    let preds = (0..<labels.count).map { i in (0..<k).max { probs[i * k + $0] < probs[i * k + $1] }! }
+    var json = m.json(dataset: dataset.root, split: valSplit, imagesPerSecond: ips)
+    json["checkpoint"] = trainer.bestPath
+    json["epoch"] = best.epoch
+    json["params"] = model.parameterCount
+    try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
+    try jsonLine(["labels": labels, "predictions": preds]).write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
+    if trainIPS.isEmpty, let text = try? String(contentsOfFile: trainer.metricsPath, encoding: .utf8) {
+        for line in text.split(separator: "\n") {
+            if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let v = o["images_per_second"] as? Double {
+                trainIPS.append(Float(v))
+            }
+        }
+    }
+    return RunResult(metrics: m, predictions: preds, labels: labels, imagesPerSecond: ips,
+                     trainImagesPerSecond: Double(trainIPS.reduce(0, +)) / Double(max(trainIPS.count, 1)),
+                     params: model.parameterCount, epoch: best.epoch, split: valSplit)
 }
 
 /// Ctrl-C / SIGTERM stop training at the next step boundary; a second Ctrl-C exits at once.
@@ -102,11 +136,15 @@ func installInterruptHandler() {
 /// Live progress on a terminal (one rewritten line), plain lines otherwise.
 final class ProgressPrinter {
     let epochs: Int
-    let tty = isatty(STDOUT_FILENO) != 0
+    let tty: Bool
+    let quiet: Bool
     var lastPlain = Date.distantPast
     var epochStart = Date()
 
-    init(epochs: Int) { self.epochs = epochs }
+    init(epochs: Int, quiet: Bool = false) {
+        self.epochs = epochs; self.quiet = quiet
+        tty = !quiet && isatty(STDOUT_FILENO) != 0
+    }
 
     func step(epoch: Int, step: Int, steps: Int, loss: Float, imagesPerSecond: Double) {
         if step == 1 { epochStart = Date() }
@@ -116,7 +154,7 @@ final class ProgressPrinter {
                           imagesPerSecond, formatDuration(eta))
         if tty {
             print("\r\u{1B}[2K" + line, terminator: ""); fflush(stdout)
-        } else if Date().timeIntervalSince(lastPlain) > 30 || step == steps {
+        } else if !quiet && (Date().timeIntervalSince(lastPlain) > 30 || step == steps) {
             print(line); fflush(stdout); lastPlain = Date()
         }
     }

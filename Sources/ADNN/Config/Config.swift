@@ -8,15 +8,22 @@ public struct Config: Codable, Equatable, Sendable {
         public var stage = true, head = true
         public var reduction = 16
         public var kernelSize = 7
+        public init(stage: Bool = true, head: Bool = true, reduction: Int = 16, kernelSize: Int = 7) {
+            self.stage = stage; self.head = head; self.reduction = reduction; self.kernelSize = kernelSize
+        }
         enum CodingKeys: String, CodingKey { case stage, head, reduction, kernelSize = "kernel_size" }
     }
     public struct TransformerConfig: Codable, Equatable, Sendable {
         public var layers = 6, heads = 8
         public var dModel = 2048, dFF = 4096
         public var dropout: Float = 0.1
+        public init(layers: Int = 6, heads: Int = 8, dModel: Int = 2048, dFF: Int = 4096, dropout: Float = 0.1) {
+            self.layers = layers; self.heads = heads; self.dModel = dModel; self.dFF = dFF; self.dropout = dropout
+        }
         enum CodingKeys: String, CodingKey { case layers, heads, dModel = "d_model", dFF = "d_ff", dropout }
     }
     public struct Model: Codable, Equatable, Sendable {
+        public init() {}
         public var backbone = "efficientnet_b5"
         public var inChans = 3
         public var inputSize = 224
@@ -43,11 +50,17 @@ public struct Config: Codable, Equatable, Sendable {
     public struct Loss: Codable, Equatable, Sendable {
         public var ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15
         public var centerAlpha: Float = 0.5, dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4
+        public init(ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15, centerAlpha: Float = 0.5,
+                    dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4) {
+            self.ce = ce; self.center = center; self.dls = dls
+            self.centerAlpha = centerAlpha; self.dlsEpsilon = dlsEpsilon; self.dlsEpsilonMax = dlsEpsilonMax
+        }
         enum CodingKeys: String, CodingKey {
             case ce, center, dls, centerAlpha = "center_alpha", dlsEpsilon = "dls_epsilon", dlsEpsilonMax = "dls_epsilon_max"
         }
     }
     public struct Optim: Codable, Equatable, Sendable {
+        public init() {}
         public var name = "adamw"
         public var lr: Float = 3e-4
         public var weightDecay: Float = 0.05
@@ -57,6 +70,7 @@ public struct Config: Codable, Equatable, Sendable {
         enum CodingKeys: String, CodingKey { case name, lr, weightDecay = "weight_decay", betas, layerDecay = "layer_decay", gradClip = "grad_clip" }
     }
     public struct Schedule: Codable, Equatable, Sendable {
+        public init() {}
         public var epochs = 150, warmupEpochs = 10
         public var minLR: Float = 1e-6
         public var patience = 20
@@ -65,6 +79,7 @@ public struct Config: Codable, Equatable, Sendable {
         enum CodingKeys: String, CodingKey { case epochs, warmupEpochs = "warmup_epochs", minLR = "min_lr", patience, monitor, ema }
     }
     public struct DataConfig: Codable, Equatable, Sendable {
+        public init() {}
         public var format = "auto"
         public var batchSize = 32
         public var clahe = true
@@ -81,6 +96,7 @@ public struct Config: Codable, Equatable, Sendable {
         }
     }
     public struct Augment: Codable, Equatable, Sendable {
+        public init() {}
         public var hflip: Float = 0.5, crop: Float = 0.8, colorJitter: Float = 0.5, rotate: Float = 0.3
         public var rotateDegrees: Float = 15, noise: Float = 0.2, cutout: Float = 0.3, mixup: Float = 0.4, mixupAlpha: Float = 0.2
         enum CodingKeys: String, CodingKey {
