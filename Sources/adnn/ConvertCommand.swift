@@ -1,0 +1,44 @@
+import Foundation
+import ArgumentParser
+import ADNN
+
+/// `adnn convert`: turns timm/PyTorch weights (safetensors or .pth) into an adnn checkpoint for a
+/// config — backbone keys go under `backbone.`, a matching `classifier.*`/`fc.*` becomes `head.*`.
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "convert",
+        abstract: "Make an adnn checkpoint from timm/PyTorch backbone (and classifier) weights.")
+
+    @Option(help: "YAML config describing the model.") var config: String
+    @Option(help: "timm weights (.safetensors or .pth).") var weights: String
+    @Option(help: "Output checkpoint (.safetensors).") var out: String
+    @Option(help: "Class names: a text file with one name per line (default: class indices).") var classes: String?
+
+    func run() throws {
+        try guarded {
+            let cfg = try loadConfig(config)
+            let model = try ADNNFER(cfg.model)
+            let tensors = try loadWeights(weights)
+            try model.loadPretrainedBackbone(tensors, source: weights)
+            var headLoaded = false
+            for prefix in ["classifier.", "fc."] {
+                if let w = tensors[prefix + "weight"], let b = tensors[prefix + "bias"] {
+                    guard w.shape == model.head.weight.shape else {
+                        throw ADNNError.invalid("\(weights): \(prefix)weight has shape \(w.shape) but the head is \(model.head.weight.shape) (model.num_classes \(cfg.model.numClasses))")
+                    }
+                    model.head.weight.assign(w); model.head.bias!.assign(b); headLoaded = true
+                }
+            }
+            var names = (0..<cfg.model.numClasses).map(String.init)
+            if let classes {
+                guard let text = try? String(contentsOfFile: classes, encoding: .utf8) else { throw ADNNError.io("\(classes): cannot read") }
+                let list = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                guard list.count == cfg.model.numClasses else {
+                    throw ADNNError.invalid("\(classes): \(list.count) names for \(cfg.model.numClasses) classes")
+                }
+                names = list
+            }
+            try Checkpoint(tensors: model.stateDict(), config: cfg, classes: names, epoch: 0, metric: 0).write(to: out)
+            print("wrote \(out): backbone from \(weights)\(headLoaded ? " with its classifier as head" : ", head freshly initialised")")
+        }
+    }
+}
