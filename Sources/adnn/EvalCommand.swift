@@ -61,6 +61,9 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "Image files (JPEG or PNG).") var images: [String]
     @Flag(help: "Print JSON lines (default: a short text line per image).") var json = false
     @Option(help: "Number of top classes in text output.") var top: Int = 3
+    @Flag(help: "Detect and align every face (RetinaFace) and classify each; default: the config's data.face_align.") var align = false
+    @Option(help: "RetinaFace weights for --align (default: ADNN_RETINAFACE or ../shared/models/retinaface_mobilenet0.25.safetensors).")
+    var detector: String?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -72,20 +75,34 @@ struct PredictCommand: ParsableCommand {
             let transform = evalTransform(ck.config)
             let classes = ck.classes.isEmpty ? (0..<ck.config.model.numClasses).map { "class\($0)" } : ck.classes
             let s = ck.config.model.inputSize, c = ck.config.model.inChans
+            let useAlign = align || ck.config.data.faceAlign
+            let cropper = useAlign ? try FaceCropper(weights: detector ?? defaultDetectorPath()) : nil
             for path in images {
                 let img = try ADNNData.loadImage(path)
-                let x = Tensor(transform.tensorData(for: img), shape: [1, s, s, c])
-                let p = noGrad { model(x).softmax(axis: -1) }.scalars
-                let best = p.indices.max { p[$0] < p[$1] }!
-                if json {
+                var regions: [(box: [Float], score: Float?, image: PixelImage)] = []
+                if let cropper {
+                    regions = cropper.faces(in: img, size: s).map { ($0.detection.box, $0.detection.score, $0.crop) }
+                } else {
+                    regions = [([0, 0, Float(img.width), Float(img.height)], nil, img)]
+                }
+                var faces: [[String: Any]] = []
+                var text: [String] = []
+                for r in regions {
+                    let x = Tensor(transform.tensorData(for: r.image), shape: [1, s, s, c])
+                    let p = noGrad { model(x).softmax(axis: -1) }.scalars
+                    let best = p.indices.max { p[$0] < p[$1] }!
                     var probs: [String: Double] = [:]
                     for (i, name) in classes.enumerated() { probs[name] = Double(p[i]) }
-                    let face: [String: Any] = ["box": [0, 0, img.width, img.height], "label": classes[best], "probs": probs]
-                    print(jsonLine(["image": path, "faces": [face]]))
-                } else {
+                    var face: [String: Any] = ["box": r.box.map { Double($0) }, "label": classes[best], "probs": probs]
+                    if let score = r.score { face["score"] = Double(score) }
+                    faces.append(face)
                     let order = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
-                    print("\(path): " + order.map { String(format: "%@ %.3f", classes[$0], p[$0]) }.joined(separator: ", "))
+                    let where_ = cropper == nil ? "" : String(format: " [%.0f,%.0f,%.0f,%.0f]", r.box[0], r.box[1], r.box[2], r.box[3])
+                    text.append(where_ + " " + order.map { String(format: "%@ %.3f", classes[$0], p[$0]) }.joined(separator: ", "))
                 }
+                if json { print(jsonLine(["image": path, "faces": faces])) }
+                else if text.isEmpty { print("\(path): no face found") }
+                else { for t in text { print("\(path):" + t) } }
             }
         }
     }

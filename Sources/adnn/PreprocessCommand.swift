@@ -37,6 +37,12 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Worker threads.")
     var workers: Int = 2
 
+    @Flag(help: "Detect faces with RetinaFace and write SPEC §6 aligned crops (eye line level, 1.3× square, bicubic).")
+    var align = false
+
+    @Option(help: "RetinaFace weights for --align (default: ADNN_RETINAFACE or ../shared/models/retinaface_mobilenet0.25.safetensors).")
+    var detector: String?
+
     func run() throws {
         let fmt: DatasetFormat?
         if format == "auto" { fmt = nil }
@@ -48,6 +54,7 @@ struct PreprocessCommand: ParsableCommand {
         }
         if let s = size, s <= 0 || s > 4096 { throw ValidationError("--size must be 1…4096") }
         if let c = channels, c != 1 && c != 3 { throw ValidationError("--channels must be 1 or 3") }
+        if align { try runAligned(format: fmt); return }
         let dataset = try Dataset.load(data, options: DatasetOptions(format: fmt, numClasses: numClasses))
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) }
@@ -132,6 +139,70 @@ struct PreprocessCommand: ParsableCommand {
             if used.contains(key) { stem += "_\(i)" }
             used.insert("\(s.label)/\(stem)")
             return stem + ".png"
+        }
+    }
+
+    /// `--align`: a data set keeps its layout (best face per image); a plain folder of photos gives
+    /// `OUT/<stem>_<k>.png` for every face found. Photos without a face are listed, never dropped silently.
+    private func runAligned(format fmt: DatasetFormat?) throws {
+        let cropper: FaceCropper
+        do { cropper = try FaceCropper(weights: detector ?? defaultDetectorPath()) } catch { throw DataError.io(path: detector ?? defaultDetectorPath(), reason: "\(error)") }
+        let side = size ?? 224
+        let fm = FileManager.default
+        try? fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var jobs: [(source: String, dests: (Int) -> String, allFaces: Bool)] = []
+        var loadImageFor: [String: () throws -> PixelImage] = [:]
+        if let dataset = try? Dataset.load(data, options: DatasetOptions(format: fmt, numClasses: numClasses)), dataset.format != .synthetic {
+            for name in dataset.splitNames {
+                let split = try dataset.split(name)
+                let names = outputNames(split)
+                for (i, sample) in split.samples.enumerated() {
+                    let dir = (out as NSString).appendingPathComponent("\(split.name)/\(dataset.classes[sample.label])")
+                    try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                    let key = "\(name)#\(i)"
+                    loadImageFor[key] = { try dataset.loadImage(sample) }
+                    jobs.append((key, { _ in (dir as NSString).appendingPathComponent(names[i]) }, false))
+                }
+            }
+        } else {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue else {
+                throw DataError.io(path: data, reason: "no such folder")
+            }
+            let files = try fm.contentsOfDirectory(atPath: data).filter {
+                ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased())
+            }.sorted()
+            for f in files {
+                let path = (data as NSString).appendingPathComponent(f)
+                let stem = (f as NSString).deletingPathExtension
+                loadImageFor[path] = { try loadImage(path) }
+                jobs.append((path, { k in (out as NSString).appendingPathComponent("\(stem)_\(k).png") }, true))
+            }
+        }
+        var written = 0, noFace: [String] = [], failed = 0
+        let start = Date()
+        for job in jobs {
+            let image: PixelImage
+            do { image = try loadImageFor[job.source]!() } catch {
+                FileHandle.standardError.write("warning: skipping \(job.source): \(error)\n".data(using: .utf8)!)
+                failed += 1; continue
+            }
+            var faces = cropper.faces(in: image, size: side)
+            if faces.isEmpty { noFace.append(job.source); continue }
+            if !job.allFaces { faces = [faces[0]] }
+            for (k, f) in faces.enumerated() {
+                var crop = f.crop
+                if let c = channels { crop = crop.converted(toChannels: c) }
+                if clahe { crop = CLAHE().apply(to: crop) }
+                try savePNG(crop, to: job.dests(k))
+                written += 1
+            }
+        }
+        print("wrote \(written) aligned face crops to \(out) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s" +
+              (failed > 0 ? "; \(failed) images failed to decode" : ""))
+        if !noFace.isEmpty {
+            print("no face found in \(noFace.count) image(s):")
+            for p in noFace { print("  \(p)") }
         }
     }
 }
