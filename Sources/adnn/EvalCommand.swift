@@ -64,6 +64,7 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Detect and align every face (RetinaFace) and classify each; default: the config's data.face_align.") var align = false
     @Option(help: "RetinaFace weights for --align (default: ADNN_RETINAFACE or ../shared/models/retinaface_mobilenet0.25.safetensors).")
     var detector: String?
+    @Flag(help: "Print per-image time for decode, detection + alignment and classification, and frames per second.") var timing = false
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -77,14 +78,18 @@ struct PredictCommand: ParsableCommand {
             let s = ck.config.model.inputSize, c = ck.config.model.inChans
             let useAlign = align || ck.config.data.faceAlign
             let cropper = useAlign ? try FaceCropper(weights: detector ?? defaultDetectorPath()) : nil
+            var totals = (decode: 0.0, detect: 0.0, classify: 0.0, frames: 0)
             for path in images {
+                let t0 = Date()
                 let img = try ADNNData.loadImage(path)
+                let t1 = Date()
                 var regions: [(box: [Float], score: Float?, image: PixelImage)] = []
                 if let cropper {
                     regions = cropper.faces(in: img, size: s).map { ($0.detection.box, $0.detection.score, $0.crop) }
                 } else {
                     regions = [([0, 0, Float(img.width), Float(img.height)], nil, img)]
                 }
+                let t2 = Date()
                 var faces: [[String: Any]] = []
                 var text: [String] = []
                 for r in regions {
@@ -100,9 +105,23 @@ struct PredictCommand: ParsableCommand {
                     let where_ = cropper == nil ? "" : String(format: " [%.0f,%.0f,%.0f,%.0f]", r.box[0], r.box[1], r.box[2], r.box[3])
                     text.append(where_ + " " + order.map { String(format: "%@ %.3f", classes[$0], p[$0]) }.joined(separator: ", "))
                 }
+                let t3 = Date()
+                totals.decode += t1.timeIntervalSince(t0); totals.detect += t2.timeIntervalSince(t1)
+                totals.classify += t3.timeIntervalSince(t2); totals.frames += 1
+                if timing {
+                    FileHandle.standardError.write(Data(String(format: "%@ (%d×%d): decode %.1f ms, detect+align %.1f ms, classify %.1f ms (%d faces)\n",
+                        path, img.width, img.height, t1.timeIntervalSince(t0) * 1000, t2.timeIntervalSince(t1) * 1000,
+                        t3.timeIntervalSince(t2) * 1000, regions.count).utf8))
+                }
                 if json { print(jsonLine(["image": path, "faces": faces])) }
                 else if text.isEmpty { print("\(path): no face found") }
                 else { for t in text { print("\(path):" + t) } }
+            }
+            if timing && totals.frames > 0 {
+                let per = (totals.detect + totals.classify) / Double(totals.frames)
+                FileHandle.standardError.write(Data(String(format: "mean per frame: detect+align %.1f ms, classify %.1f ms → %.1f frames/s (decode %.1f ms not counted)\n",
+                    totals.detect / Double(totals.frames) * 1000, totals.classify / Double(totals.frames) * 1000, 1 / per,
+                    totals.decode / Double(totals.frames) * 1000).utf8))
             }
         }
     }
