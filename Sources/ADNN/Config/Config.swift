@@ -50,6 +50,9 @@ public struct Config: Codable, Equatable, Sendable {
     public struct Loss: Codable, Equatable, Sendable {
         public var ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15
         public var centerAlpha: Float = 0.5, dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4
+        /// Divide the center loss by the feature width (mean over dimensions instead of SPEC's sum).
+        /// With wide LayerNorm-ed features the summed form dominates CE and collapses the features.
+        public var centerPerDim = false
         public init(ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15, centerAlpha: Float = 0.5,
                     dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4) {
             self.ce = ce; self.center = center; self.dls = dls
@@ -57,6 +60,7 @@ public struct Config: Codable, Equatable, Sendable {
         }
         enum CodingKeys: String, CodingKey {
             case ce, center, dls, centerAlpha = "center_alpha", dlsEpsilon = "dls_epsilon", dlsEpsilonMax = "dls_epsilon_max"
+            case centerPerDim = "center_per_dim"
         }
     }
     public struct Optim: Codable, Equatable, Sendable {

@@ -20,17 +20,21 @@ public struct BatchTargets {
 public final class CenterLoss: Module {
     public let centers: Tensor   // [classes, d] buffer
     public let alpha: Float
+    /// Mean over feature dimensions instead of the sum (`loss.center_per_dim`).
+    public let perDimension: Bool
 
-    public init(classes: Int, dim: Int, alpha: Float) {
+    public init(classes: Int, dim: Int, alpha: Float, perDimension: Bool = false) {
         centers = Tensor(zeros: [classes, dim])
         self.alpha = alpha
+        self.perDimension = perDimension
     }
 
     /// Loss value (differentiable w.r.t. `features` only).
     // features: [N, d]
     public func callAsFunction(_ features: Tensor, labels: [Int]) -> Tensor {
         let c = centers.indexSelect(axis: 0, indices: labels)
-        return (features - c).squared().sum(axes: [1]).mean() * 0.5
+        let scale: Float = perDimension ? 0.5 / Float(centers.shape[1]) : 0.5
+        return (features - c).squared().sum(axes: [1]).mean() * scale
     }
 
     /// Moving center update (call after the optimiser step).
@@ -97,7 +101,7 @@ public final class CompoundLoss {
     public init(config: Config.Loss, numClasses: Int, featureDim: Int, classCounts: [Int]) {
         self.config = config
         self.numClasses = numClasses
-        center = CenterLoss(classes: numClasses, dim: featureDim, alpha: config.centerAlpha)
+        center = CenterLoss(classes: numClasses, dim: featureDim, alpha: config.centerAlpha, perDimension: config.centerPerDim)
         smoothing = DistributionAwareSmoothing(classCounts: classCounts, epsilon: config.dlsEpsilon, epsilonMax: config.dlsEpsilonMax)
     }
 
