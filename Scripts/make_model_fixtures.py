@@ -33,9 +33,20 @@ fixture under its own name exactly as PyTorch's `state_dict()` holds it (the fil
 The metadata `keys` lists every state-dict entry ([name, shape, dtype]) in PyTorch order; adnn's test
 assembles the full state dict from both sources and loads it with strict name/shape checking.
 
-BN statistics are non-trivial: running mean/var come from a calibration pass on random inputs and are
-then perturbed (mean shift, variance ×U(0.7, 1.4)), BN affine is random, so eval-mode BN is neither
-the identity nor batch statistics. `num_batches_tracked` is kept from calibration.
+BN statistics are non-trivial: running mean/var come from an eval-mode calibration pass on random
+inputs (each BN sees its real input) and are then perturbed (mean + 0.3σ·N(0,1), variance ×U(0.7, 1.4));
+BN affine is random, so eval-mode BN is neither the identity nor batch statistics. `num_batches_tracked`
+holds random counts (int64, as PyTorch writes it).
+
+Conditioning. A float64 reference is only useful if float32 arithmetic can reproduce it. ReLU/ReLU6
+kinks break that when a pre-activation lies within float32 noise of the kink (one flipped element changes
+a parameter gradient by percents when feature maps are 1×1–2×2). So the input x (and r) is drawn until
+(1) every ReLU/ReLU6 input is at least MIN_KINK_MARGIN × (that layer's max float32 − float64 difference)
+away from a kink, and (2) PyTorch's own float32 gradients are within MAX_TORCH_F32_GRAD_ERR of the float64
+ones (max|Δ| / max(max|ref|, 1e-3·global max), per tensor). The chosen input seed, the margin and
+PyTorch's float32 errors are in the metadata (`input_seed`, `kink_margin`, `torch_f32_*`); adnn's test
+prints its own errors next to them. ResNet-50 (ReLU everywhere, residual stream without normalisation)
+is only well-conditioned at 32×32, batch 1; its last-BN gains are small (as in trained ResNets).
 
 Each fixture (metadata `config` = the adnn `model:` section as JSON; `mode` eval|train):
 - `fixture.x` input NCHW, `fixture.r` upstream weights, `fixture.logits`, `fixture.features` (pooled
