@@ -72,7 +72,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import adnn_torch  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = os.path.join(ROOT, "Tests", "ADNNTests", "Fixtures")
+FIXTURES = os.path.join(ROOT, "Tests", "ADNNTests", "Fixtures", "models")
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 
 GEN_THRESHOLD = 1024     # conv/linear weights with more elements are generated, not stored
@@ -500,8 +500,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", help="write only fixtures whose name contains this string")
     ap.add_argument("--list", action="store_true", help="build and report, write nothing")
-    ap.add_argument("--arch", action="store_true", help="(re)write Fixtures/timm_architectures.json only")
-    ap.add_argument("--imagenet", action="store_true", help="(re)write Fixtures/imagenet_samples_u8.safetensors only")
+    ap.add_argument("--arch", action="store_true", help="(re)write Fixtures/models/timm_architectures.json only")
+    ap.add_argument("--imagenet", action="store_true", help="(re)write Fixtures/models/imagenet_samples_u8.safetensors only")
     ap.add_argument("--check-adnn-checkpoint", metavar="FILE")
     ap.add_argument("--io", metavar="FILE", help="with --check-adnn-checkpoint: x and adnn logits to compare")
     ap.add_argument("--write-torch-state-dict", metavar="OUT")

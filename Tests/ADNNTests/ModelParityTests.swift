@@ -34,7 +34,7 @@ final class ModelParityTests: XCTestCase {
 
         init(_ name: String) throws {
             self.name = name
-            file = try SafeTensors.read(fixturePath(name + ".safetensors"))
+            file = try SafeTensors.read(fixturePath("models/" + name + ".safetensors"))
             let meta = file.metadata
             guard meta["generator"] == "splitmix64-fnv1a-v1",
                   let cfgText = meta["config"], let keysText = meta["keys"], let genText = meta["generated"],
@@ -229,9 +229,9 @@ final class ModelParityTests: XCTestCase {
     // MARK: architectures
 
     /// Names and shapes of every supported backbone (with a 1000-class classifier) equal timm's
-    /// (Fixtures/timm_architectures.json). Debug builds check the smaller half (initialising B6/B7 is slow there).
+    /// (Fixtures/models/timm_architectures.json). Debug builds check the smaller half (initialising B6/B7 is slow there).
     func testTimmArchitectureNamesAndShapes() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: fixturePath("timm_architectures.json")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixturePath("models/timm_architectures.json")))
         let models = try XCTUnwrap((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["models"] as? [String: [String: Any]])
         var names = models.keys.sorted()
         #if DEBUG
@@ -325,7 +325,7 @@ final class ModelParityTests: XCTestCase {
 
     /// The shared tf_efficientnet_lite0 ImageNet weights, loaded through `loadTimmClassifierWeights`,
     /// give the reference top-5 classes and probabilities (±1e-3) on the four sample photos
-    /// (decoded once with PIL into Fixtures/imagenet_samples_u8.safetensors; RGB/255, ImageNet mean/std).
+    /// (decoded once with PIL into Fixtures/models/imagenet_samples_u8.safetensors; RGB/255, ImageNet mean/std).
     func testPretrainedLite0ImageNetSamples() throws {
         let weights = try sharedPathOrSkip("models/tf_efficientnet_lite0.in1k.safetensors")
         let expectedPath = try sharedPathOrSkip("data/imagenet_samples/expected.json")
@@ -336,7 +336,7 @@ final class ModelParityTests: XCTestCase {
         try loadTimmClassifierWeights(into: model, from: weights)
         model.eval()
 
-        let px = try SafeTensors.read(fixturePath("imagenet_samples_u8.safetensors"))
+        let px = try SafeTensors.read(fixturePath("models/imagenet_samples_u8.safetensors"))
         let names = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((px.metadata["names"] ?? "").utf8)) as? [String])
         let pixels = try px.tensor("pixels")                           // [4, 224, 224, 3] 0…255
         XCTAssertEqual(pixels.shape, [names.count, 224, 224, 3])
