@@ -18,16 +18,7 @@ struct ConvertCommand: ParsableCommand {
             let cfg = try loadConfig(config)
             let model = try ADNNFER(cfg.model)
             let tensors = try loadWeights(weights)
-            try model.loadPretrainedBackbone(tensors, source: weights)
-            var headLoaded = false
-            for prefix in ["classifier.", "fc."] {
-                if let w = tensors[prefix + "weight"], let b = tensors[prefix + "bias"] {
-                    guard w.shape == model.head.weight.shape else {
-                        throw ADNNError.invalid("\(weights): \(prefix)weight has shape \(w.shape) but the head is \(model.head.weight.shape) (model.num_classes \(cfg.model.numClasses))")
-                    }
-                    model.head.weight.assign(w); model.head.bias!.assign(b); headLoaded = true
-                }
-            }
+            let headLoaded = try loadTimmWeights(into: model, tensors: tensors, source: weights)
             var names = (0..<cfg.model.numClasses).map(String.init)
             if let classes {
                 guard let text = try? String(contentsOfFile: classes, encoding: .utf8) else { throw ADNNError.io("\(classes): cannot read") }

@@ -6,22 +6,24 @@ import Foundation
 /// `fc.*` for ResNet) goes to `head.*`. Names and shapes are checked strictly (BN
 /// `num_batches_tracked` may be absent, as in PyTorch); errors name the file.
 public func loadTimmClassifierWeights(into model: ADNNFER, from path: String) throws {
-    let file = try SafeTensors.read(path)
-    var sd: [String: Tensor] = [:]
-    for (k, v) in file.tensors {
-        if k.hasPrefix("classifier.") {
-            sd["head." + k.dropFirst("classifier.".count)] = v
-        } else if k.hasPrefix("fc."), model.config.backbone == "resnet50" {
-            sd["head." + k.dropFirst("fc.".count)] = v
-        } else {
-            sd["backbone." + k] = v
+    let headLoaded = try loadTimmWeights(into: model, tensors: try loadWeights(path), source: path)
+    guard headLoaded else { throw ADNNError.invalid("\(path): has no classifier.* (or fc.*) tensors for the head") }
+}
+
+/// Loads timm backbone weights (strict, gray stems summed) and, when present, the timm classifier
+/// (`classifier.*`, or `fc.*` for ResNet) into `head`. Returns whether the head was loaded.
+@discardableResult
+public func loadTimmWeights(into model: ADNNFER, tensors: [String: Tensor], source: String) throws -> Bool {
+    try model.loadPretrainedBackbone(tensors, source: source)
+    for prefix in ["classifier.", "fc."] {
+        guard let w = tensors[prefix + "weight"], let b = tensors[prefix + "bias"] else { continue }
+        guard w.shape == model.head.weight.shape, b.shape == model.head.bias!.shape else {
+            throw ADNNError.invalid("\(source): \(prefix)weight has shape \(w.shape) but the head is \(model.head.weight.shape) "
+                                    + "(model.num_classes \(model.config.numClasses), cbam \(model.config.cbam == nil ? "off" : "on"), "
+                                    + "transformer \(model.config.transformer == nil ? "off" : "on"))")
         }
+        model.head.weight.assign(w); model.head.bias!.assign(b)
+        return true
     }
-    do {
-        try model.load(stateDict: sd, strict: true)
-    } catch let e as StateDictError {
-        throw ADNNError.invalid("\(path): does not fit an ADNN-FER \(model.config.backbone) classifier "
-                                + "(\(model.config.numClasses) classes, cbam \(model.config.cbam == nil ? "off" : "on"), "
-                                + "transformer \(model.config.transformer == nil ? "off" : "on")): \(e)")
-    }
+    return false
 }
