@@ -5,6 +5,9 @@ private let blasConfigured: Void = Threading.configure()
 
 /// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major, via OpenBLAS `cblas_sgemm`.
 /// `lda`, `ldb`, `ldc` default to the packed row strides of the stored (untransposed) matrices.
+///
+/// OpenBLAS runs single-threaded; products of at least `GEMMTuning.parallelMACs` multiply-adds are
+/// split into independent row blocks (or column blocks when C is wide and short) on the kernel pool.
 public func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                   m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                   alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
@@ -17,6 +20,38 @@ public func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _
     let la = lda ?? (transA ? m : k)
     let lb = ldb ?? (transB ? k : n)
     let lc = ldc ?? n
+    let threads = Threading.threads
+    if threads > 1 && m * n * k >= GEMMTuning.parallelMACs {
+        // Row blocks of ≥ 64 rows (each block packs B again, so blocks stay large), else column blocks.
+        let rowChunks = Swift.min(2 * threads, m / 64)
+        let colChunks = Swift.min(2 * threads, n / 64)
+        if rowChunks >= threads || (rowChunks >= colChunks && rowChunks > 1) {
+            parallelChunks(m, chunks: rowChunks) { r in
+                sgemmCall(c + r.lowerBound * lc, transA ? a + r.lowerBound : a + r.lowerBound * la, b,
+                          m: r.count, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+            }
+            return
+        }
+        if colChunks > 1 {
+            parallelChunks(n, chunks: colChunks) { r in
+                sgemmCall(c + r.lowerBound, a, transB ? b + r.lowerBound * lb : b + r.lowerBound,
+                          m: m, n: r.count, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+            }
+            return
+        }
+    }
+    sgemmCall(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+}
+
+/// Tuning knobs of the GEMM wrapper.
+public enum GEMMTuning {
+    /// Products with at least this many multiply-adds are split across the kernel pool.
+    nonisolated(unsafe) public static var parallelMACs = 1 << 19
+}
+
+@inline(__always)
+private func sgemmCall(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                       m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
 }
@@ -44,8 +79,21 @@ public func sgemmNaive(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Floa
 public func sgemmBatched(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                          batch: Int, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                          strideA: Int, strideB: Int, strideC: Int, alpha: Float = 1, beta: Float = 0) {
-    for i in 0..<batch {
-        sgemm(c + i * strideC, a + i * strideA, b + i * strideB, m: m, n: n, k: k,
-              transA: transA, transB: transB, alpha: alpha, beta: beta)
+    _ = blasConfigured
+    if batch == 0 || m == 0 || n == 0 { return }
+    if k == 0 || batch == 1 || m * n * k >= GEMMTuning.parallelMACs {
+        for i in 0..<batch {
+            sgemm(c + i * strideC, a + i * strideA, b + i * strideB, m: m, n: n, k: k,
+                  transA: transA, transB: transB, alpha: alpha, beta: beta)
+        }
+        return
+    }
+    // Many small products: one single-threaded GEMM per problem, problems spread over the pool.
+    let la = transA ? m : k, lb = transB ? k : n
+    parallelFor(batch, grain: Swift.max(1, (1 << 16) / Swift.max(1, m * n * k))) { r in
+        for i in r {
+            sgemmCall(c + i * strideC, a + i * strideA, b + i * strideB, m: m, n: n, k: k, transA: transA, transB: transB,
+                      alpha: alpha, beta: beta, la: la, lb: lb, lc: n)
+        }
     }
 }
