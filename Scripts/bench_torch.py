@@ -226,8 +226,11 @@ def main():
     cpu0 = time.process_time()
     start = time.perf_counter()
     iters = 0
+    times = []
     while True:
+        t0 = time.perf_counter()
         step()
+        times.append((time.perf_counter() - t0) * 1000)
         iters += 1
         if time.perf_counter() - start >= a.seconds:
             break
@@ -236,7 +239,8 @@ def main():
     ips = iters * a.batch / elapsed
     res = {"mode": a.mode, "batch": a.batch, "images_per_second": ips, "params": params, "gflops": 2 * macs[0] / 1e9,
            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(),
-           "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu, "config": a.config, "framework": "pytorch " + torch.__version__}
+           "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu,
+           "iteration_ms_min": min(times), "iteration_ms_median": sorted(times)[len(times) // 2], "config": a.config, "framework": "pytorch " + torch.__version__}
     if a.json:
         print(json.dumps(res, sort_keys=True))
     else:

@@ -1,3 +1,4 @@
+import Foundation
 import CBLAS
 
 /// Sets OpenBLAS's thread count once, before the first GEMM.
@@ -20,6 +21,17 @@ public func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _
     let la = lda ?? (transA ? m : k)
     let lb = ldb ?? (transB ? k : n)
     let lc = ldc ?? n
+    if Profiler.enabled {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { Profiler.add("  sgemm (inside ops)", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
+        sgemmSplit(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+    } else {
+        sgemmSplit(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+    }
+}
+
+private func sgemmSplit(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
     let threads = Threading.threads
     if threads > 1 && m * n * k >= GEMMTuning.parallelMACs {
         // Row blocks of ≥ 64 rows (each block packs B again, so blocks stay large), else column blocks.

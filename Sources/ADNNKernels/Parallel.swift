@@ -51,11 +51,20 @@ final class WorkerPool: @unchecked Sendable {
     private let done = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     private let sleepers = Atomic<Int>(0)
+    /// 1 while the caller sleeps waiting for the last piece.
+    private let callerWaiting = Atomic<Int>(0)
     private let slots: UnsafeMutablePointer<Slot>
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
-    /// How long an idle worker spins before it sleeps (nanoseconds).
-    private let spinNanos: UInt64 = 200_000
+    private let doneCond: UnsafeMutablePointer<pthread_cond_t>
+    /// How long an idle worker (or the caller waiting for the last piece) spins before it sleeps.
+    /// Short by default: on a machine shared with other jobs a spinning thread uses up its fair share
+    /// of the CPU and is then scheduled late when work arrives; a sleeping one is woken promptly.
+    /// `ADNN_SPIN_US` overrides it (microseconds).
+    private let spinNanos: UInt64 = {
+        if let s = ProcessInfo.processInfo.environment["ADNN_SPIN_US"], let v = UInt64(s) { return v * 1000 }
+        return 20_000
+    }()
 
     init(workers: Int) {
         self.workers = workers
@@ -63,8 +72,10 @@ final class WorkerPool: @unchecked Sendable {
         slots.initialize(repeating: Slot(), count: 2)
         mutex = .allocate(capacity: 1)
         cond = .allocate(capacity: 1)
+        doneCond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
+        pthread_cond_init(doneCond, nil)
         for _ in 0..<workers {
             let t = Thread { self.workerLoop() }
             t.stackSize = 1 << 20
@@ -76,7 +87,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Claims and runs pieces of the current job `jid` until none are left.
     @inline(__always)
-    private func runPieces(_ jid: UInt64) {
+    private func runPieces(_ jid: UInt64, notify: Bool) {
         while true {
             let v = counter.load(ordering: .acquiring)
             if WorkerPool.jobID(v) != jid { return }
@@ -85,7 +96,12 @@ final class WorkerPool: @unchecked Sendable {
             if idx >= slot.chunks { return }
             guard counter.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
             slot.body!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(idx)
-            done.add(1, ordering: .releasing)
+            let finished = done.add(1, ordering: .sequentiallyConsistent).newValue
+            if notify && finished == slot.chunks && callerWaiting.load(ordering: .sequentiallyConsistent) != 0 {
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(doneCond)
+                pthread_mutex_unlock(mutex)
+            }
         }
     }
 
@@ -112,7 +128,7 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
             seen = jid
-            runPieces(jid)
+            runPieces(jid, notify: true)
         }
     }
 
@@ -132,8 +148,21 @@ final class WorkerPool: @unchecked Sendable {
                     pthread_cond_broadcast(cond)
                     pthread_mutex_unlock(mutex)
                 }
-                runPieces(jid)
-                while done.load(ordering: .acquiring) < chunks {}
+                runPieces(jid, notify: false)
+                if done.load(ordering: .acquiring) < chunks {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    var spins = 0
+                    while done.load(ordering: .acquiring) < chunks {
+                        spins += 1
+                        if spins & 63 == 0 && DispatchTime.now().uptimeNanoseconds - start > spinNanos {
+                            pthread_mutex_lock(mutex)
+                            callerWaiting.store(1, ordering: .sequentiallyConsistent)
+                            while done.load(ordering: .sequentiallyConsistent) < chunks { pthread_cond_wait(doneCond, mutex) }
+                            callerWaiting.store(0, ordering: .sequentiallyConsistent)
+                            pthread_mutex_unlock(mutex)
+                        }
+                    }
+                }
             }
         }
         busy.store(false, ordering: .releasing)

@@ -77,7 +77,9 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
                              groups: groups)
     geo.validate()
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
-    conv2dForward(y.ptr, x.ptr, w.ptr, bias.map { UnsafePointer($0.ptr) }, geo)
+    Profiler.measure(geo.isDepthwise ? "conv2d.dw" : geo.isPointwise ? "conv2d.1x1" : "conv2d.im2col") {
+        conv2dForward(y.ptr, x.ptr, w.ptr, bias.map { UnsafePointer($0.ptr) }, geo)
+    }
     let inputs = bias.map { [x, w, $0] } ?? [x, w]
     if needsGrad(inputs) {
         y.record("conv2d", inputs) { g in

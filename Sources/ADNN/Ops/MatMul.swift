@@ -12,12 +12,14 @@ extension Tensor {
         let batch = batchA.reduce(1, *)
         precondition(batchB.isEmpty || batchB == batchA, "matmul: batch dims \(batchA) vs \(batchB)")
         let out = Tensor.empty(batchA + [m, n])
+        Profiler.measure("matmul") {
         if batchB.isEmpty && !transA {
             // Fold the batch into the rows: one large GEMM.
             sgemm(out.ptr, a.ptr, b.ptr, m: batch * m, n: n, k: ka, transA: false, transB: transB)
         } else {
             sgemmBatched(out.ptr, a.ptr, b.ptr, batch: batch, m: m, n: n, k: ka, transA: transA, transB: transB,
                          strideA: m * ka, strideB: batchB.isEmpty ? 0 : ka * n, strideC: m * n)
+        }
         }
         if needsGrad(a, b) {
             out.record("matmul", [a, b]) { g in

@@ -30,7 +30,7 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
         precondition(rows > 1 || !training,
                      "batchNorm: expected more than 1 value per channel when training, got input shape \(x.shape)")
         let variance = Tensor.empty([c])
-        batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c)
+        Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
         for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(variance.ptr[k]) + Double(eps)).squareRoot()) }
         if training, let rm = runningMean, let rv = runningVar {
             let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
@@ -53,7 +53,9 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
         shift.ptr[k] = Float(Double(bias?.ptr[k] ?? 0) - Double(mean.ptr[k]) * s)
     }
     let out = Tensor.empty(x.shape)
-    batchNormForward(out.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, rows: rows, channels: c)
+    Profiler.measure("batchNorm.apply") {
+        batchNormForward(out.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, rows: rows, channels: c)
+    }
 
     var inputs: [Tensor] = [x]
     if let weight { inputs.append(weight) }
@@ -101,8 +103,10 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
     precondition(eps >= 0, "layerNorm: eps must be non-negative, got \(eps)")
     let out = Tensor.empty(x.shape)
     let mean = Tensor.empty([rows]), rstd = Tensor.empty([rows])
-    layerNormForward(out.ptr, mean: mean.ptr, rstd: rstd.ptr, x.ptr, weight: weight?.ptr, bias: bias?.ptr,
-                     rows: rows, dim: d, eps: eps)
+    Profiler.measure("layerNorm") {
+        layerNormForward(out.ptr, mean: mean.ptr, rstd: rstd.ptr, x.ptr, weight: weight?.ptr, bias: bias?.ptr,
+                         rows: rows, dim: d, eps: eps)
+    }
     var inputs: [Tensor] = [x]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
