@@ -55,6 +55,17 @@ private func sgemmSplit(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Flo
     sgemmCall(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
 }
 
+/// Single-threaded GEMM on the calling thread (for callers that split the work themselves).
+@inline(__always)
+func sgemmSerial(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                 m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                 alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
+    _ = blasConfigured
+    if m == 0 || n == 0 || k == 0 { if k == 0 && beta == 0 { for i in 0..<m { (c + i * (ldc ?? n)).update(repeating: 0, count: n) } }; return }
+    sgemmCall(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta,
+              la: lda ?? (transA ? m : k), lb: ldb ?? (transB ? k : n), lc: ldc ?? n)
+}
+
 /// Tuning knobs of the GEMM wrapper.
 public enum GEMMTuning {
     /// Products with at least this many multiply-adds are split across the kernel pool.

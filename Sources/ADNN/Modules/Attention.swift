@@ -141,7 +141,7 @@ public final class CBAM: Module, UnaryLayer {
         // x: [N, H, W, C] → gate [N, H, W, 1]
         func gate(_ x: Tensor) -> Tensor {
             let pooled = Tensor.concat([x.max(axes: [3], keepDims: true), x.mean(axes: [3], keepDims: true)], axis: 3)
-            return bn(conv(pooled)).sigmoid()
+            return conv(pooled, batchNorm: bn, activation: .sigmoid)
         }
     }
 
