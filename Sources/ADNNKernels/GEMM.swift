@@ -34,10 +34,15 @@ private func sgemmSplit(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Flo
                         m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
     let threads = Threading.threads
     if threads > 1 && m * n * k >= GEMMTuning.parallelMACs {
-        // Row blocks of ≥ 64 rows (each block packs B again, so blocks stay large), else column blocks.
-        let rowChunks = Swift.min(2 * threads, m / 64)
-        let colChunks = Swift.min(2 * threads, n / 64)
-        if rowChunks >= threads || (rowChunks >= colChunks && rowChunks > 1) {
+        // Blocks of ≥ 64 rows (each block packs B again, so blocks stay large) or ≥ 64 columns, along the
+        // dimension that gives more of them; the count is a multiple of the thread count when possible
+        // so that no thread is left with a lone block at the end.
+        func evenChunks(_ d: Int) -> Int {
+            let c = Swift.min(4 * threads, d / 64)
+            return c >= threads ? c / threads * threads : c
+        }
+        let rowChunks = evenChunks(m), colChunks = evenChunks(n)
+        if rowChunks > 1 && rowChunks >= colChunks {
             parallelChunks(m, chunks: rowChunks) { r in
                 sgemmCall(c + r.lowerBound * lc, transA ? a + r.lowerBound : a + r.lowerBound * la, b,
                           m: r.count, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)

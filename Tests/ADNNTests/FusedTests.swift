@@ -167,6 +167,20 @@ final class FusedTests: XCTestCase {
         assertClose(fused, plain, atol: 1e-4, rtol: 1e-4, "InvertedResidual eval fused vs composed")
     }
 
+    func testLinearMatchesMatmulPlusBias() {
+        let x = randn([2, 3, 5], seed: 1), w = randn([4, 5], seed: 2), b = randn([4], seed: 3)
+        let fused = linear(x, weight: w, bias: b)
+        let plain = Tensor.matmul(x.reshaped([6, 5]), w, transB: true) + b
+        assertClose(fused.reshaped([6, 4]), plain, atol: 1e-5, rtol: 1e-5, "linear")
+        XCTAssertEqual(fused.shape, [2, 3, 4])
+        gradCheck([randn([3, 5], seed: 4), randn([4, 5], seed: 5), randn([4], seed: 6)], "linear x, weight, bias") { t in
+            linear(t[0], weight: t[1], bias: t[2])
+        }
+        gradCheck([randn([2, 2, 5], seed: 7), randn([3, 5], seed: 8)], "linear without bias") { t in
+            linear(t[0], weight: t[1], bias: nil)
+        }
+    }
+
     func testParallelForCoversEveryIndexOnce() {
         let saved = Threading.threads
         defer { Threading.threads = saved }

@@ -152,11 +152,8 @@ public final class Linear: Module {
     // x: [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.dim(-1) == weight.shape[1], "Linear: input features \(x.dim(-1)) != \(weight.shape[1])")
-        let lead = Array(x.shape.dropLast())
         if FlopCounter.isCounting { FlopCounter.add(x.count / weight.shape[1] * weight.count) }
-        let y = Tensor.matmul(x.reshaped([-1, weight.shape[1]]), weight, transB: true)
-        let out = bias.map { y + $0 } ?? y
-        return out.reshaped(lead + [weight.shape[0]])
+        return ADNN.linear(x, weight: weight, bias: bias)
     }
 }
 
