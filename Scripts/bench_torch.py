@@ -154,6 +154,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--channels-last", action="store_true", help="NHWC memory format for model and input")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
@@ -172,6 +173,9 @@ def main():
     s, cin, classes = m.get("input_size", 224), m.get("in_chans", 3), m.get("num_classes", 7)
     x = torch.randn(a.batch, cin, s, s)
     y = torch.arange(a.batch) % classes
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     params = sum(p.numel() for p in model.parameters())
 
     # MACs of convolutions, linears and attention products, counted as `adnn` counts them.
@@ -240,7 +244,8 @@ def main():
     res = {"mode": a.mode, "batch": a.batch, "images_per_second": ips, "params": params, "gflops": 2 * macs[0] / 1e9,
            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(),
            "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu,
-           "iteration_ms_min": min(times), "iteration_ms_median": sorted(times)[len(times) // 2], "config": a.config, "framework": "pytorch " + torch.__version__}
+           "iteration_ms_min": min(times), "iteration_ms_median": sorted(times)[len(times) // 2], "config": a.config, "framework": "pytorch " + torch.__version__,
+           "memory_format": "channels_last" if a.channels_last else "contiguous"}
     if a.json:
         print(json.dumps(res, sort_keys=True))
     else:
