@@ -9,7 +9,21 @@ import PackageDescription
 /// - `ADNN`: `Tensor`, reverse-mode autograd, differentiable ops, modules, models, losses, optimizers.
 /// - `ADNNData`: image I/O, dataset readers, transforms, augmentation, loader.
 /// - `adnn`: the command-line tool.
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+///
+/// On x86-64 the Swift kernels are compiled for the building machine's CPU (`-march=native`: AVX2/FMA or
+/// AVX-512 lanes for the SIMD16 loops instead of four SSE halves). Set `ADNN_MARCH` to another clang
+/// `-march` value (e.g. `x86-64-v3`) for a binary that must run on other machines, or to `none` to
+/// build for the toolchain's baseline.
+let marchFlags: [String] = {
+    #if arch(x86_64)
+    let march = Context.environment["ADNN_MARCH"] ?? "native"
+    return march == "none" ? [] : ["-Xcc", "-march=\(march)"]
+    #else
+    return []
+    #endif
+}()
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + marchFlags)]
+let coreFlags: [SwiftSetting] = marchFlags.isEmpty ? [] : [.unsafeFlags(marchFlags)]
 
 let package = Package(
     name: "adnn",
@@ -30,7 +44,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .target(name: "ADNNKernels", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
-        .target(name: "ADNN", dependencies: ["ADNNKernels", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ADNN", dependencies: ["ADNNKernels", .product(name: "Yams", package: "Yams")],
+                swiftSettings: coreFlags),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
         .executableTarget(name: "adnn", dependencies: [
             "ADNN", "ADNNData", "ADNNKernels",

@@ -107,7 +107,7 @@ public enum ConvTuning {
 
 /// Fills every row of y [rows, n] with `bias` [n].
 // y: [rows, n], bias: [n]
-func fillRowsWithBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, n: Int) {
+public func fillRowsWithBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, n: Int) {
     parallelFor(rows, grain: Swift.max(1, 16384 / Swift.max(n, 1))) { r in
         for row in r { (y + row * n).update(from: bias, count: n) }
     }

@@ -36,6 +36,16 @@ private func transposeTaps(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer
 // y: [N, Ho, Wo, C], x: [N, H, W, C], w: [C, kh, kw, 1], bias: [C]
 public func depthwiseConv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                    _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry) {
+    depthwiseConv2dForwardRows(y, x, w, bias, g) { _, _ in }
+}
+
+/// Depthwise forward that hands every finished output row (`Wo` pixels × C, still in cache) to
+/// `epilogue(rowPointer, Wo)` on the thread that computed it.
+// y: [N, Ho, Wo, C], x: [N, H, W, C], w: [C, kh, kw, 1], bias: [C]
+@inline(__always)
+func depthwiseConv2dForwardRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry,
+                                _ epilogue: (UnsafeMutablePointer<Float>, Int) -> Void) {
     g.validate()
     precondition(g.groups == g.inChannels && g.outChannels == g.inChannels,
                  "depthwiseConv2d: needs groups == C == O, got \(g.groups), \(g.inChannels), \(g.outChannels)")
@@ -85,6 +95,7 @@ public func depthwiseConv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: Unsafe
                     c += 1
                 }
             }
+            epilogue(y + (n * Ho + oy) * Wo * C, Wo)
         }
     }
 }

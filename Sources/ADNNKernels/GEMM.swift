@@ -1,3 +1,4 @@
+import Foundation
 import CBLAS
 
 /// Sets OpenBLAS's thread count once, before the first GEMM.
@@ -5,6 +6,9 @@ private let blasConfigured: Void = Threading.configure()
 
 /// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major, via OpenBLAS `cblas_sgemm`.
 /// `lda`, `ldb`, `ldc` default to the packed row strides of the stored (untransposed) matrices.
+///
+/// OpenBLAS runs single-threaded; products of at least `GEMMTuning.parallelMACs` multiply-adds are
+/// split into independent row blocks (or column blocks when C is wide and short) on the kernel pool.
 public func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                   m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                   alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
@@ -17,6 +21,65 @@ public func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _
     let la = lda ?? (transA ? m : k)
     let lb = ldb ?? (transB ? k : n)
     let lc = ldc ?? n
+    if Profiler.enabled {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { Profiler.add("  sgemm (inside ops)", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
+        sgemmSplit(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+    } else {
+        sgemmSplit(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+    }
+}
+
+private func sgemmSplit(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
+    let threads = Threading.threads
+    if threads > 1 && m * n * k >= GEMMTuning.parallelMACs {
+        // Blocks of ≥ 64 rows (each block packs B again, so blocks stay large) or ≥ 64 columns, along the
+        // dimension that gives more of them; the count is a multiple of the thread count when possible
+        // so that no thread is left with a lone block at the end.
+        func evenChunks(_ d: Int) -> Int {
+            let c = Swift.min(4 * threads, d / 64)
+            return c >= threads ? c / threads * threads : c
+        }
+        let rowChunks = evenChunks(m), colChunks = evenChunks(n)
+        if rowChunks > 1 && rowChunks >= colChunks {
+            parallelChunks(m, chunks: rowChunks) { r in
+                sgemmCall(c + r.lowerBound * lc, transA ? a + r.lowerBound : a + r.lowerBound * la, b,
+                          m: r.count, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+            }
+            return
+        }
+        if colChunks > 1 {
+            parallelChunks(n, chunks: colChunks) { r in
+                sgemmCall(c + r.lowerBound, a, transB ? b + r.lowerBound * lb : b + r.lowerBound,
+                          m: m, n: r.count, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+            }
+            return
+        }
+    }
+    sgemmCall(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+}
+
+/// Single-threaded GEMM on the calling thread (for callers that split the work themselves).
+@inline(__always)
+func sgemmSerial(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                 m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
+                 alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
+    _ = blasConfigured
+    if m == 0 || n == 0 || k == 0 { if k == 0 && beta == 0 { for i in 0..<m { (c + i * (ldc ?? n)).update(repeating: 0, count: n) } }; return }
+    sgemmCall(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta,
+              la: lda ?? (transA ? m : k), lb: ldb ?? (transB ? k : n), lc: ldc ?? n)
+}
+
+/// Tuning knobs of the GEMM wrapper.
+public enum GEMMTuning {
+    /// Products with at least this many multiply-adds are split across the kernel pool.
+    nonisolated(unsafe) public static var parallelMACs = 1 << 19
+}
+
+@inline(__always)
+private func sgemmCall(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                       m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
 }
@@ -44,8 +107,21 @@ public func sgemmNaive(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Floa
 public func sgemmBatched(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                          batch: Int, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
                          strideA: Int, strideB: Int, strideC: Int, alpha: Float = 1, beta: Float = 0) {
-    for i in 0..<batch {
-        sgemm(c + i * strideC, a + i * strideA, b + i * strideB, m: m, n: n, k: k,
-              transA: transA, transB: transB, alpha: alpha, beta: beta)
+    _ = blasConfigured
+    if batch == 0 || m == 0 || n == 0 { return }
+    if k == 0 || batch == 1 || m * n * k >= GEMMTuning.parallelMACs {
+        for i in 0..<batch {
+            sgemm(c + i * strideC, a + i * strideA, b + i * strideB, m: m, n: n, k: k,
+                  transA: transA, transB: transB, alpha: alpha, beta: beta)
+        }
+        return
+    }
+    // Many small products: one single-threaded GEMM per problem, problems spread over the pool.
+    let la = transA ? m : k, lb = transB ? k : n
+    parallelFor(batch, grain: Swift.max(1, (1 << 16) / Swift.max(1, m * n * k))) { r in
+        for i in r {
+            sgemmCall(c + i * strideC, a + i * strideA, b + i * strideB, m: m, n: n, k: k, transA: transA, transB: transB,
+                      alpha: alpha, beta: beta, la: la, lb: lb, lc: n)
+        }
     }
 }

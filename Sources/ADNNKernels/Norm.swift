@@ -30,7 +30,7 @@ private let flushRows = 64
 /// accumulated in Float blocks and Double partials; writes Double totals into `outA`, `outB` ([C]).
 /// `body(row, acc1, acc2)` must add one row's contributions into the Float accumulators.
 @inline(__always)
-private func columnReduce2(rows: Int, channels: Int, _ outA: UnsafeMutablePointer<Double>, _ outB: UnsafeMutablePointer<Double>,
+func columnReduce2(rows: Int, channels: Int, _ outA: UnsafeMutablePointer<Double>, _ outB: UnsafeMutablePointer<Double>,
                            _ body: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
     let c = channels
     let parts = partCount(rows: rows, channels: c)

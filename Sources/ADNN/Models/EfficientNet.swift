@@ -132,9 +132,9 @@ public final class DepthwiseSeparable: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = act(bn1(convDw(x)))
+        var y = convDw(x, batchNorm: bn1, activation: act)
         if let se { y = se(y) }
-        y = bn2(convPw(y))
+        y = convPw(y, batchNorm: bn2, activation: .identity)
         return hasSkip ? dropPath(y) + x : y
     }
 }
@@ -166,10 +166,10 @@ public final class InvertedResidual: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = act(bn1(convPw(x)))
-        y = act(bn2(convDw(y)))
+        var y = convPw(x, batchNorm: bn1, activation: act)
+        y = convDw(y, batchNorm: bn2, activation: act)
         if let se { y = se(y) }
-        y = bn3(convPwl(y))
+        y = convPwl(y, batchNorm: bn3, activation: .identity)
         return hasSkip ? dropPath(y) + x : y
     }
 }
@@ -232,12 +232,12 @@ public final class EfficientNet: Module, Backbone {
 
     /// Head feature map `[N, h, w, featureChannels]`; `hook` runs after each stage (index, features).
     public func features(_ x: Tensor, hook: (Int, Tensor) -> Tensor) -> Tensor {
-        var y = spec.activation(bn1(convStem(x)))
+        var y = convStem(x, batchNorm: bn1, activation: spec.activation)
         for (s, stage) in blocks.enumerated() {
             for b in stage { y = (b as! UnaryLayer)(y) }
             y = hook(s, y)
         }
-        return spec.activation(bn2(convHead(y)))
+        return convHead(y, batchNorm: bn2, activation: spec.activation)
     }
 
     /// Classifier logits (requires `numClasses > 0`).

@@ -37,7 +37,7 @@ public final class MultiheadAttention: Module, UnaryLayer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let n = x.shape[0], t = x.shape[1], d = x.shape[2], h = heads, dh = d / heads
         if FlopCounter.isCounting { FlopCounter.add(2 * n * h * t * t * dh + n * t * inProjWeight.count) }
-        let qkv = Tensor.matmul(x.reshaped([n * t, d]), inProjWeight, transB: true) + inProjBias   // [N·T, 3d]
+        let qkv = linear(x.reshaped([n * t, d]), weight: inProjWeight, bias: inProjBias)           // [N·T, 3d]
         let split = qkv.reshaped([n, t, 3, h, dh]).permuted([2, 0, 3, 1, 4])                        // [3, N, h, T, dh]
         let q = split.slice(axis: 0, range: 0..<1).reshaped([n * h, t, dh])
         let k = split.slice(axis: 0, range: 1..<2).reshaped([n * h, t, dh])
@@ -141,7 +141,7 @@ public final class CBAM: Module, UnaryLayer {
         // x: [N, H, W, C] → gate [N, H, W, 1]
         func gate(_ x: Tensor) -> Tensor {
             let pooled = Tensor.concat([x.max(axes: [3], keepDims: true), x.mean(axes: [3], keepDims: true)], axis: 3)
-            return bn(conv(pooled)).sigmoid()
+            return conv(pooled, batchNorm: bn, activation: .sigmoid)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ADNNKernels
 
 /// Pointwise nonlinearity used by blocks (`act_layer` in timm).
 public enum Activation: String, Sendable {
@@ -13,6 +14,19 @@ public enum Activation: String, Sendable {
         case .gelu: return x.gelu()
         case .sigmoid: return x.sigmoid()
         case .leakyRelu: return x.leakyRelu(0.1)
+        }
+    }
+
+    /// The kernel-level activation (nil for identity).
+    public var kernelKind: ActivationKind? {
+        switch self {
+        case .identity: return nil
+        case .relu: return .relu
+        case .relu6: return .relu6
+        case .silu: return .silu
+        case .gelu: return .gelu
+        case .sigmoid: return .sigmoid
+        case .leakyRelu: return .leakyRelu(0.1)
         }
     }
 }
@@ -75,6 +89,22 @@ public final class Conv2d: Module {
         return conv2d(x, weight, bias: bias, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
                dilation: dilation, groups: groups)
     }
+
+    /// `activation(bn(self(x)))`. In eval mode the batch norm and activation are fused into the
+    /// convolution's epilogue (`conv2dBatchNormActivation`); in training batch norm and activation run
+    /// as one fused op (`batchNormActivation`).
+    // x: [N, H, W, I] → [N, Ho, Wo, O]
+    public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation) -> Tensor {
+        if bn.training { return bn(self(x), activation: activation) }
+        if FlopCounter.isCounting {
+            let (ho, wo) = outputSize(height: x.shape[1], width: x.shape[2])
+            FlopCounter.add(x.shape[0] * ho * wo * outChannels * kernelSize * kernelSize * (inChannels / groups))
+        }
+        return conv2dBatchNormActivation(x, weight, bias: bias, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
+                                         dilation: dilation, groups: groups, bnWeight: bn.weight, bnBias: bn.bias,
+                                         runningMean: bn.runningMean, runningVar: bn.runningVar, eps: bn.eps,
+                                         activation: activation.kernelKind)
+    }
 }
 
 /// Batch normalisation over the channel (last) axis (PyTorch `nn.BatchNorm2d` / `BatchNorm1d`).
@@ -100,6 +130,13 @@ public final class BatchNorm: Module {
         return batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
                          training: training, momentum: momentum, eps: eps)
     }
+
+    /// `activation(self(x))` as one fused op (timm `BatchNormAct2d`).
+    public func callAsFunction(_ x: Tensor, activation: Activation) -> Tensor {
+        if training { numBatchesTracked.ptr[0] += 1 }
+        return batchNormActivation(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                                   training: training, momentum: momentum, eps: eps, activation: activation.kernelKind)
+    }
 }
 
 /// Fully connected layer `y = x Wᵀ + b` over the last axis (PyTorch `nn.Linear`, weight `[out, in]`).
@@ -116,11 +153,8 @@ public final class Linear: Module {
     // x: [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.dim(-1) == weight.shape[1], "Linear: input features \(x.dim(-1)) != \(weight.shape[1])")
-        let lead = Array(x.shape.dropLast())
         if FlopCounter.isCounting { FlopCounter.add(x.count / weight.shape[1] * weight.count) }
-        let y = Tensor.matmul(x.reshaped([-1, weight.shape[1]]), weight, transB: true)
-        let out = bias.map { y + $0 } ?? y
-        return out.reshaped(lead + [weight.shape[0]])
+        return ADNN.linear(x, weight: weight, bias: bias)
     }
 }
 

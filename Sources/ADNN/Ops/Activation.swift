@@ -7,7 +7,7 @@ extension Tensor {
     /// The backward closure keeps the input (or, for sigmoid/tanh, a detached view of the output).
     private func activation(_ kind: ActivationKind, _ name: String) -> Tensor {
         let out = Tensor.empty(shape)
-        activationForward(kind, out.ptr, ptr, count: count)
+        Profiler.measure(name) { activationForward(kind, out.ptr, ptr, count: count) }
         if needsGrad(self) {
             let saved = kind.backwardUsesOutput ? out.detached() : self
             out.record(name, [self]) { g in
@@ -52,7 +52,7 @@ extension Tensor {
         precondition(a >= 0 && a < rank, "\(name): axis \(axis) out of range for shape \(shape)")
         let outer = shape[..<a].reduce(1, *), n = shape[a], inner = shape[(a + 1)...].reduce(1, *)
         let out = Tensor.empty(shape)
-        softmaxForward(out.ptr, ptr, outer: outer, n: n, inner: inner, log: log)
+        Profiler.measure(name) { softmaxForward(out.ptr, ptr, outer: outer, n: n, inner: inner, log: log) }
         if needsGrad(self) {
             let y = out.detached()
             out.record(name, [self]) { g in

@@ -9,7 +9,7 @@ func broadcastForward(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor {
         preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) do not broadcast")
     }
     let out = Tensor.empty(shape)
-    binaryBroadcast(op, out.ptr, a.ptr, a.shape, b.ptr, b.shape, outShape: shape)
+    Profiler.measure("binary.\(op)") { binaryBroadcast(op, out.ptr, a.ptr, a.shape, b.ptr, b.shape, outShape: shape) }
     return out
 }
 

@@ -77,7 +77,9 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
                              groups: groups)
     geo.validate()
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
-    conv2dForward(y.ptr, x.ptr, w.ptr, bias.map { UnsafePointer($0.ptr) }, geo)
+    Profiler.measure(geo.isDepthwise ? "conv2d.dw" : geo.isPointwise ? "conv2d.1x1" : "conv2d.im2col") {
+        conv2dForward(y.ptr, x.ptr, w.ptr, bias.map { UnsafePointer($0.ptr) }, geo)
+    }
     let inputs = bias.map { [x, w, $0] } ?? [x, w]
     if needsGrad(inputs) {
         y.record("conv2d", inputs) { g in
@@ -102,6 +104,44 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
             }
             return grads
         }
+    }
+    return y
+}
+
+/// Inference fusion of `conv2d` → batch norm with running statistics → activation (`nil` = identity):
+/// the batch-norm affine (and the conv bias) fold into a per-channel scale and shift that the kernel
+/// applies, with the activation, to each block of the convolution output while it is still in cache.
+/// When a gradient is needed this is exactly the composition `batchNormActivation(conv2d(...), ...)`.
+public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 1,
+                                      padding: Padding2D = .symmetric(0), dilation: Int = 1, groups: Int = 1,
+                                      bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor,
+                                      eps: Float = 1e-5, activation: ActivationKind?) -> Tensor {
+    var inputs = [x, w]
+    for t in [bias, bnWeight, bnBias] { if let t { inputs.append(t) } }
+    if needsGrad(inputs) {
+        return batchNormActivation(conv2d(x, w, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups),
+                                   weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
+                                   training: false, eps: eps, activation: activation)
+    }
+    precondition(x.rank == 4 && w.rank == 4, "conv2dBatchNormActivation: input \(x.shape) and weight \(w.shape) must be rank 4")
+    let C = x.shape[3], O = w.shape[0]
+    precondition(groups > 0 && C % groups == 0 && O % groups == 0 && w.shape[3] * groups == C,
+                 "conv2dBatchNormActivation: weight \(w.shape) does not fit input \(x.shape) with groups \(groups)")
+    precondition(runningMean.count == O && runningVar.count == O, "conv2dBatchNormActivation: running statistics must have \(O) entries")
+    let geo = Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], inChannels: C, outChannels: O,
+                             kernelHeight: w.shape[1], kernelWidth: w.shape[2], stride: stride, dilation: dilation,
+                             padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
+                             groups: groups)
+    geo.validate()
+    let scale = Tensor.empty([O]), shift = Tensor.empty([O])
+    for k in 0..<O {
+        let s = Double(bnWeight?.ptr[k] ?? 1) / (Double(runningVar.ptr[k]) + Double(eps)).squareRoot()
+        scale.ptr[k] = Float(s)
+        shift.ptr[k] = Float(Double(bnBias?.ptr[k] ?? 0) + (Double(bias?.ptr[k] ?? 0) - Double(runningMean.ptr[k])) * s)
+    }
+    let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
+    Profiler.measure(geo.isDepthwise ? "conv2d+bn+act.dw" : geo.isPointwise ? "conv2d+bn+act.1x1" : "conv2d+bn+act.im2col") {
+        conv2dForwardScaleShiftActivation(y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, geo)
     }
     return y
 }

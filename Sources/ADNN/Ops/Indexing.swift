@@ -67,7 +67,7 @@ extension Tensor {
         let out = Tensor.empty(finalShape)
         var argmax = [Int32](repeating: 0, count: outer * inner)
         argmax.withUnsafeMutableBufferPointer { am in
-            maxMiddleAxis(out.ptr, am.baseAddress!, ptr, outer: outer, n: n, inner: inner)
+            Profiler.measure("max") { maxMiddleAxis(out.ptr, am.baseAddress!, ptr, outer: outer, n: n, inner: inner) }
         }
         if needsGrad(self) {
             let inShape = shape

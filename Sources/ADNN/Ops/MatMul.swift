@@ -12,12 +12,14 @@ extension Tensor {
         let batch = batchA.reduce(1, *)
         precondition(batchB.isEmpty || batchB == batchA, "matmul: batch dims \(batchA) vs \(batchB)")
         let out = Tensor.empty(batchA + [m, n])
+        Profiler.measure("matmul") {
         if batchB.isEmpty && !transA {
             // Fold the batch into the rows: one large GEMM.
             sgemm(out.ptr, a.ptr, b.ptr, m: batch * m, n: n, k: ka, transA: false, transB: transB)
         } else {
             sgemmBatched(out.ptr, a.ptr, b.ptr, batch: batch, m: m, n: n, k: ka, transA: transA, transB: transB,
                          strideA: m * ka, strideB: batchB.isEmpty ? 0 : ka * n, strideC: m * n)
+        }
         }
         if needsGrad(a, b) {
             out.record("matmul", [a, b]) { g in
@@ -51,4 +53,47 @@ extension Tensor {
         }
         return out
     }
+}
+
+/// Fully connected layer `y = x Wᵀ + b` over the last axis (PyTorch `F.linear`): `x` `[..., in]`,
+/// `weight` `[out, in]`, `bias` `[out]` or nil → `[..., out]`. One GEMM; the bias is written into the
+/// output first and the product accumulated onto it (no separate broadcast add), and its gradient is a
+/// column sum.
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    precondition(weight.rank == 2, "linear: weight must be [out, in], got \(weight.shape)")
+    let nIn = weight.shape[1], nOut = weight.shape[0]
+    precondition(x.rank >= 1 && x.dim(-1) == nIn, "linear: input \(x.shape) does not end in \(nIn) features")
+    if let bias { precondition(bias.count == nOut, "linear: bias must have \(nOut) entries, got \(bias.shape)") }
+    let rows = x.count / Swift.max(1, nIn)
+    let out = Tensor.empty(Array(x.shape.dropLast()) + [nOut])
+    Profiler.measure("linear") {
+        if let bias { fillRowsWithBias(out.ptr, bias.ptr, rows: rows, n: nOut) }
+        sgemm(out.ptr, x.ptr, weight.ptr, m: rows, n: nOut, k: nIn, transB: true, beta: bias == nil ? 0 : 1)
+    }
+    var inputs = [x, weight]
+    if let bias { inputs.append(bias) }
+    if needsGrad(inputs) {
+        out.record("linear", inputs) { g in
+            var grads: [Tensor?] = []
+            if x.requiresGrad {
+                let dx = Tensor.empty(x.shape)
+                sgemm(dx.ptr, g.ptr, weight.ptr, m: rows, n: nIn, k: nOut)
+                grads.append(dx)
+            } else { grads.append(nil) }
+            if weight.requiresGrad {
+                let dw = Tensor.empty(weight.shape)
+                sgemm(dw.ptr, g.ptr, x.ptr, m: nOut, n: nIn, k: rows, transA: true)
+                grads.append(dw)
+            } else { grads.append(nil) }
+            if let bias {
+                if bias.requiresGrad {
+                    let db = Tensor.empty(bias.shape)
+                    conv2dBackwardBias(db.ptr, g.ptr, pixels: rows, channels: nOut)
+                    grads.append(db)
+                } else { grads.append(nil) }
+            }
+            return grads
+        }
+    }
+    return out
 }

@@ -30,7 +30,7 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
         precondition(rows > 1 || !training,
                      "batchNorm: expected more than 1 value per channel when training, got input shape \(x.shape)")
         let variance = Tensor.empty([c])
-        batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c)
+        Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
         for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(variance.ptr[k]) + Double(eps)).squareRoot()) }
         if training, let rm = runningMean, let rv = runningVar {
             let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
@@ -53,7 +53,9 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
         shift.ptr[k] = Float(Double(bias?.ptr[k] ?? 0) - Double(mean.ptr[k]) * s)
     }
     let out = Tensor.empty(x.shape)
-    batchNormForward(out.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, rows: rows, channels: c)
+    Profiler.measure("batchNorm.apply") {
+        batchNormForward(out.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, rows: rows, channels: c)
+    }
 
     var inputs: [Tensor] = [x]
     if let weight { inputs.append(weight) }
@@ -89,6 +91,85 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
     return out
 }
 
+/// Batch normalisation followed by a pointwise activation (`nil` = identity), fused: the same values
+/// and gradients as `batchNorm(...)` then the activation, in one forward pass, keeping only `x` for the
+/// backward pass (the normalised values are recomputed there) — timm's `BatchNormAct2d`.
+/// Differentiable w.r.t. `x`, `weight` and `bias`; running statistics are updated as by `batchNorm`.
+public func batchNormActivation(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
+                                training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
+                                activation: ActivationKind?) -> Tensor {
+    precondition(x.rank >= 1, "batchNormActivation: input must have a channel axis, got shape \(x.shape)")
+    let c = x.dim(-1)
+    let rows = c == 0 ? 0 : x.count / c
+    for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar)] {
+        if let t { precondition(t.count == c, "batchNormActivation: \(name) has shape \(t.shape), expected [\(c)] for input \(x.shape)") }
+    }
+    precondition((runningMean == nil) == (runningVar == nil),
+                 "batchNormActivation: give both runningMean and runningVar, or neither")
+    let useBatchStats = training || runningMean == nil
+    let mean = Tensor.empty([c]), invstd = Tensor.empty([c])
+    if useBatchStats {
+        precondition(rows > 1 || !training,
+                     "batchNormActivation: expected more than 1 value per channel when training, got input shape \(x.shape)")
+        let variance = Tensor.empty([c])
+        Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
+        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(variance.ptr[k]) + Double(eps)).squareRoot()) }
+        if training, let rm = runningMean, let rv = runningVar {
+            let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
+            let m = Double(momentum)
+            for k in 0..<c {
+                rm.ptr[k] = Float((1 - m) * Double(rm.ptr[k]) + m * Double(mean.ptr[k]))
+                rv.ptr[k] = Float((1 - m) * Double(rv.ptr[k]) + m * Double(variance.ptr[k]) * unbias)
+            }
+        }
+    } else {
+        mean.assign(runningMean!)
+        let rv = runningVar!
+        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(rv.ptr[k]) + Double(eps)).squareRoot()) }
+    }
+    let scale = Tensor.empty([c]), shift = Tensor.empty([c])
+    for k in 0..<c {
+        let s = Double(invstd.ptr[k]) * Double(weight?.ptr[k] ?? 1)
+        scale.ptr[k] = Float(s)
+        shift.ptr[k] = Float(Double(bias?.ptr[k] ?? 0) - Double(mean.ptr[k]) * s)
+    }
+    let out = Tensor.empty(x.shape)
+    Profiler.measure("batchNormActivation") {
+        scaleShiftActivation(out.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: c)
+    }
+    var inputs: [Tensor] = [x]
+    if let weight { inputs.append(weight) }
+    if let bias { inputs.append(bias) }
+    if needsGrad(inputs) {
+        out.record("batchNormActivation", inputs) { g in
+            let needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
+            let sumG = Tensor.empty([c]), sumGXhat = Tensor.empty([c])
+            // gz: the gradient at the batch-norm output, then turned into dx in place.
+            let gz = Tensor.empty(x.shape)
+            batchNormActivationBackwardReduce(gz.ptr, sumG.ptr, sumGXhat.ptr, g.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr,
+                                              mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: c)
+            var dx: Tensor? = nil
+            if x.requiresGrad {
+                if useBatchStats {
+                    batchNormBackwardInput(gz.ptr, gz.ptr, x.ptr, mean: mean.ptr, invstd: invstd.ptr, weight: weight?.ptr,
+                                           sumG: sumG.ptr, sumGXhat: sumGXhat.ptr, rows: rows, channels: c)
+                } else {
+                    // Eval: the statistics are constants, dx = gz · w/σ_running.
+                    let s = Tensor.empty([c])
+                    for k in 0..<c { s.ptr[k] = invstd.ptr[k] * (weight?.ptr[k] ?? 1) }
+                    scaleShiftActivation(gz.ptr, gz.ptr, scale: s.ptr, shift: nil, activation: nil, rows: rows, channels: c)
+                }
+                dx = gz
+            }
+            var grads: [Tensor?] = [dx]
+            if let weight { grads.append(needW ? sumGXhat.reshapedView(weight.shape) : nil) }
+            if let bias { grads.append(needB ? sumG.reshapedView(bias.shape) : nil) }
+            return grads
+        }
+    }
+    return out
+}
+
 /// Layer normalisation over the last axis (PyTorch `LayerNorm(D)` on `[..., D]`):
 /// `y = (x − μ)/√(σ² + eps) · weight + bias` with per-row mean and biased variance.
 /// `weight`/`bias` (shape `[D]`) may be nil. Differentiable w.r.t. `x`, `weight` and `bias`.
@@ -101,8 +182,10 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
     precondition(eps >= 0, "layerNorm: eps must be non-negative, got \(eps)")
     let out = Tensor.empty(x.shape)
     let mean = Tensor.empty([rows]), rstd = Tensor.empty([rows])
-    layerNormForward(out.ptr, mean: mean.ptr, rstd: rstd.ptr, x.ptr, weight: weight?.ptr, bias: bias?.ptr,
-                     rows: rows, dim: d, eps: eps)
+    Profiler.measure("layerNorm") {
+        layerNormForward(out.ptr, mean: mean.ptr, rstd: rstd.ptr, x.ptr, weight: weight?.ptr, bias: bias?.ptr,
+                         rows: rows, dim: d, eps: eps)
+    }
     var inputs: [Tensor] = [x]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }

@@ -91,7 +91,7 @@ public func globalAvgPool(_ x: Tensor) -> Tensor {
     let N = x.shape[0], P = x.shape[1] * x.shape[2], C = x.shape[3]
     precondition(P > 0, "globalAvgPool: empty spatial extent in \(x.shape)")
     let y = Tensor.empty([N, C])
-    globalAvgPoolForward(y.ptr, x.ptr, batch: N, spatial: P, channels: C)
+    Profiler.measure("globalAvgPool") { globalAvgPoolForward(y.ptr, x.ptr, batch: N, spatial: P, channels: C) }
     if needsGrad(x) {
         y.record("globalAvgPool", [x]) { dy in
             let dx = Tensor.empty(x.shape)

@@ -11,7 +11,7 @@ extension Tensor {
             let outer = curShape[..<a].reduce(1, *), n = curShape[a], inner = curShape[(a + 1)...].reduce(1, *)
             var s = curShape; s[a] = 1
             let out = Tensor.empty(s)
-            sumMiddleAxis(out.ptr, cur.ptr, outer: outer, n: n, inner: inner)
+            Profiler.measure("sum") { sumMiddleAxis(out.ptr, cur.ptr, outer: outer, n: n, inner: inner) }
             cur = out; curShape = s
         }
         let kept = curShape

@@ -45,7 +45,7 @@ extension Tensor {
                      "permuted: order \(order) is not a permutation of the \(rank) axes of \(shape)")
         if ord == Array(0..<rank) { return reshaped(shape) }
         let out = Tensor.empty(ord.map { shape[$0] })
-        permute(out.ptr, ptr, shape: shape, order: ord)
+        Profiler.measure("permute") { permute(out.ptr, ptr, shape: shape, order: ord) }
         if needsGrad(self) {
             var inverse = [Int](repeating: 0, count: rank)
             for (k, a) in ord.enumerated() { inverse[a] = k }

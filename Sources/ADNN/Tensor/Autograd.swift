@@ -81,7 +81,7 @@ extension Tensor {
                     if let old = t.grad { t.grad = old.adding(g) } else { t.grad = g.owned(for: t) }
                 }
                 guard let node = t.node else { continue }
-                let inputGrads = node.backward(g)
+                let inputGrads = Profiler.measure(node.name + " bwd") { node.backward(g) }
                 precondition(inputGrads.count == node.inputs.count,
                              "backward of \(node.name): \(inputGrads.count) grads for \(node.inputs.count) inputs")
                 for (input, maybeGrad) in zip(node.inputs, inputGrads) {

@@ -33,12 +33,12 @@ open class Optimizer {
     /// One optimisation step over every parameter with a gradient.
     public func step() {
         stepCount += 1
-        noGrad {
+        Profiler.measure("optimizer.step") { noGrad {
             for (i, e) in entries.enumerated() {
                 guard let g = e.tensor.grad else { continue }
                 update(i, e.tensor, grad: g, lr: lr * e.lrScale, weightDecay: e.weightDecay)
             }
-        }
+        } }
     }
 
     /// Clears all gradients.

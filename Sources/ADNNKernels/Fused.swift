@@ -1,0 +1,287 @@
+import Foundation
+
+// Fused epilogues: per-channel scale + shift followed by an activation, over channels-last rows.
+//
+// - `scaleShiftActivation`: y = act(x·scale + shift), one pass (in place allowed). Batch norm in eval
+//   mode (and in training, once the batch statistics are known) followed by the block activation.
+// - `batchNormActivationBackwardReduce`: the first backward pass of the fused op: gz = g·act'(z) with
+//   z = x·scale + shift recomputed from x, and the batch-norm column sums of gz, in one pass.
+// - `conv2dForwardScaleShiftActivation`: convolution whose output goes through the epilogue while it
+//   is still in cache (per output row for depthwise, per block of output pixels for GEMM paths).
+// Every kernel has a `...Naive` twin compared in the tests.
+
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+private let invSqrt2: Float = 0.70710678118654752
+private let invSqrt2Pi: Float = 0.39894228040143268
+
+@inline(__always) private func sigmoid1(_ x: Float) -> Float {
+    let e = Foundation.exp(-Swift.abs(x))
+    let s = 1 / (1 + e)
+    return x < 0 ? e * s : s
+}
+
+/// Applies `f` (16 lanes) / `fs` (tail) to `rows` rows of `c` channels: out = f(x·scale + shift).
+@inline(__always)
+private func mapRows(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?,
+                     _ shift: UnsafePointer<Float>?, rows: Range<Int>, c: Int,
+                     _ f: (SIMD16<Float>) -> SIMD16<Float>, _ fs: (Float) -> Float) {
+    for row in rows {
+        let xr = x + row * c, o = out + row * c
+        var k = 0
+        while k + 16 <= c {
+            var v = load16(xr + k)
+            if let scale { v = v * load16(scale + k) }
+            if let shift { v = v + load16(shift + k) }
+            store16(o + k, f(v))
+            k += 16
+        }
+        while k < c {
+            var v = xr[k]
+            if let scale { v *= scale[k] }
+            if let shift { v += shift[k] }
+            o[k] = fs(v)
+            k += 1
+        }
+    }
+}
+
+/// Serial epilogue over `rows` rows: out = act(x·scale + shift) (scale/shift nil = 1/0, activation nil = identity).
+@inline(__always)
+func scaleShiftActivationRows(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
+                              shift: UnsafePointer<Float>?, activation: ActivationKind?, rows: Range<Int>, channels c: Int) {
+    guard let kind = activation else {
+        if scale == nil && shift == nil && UnsafePointer(out) == x { return }
+        mapRows(out, x, scale, shift, rows: rows, c: c, { $0 }, { $0 }); return
+    }
+    switch kind {
+    case .relu:
+        let z = SIMD16<Float>(repeating: 0)
+        mapRows(out, x, scale, shift, rows: rows, c: c, { $0.replacing(with: z, where: $0 .< z) }, { $0 > 0 ? $0 : 0 })
+    case .relu6:
+        let z = SIMD16<Float>(repeating: 0), six = SIMD16<Float>(repeating: 6)
+        mapRows(out, x, scale, shift, rows: rows, c: c, { v in
+            var r = v; r.replace(with: z, where: r .< z); r.replace(with: six, where: r .> six); return r
+        }, { Swift.min(Swift.max($0, 0), 6) })
+    case .leakyRelu(let slope):
+        mapRows(out, x, scale, shift, rows: rows, c: c, { $0.replacing(with: $0 * slope, where: $0 .<= 0) }, { $0 > 0 ? $0 : $0 * slope })
+    case .silu:
+        mapRows(out, x, scale, shift, rows: rows, c: c, { $0 * vectorSigmoid($0) }, { $0 * sigmoid1($0) })
+    case .sigmoid:
+        mapRows(out, x, scale, shift, rows: rows, c: c, { vectorSigmoid($0) }, { sigmoid1($0) })
+    case .gelu:
+        mapRows(out, x, scale, shift, rows: rows, c: c, { 0.5 * $0 * (1 + vectorErf($0 * invSqrt2)) },
+                { 0.5 * $0 * (1 + Foundation.erf($0 * invSqrt2)) })
+    case .tanh:
+        mapRows(out, x, scale, shift, rows: rows, c: c, { vectorTanh($0) }, { Foundation.tanh($0) })
+    }
+}
+
+/// y = act(x·scale + shift) per channel over [rows, C] (`out` may alias `x`; scale/shift nil mean 1/0,
+/// activation nil means identity).
+// out, x: [rows, C], scale, shift: [C]
+public func scaleShiftActivation(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
+                                 shift: UnsafePointer<Float>?, activation: ActivationKind?, rows: Int, channels: Int) {
+    if rows == 0 || channels == 0 { return }
+    parallelFor(rows, grain: Swift.max(1, 16384 / channels)) { r in
+        scaleShiftActivationRows(out, x, scale: scale, shift: shift, activation: activation, rows: r, channels: channels)
+    }
+}
+
+/// Naive twin of `scaleShiftActivation` (Double arithmetic).
+public func scaleShiftActivationNaive(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
+                                      shift: UnsafePointer<Float>?, activation: ActivationKind?, rows: Int, channels: Int) {
+    for r in 0..<rows {
+        for k in 0..<channels {
+            let z = Double(x[r * channels + k]) * Double(scale?[k] ?? 1) + Double(shift?[k] ?? 0)
+            out[r * channels + k] = Float(activationNaive(activation, z))
+        }
+    }
+}
+
+/// act(z) in Double (identity for nil).
+func activationNaive(_ kind: ActivationKind?, _ v: Double) -> Double {
+    guard let kind else { return v }
+    switch kind {
+    case .relu: return v > 0 ? v : 0
+    case .relu6: return Swift.min(Swift.max(v, 0), 6)
+    case .leakyRelu(let s): return v > 0 ? v : v * Double(s)
+    case .silu: return v / (1 + Foundation.exp(-v))
+    case .sigmoid: return 1 / (1 + Foundation.exp(-v))
+    case .gelu: return 0.5 * v * (1 + Foundation.erf(v / 2.0.squareRoot()))
+    case .tanh: return Foundation.tanh(v)
+    }
+}
+
+/// act'(z) in Double (1 for nil), with the subgradients of `activationBackward`.
+func activationDerivativeNaive(_ kind: ActivationKind?, _ v: Double) -> Double {
+    guard let kind else { return 1 }
+    switch kind {
+    case .relu: return v > 0 ? 1 : 0
+    case .relu6: return (v > 0 && v < 6) ? 1 : 0
+    case .leakyRelu(let s): return v > 0 ? 1 : Double(s)
+    case .silu: let s = 1 / (1 + Foundation.exp(-v)); return s * (1 + v * (1 - s))
+    case .sigmoid: let s = 1 / (1 + Foundation.exp(-v)); return s * (1 - s)
+    case .gelu: return 0.5 * (1 + Foundation.erf(v / 2.0.squareRoot())) + v * Foundation.exp(-0.5 * v * v) / (2 * Double.pi).squareRoot()
+    case .tanh: let t = Foundation.tanh(v); return 1 - t * t
+    }
+}
+
+/// gz = g · act'(x·scale + shift) over rows (serial).
+@inline(__always)
+private func activationGradRows(_ gz: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKind?,
+                                rows: Range<Int>, channels c: Int) {
+    @inline(__always) func each(_ f: (SIMD16<Float>) -> SIMD16<Float>, _ fs: (Float) -> Float) {
+        for row in rows {
+            let gr = g + row * c, xr = x + row * c, o = gz + row * c
+            var k = 0
+            while k + 16 <= c {
+                let z = load16(xr + k) * load16(scale + k) + load16(shift + k)
+                store16(o + k, load16(gr + k) * f(z))
+                k += 16
+            }
+            while k < c { o[k] = gr[k] * fs(xr[k] * scale[k] + shift[k]); k += 1 }
+        }
+    }
+    guard let kind = activation else {
+        for row in rows { (gz + row * c).update(from: g + row * c, count: c) }
+        return
+    }
+    let zero = SIMD16<Float>(repeating: 0), one = SIMD16<Float>(repeating: 1)
+    switch kind {
+    case .relu: each({ one.replacing(with: zero, where: $0 .<= zero) }, { $0 > 0 ? 1 : 0 })
+    case .relu6:
+        let six = SIMD16<Float>(repeating: 6)
+        each({ one.replacing(with: zero, where: ($0 .<= zero) .| ($0 .>= six)) }, { ($0 > 0 && $0 < 6) ? 1 : 0 })
+    case .leakyRelu(let s):
+        let sv = SIMD16<Float>(repeating: s)
+        each({ one.replacing(with: sv, where: $0 .<= zero) }, { $0 > 0 ? 1 : s })
+    case .silu:
+        each({ z in let s = vectorSigmoid(z); return s * (1 + z * (1 - s)) }, { z in let s = sigmoid1(z); return s * (1 + z * (1 - s)) })
+    case .sigmoid:
+        each({ z in let s = vectorSigmoid(z); return s * (1 - s) }, { z in let s = sigmoid1(z); return s * (1 - s) })
+    case .gelu:
+        each({ z in 0.5 * (1 + vectorErf(z * invSqrt2)) + z * invSqrt2Pi * vectorExp(-0.5 * z * z) },
+             { z in 0.5 * (1 + Foundation.erf(z * invSqrt2)) + z * invSqrt2Pi * Foundation.exp(-0.5 * z * z) })
+    case .tanh:
+        each({ z in let t = vectorTanh(z); return 1 - t * t }, { z in let t = Foundation.tanh(z); return 1 - t * t })
+    }
+}
+
+/// First backward pass of batch norm + activation: gz = g · act'(x·scale + shift) (the gradient at the
+/// batch-norm output), and the column sums `sumG[c] = Σ gz`, `sumGXhat[c] = Σ gz·(x − mean)·invstd`
+/// (these are dbias and dweight). `gz` may then be turned into dx in place by `batchNormBackwardInput`.
+// gz, g, x: [rows, C]; sumG, sumGXhat, scale, shift, mean, invstd: [C]
+public func batchNormActivationBackwardReduce(_ gz: UnsafeMutablePointer<Float>, _ sumG: UnsafeMutablePointer<Float>,
+                                              _ sumGXhat: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                                              _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                              mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                              activation: ActivationKind?, rows: Int, channels: Int) {
+    let c = channels
+    if c == 0 { return }
+    if rows == 0 { sumG.update(repeating: 0, count: c); sumGXhat.update(repeating: 0, count: c); return }
+    let s1 = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c), s2 = s1 + c
+    defer { s1.deallocate() }
+    columnReduce2(rows: rows, channels: c, s1, s2) { row, a, b in
+        activationGradRows(gz, g, x, scale: scale, shift: shift, activation: activation, rows: row..<(row + 1), channels: c)
+        let gr = UnsafePointer(gz + row * c), xr = x + row * c
+        var k = 0
+        while k + 16 <= c {
+            let gv = load16(gr + k)
+            store16(a + k, load16(a + k) + gv)
+            store16(b + k, load16(b + k) + gv * (load16(xr + k) - load16(mean + k)))
+            k += 16
+        }
+        while k < c { a[k] += gr[k]; b[k] += gr[k] * (xr[k] - mean[k]); k += 1 }
+    }
+    for k in 0..<c {
+        sumG[k] = Float(s1[k])
+        sumGXhat[k] = Float(s2[k] * Double(invstd[k]))
+    }
+}
+
+/// Naive twin of `batchNormActivationBackwardReduce` (Double).
+public func batchNormActivationBackwardReduceNaive(_ gz: UnsafeMutablePointer<Float>, _ sumG: UnsafeMutablePointer<Float>,
+                                                   _ sumGXhat: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                                                   _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                                   mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                                   activation: ActivationKind?, rows: Int, channels: Int) {
+    for k in 0..<channels {
+        var a = 0.0, b = 0.0
+        for r in 0..<rows {
+            let i = r * channels + k
+            let z = Double(x[i]) * Double(scale[k]) + Double(shift[k])
+            let gv = Double(g[i]) * activationDerivativeNaive(activation, z)
+            gz[i] = Float(gv)
+            a += gv
+            b += gv * (Double(x[i]) - Double(mean[k])) * Double(invstd[k])
+        }
+        sumG[k] = Float(a); sumGXhat[k] = Float(b)
+    }
+}
+
+// MARK: - convolution with epilogue
+
+/// Tuning knobs of the fused convolution.
+public enum FusedConvTuning {
+    /// Target size in floats of one GEMM output block (kept in L2 for the epilogue).
+    nonisolated(unsafe) public static var blockFloats = 1 << 16
+}
+
+/// y = act(conv(x, w)·scale + shift) per output channel (no bias; fold it into `shift`). Depthwise
+/// convolutions apply the epilogue per output row; 1×1 and im2col convolutions run one single-threaded
+/// GEMM per block of output pixels on the pool and apply it to the block while it is in cache.
+// y: [N, Ho, Wo, O], x: [N, H, W, C], w: [O, kh, kw, C/groups], scale, shift: [O]
+public func conv2dForwardScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                              scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                              activation: ActivationKind?, _ g: Conv2DGeometry) {
+    g.validate()
+    if g.outputCount == 0 { return }
+    let O = g.outChannels, P = g.batch * g.outHeight * g.outWidth
+    if g.isDepthwise {
+        depthwiseConv2dForwardRows(y, x, w, nil, g) { out, rowCount in
+            scaleShiftActivationRows(out, out, scale: scale, shift: shift, activation: activation, rows: 0..<rowCount, channels: O)
+        }
+        return
+    }
+    if g.groups != 1 {
+        conv2dForward(y, x, w, nil, g)
+        scaleShiftActivation(y, y, scale: scale, shift: shift, activation: activation, rows: P, channels: O)
+        return
+    }
+    let K = g.patchSize
+    let block = Swift.max(16, Swift.min(1024, FusedConvTuning.blockFloats / Swift.max(1, O)))
+    let blocks = (P + block - 1) / block
+    parallelChunks(blocks, chunks: blocks) { r in
+        let col: UnsafeMutablePointer<Float>? = g.isPointwise ? nil : .allocate(capacity: block * K)
+        defer { col?.deallocate() }
+        for bi in r {
+            let p0 = bi * block, np = Swift.min(block, P - p0)
+            if let col {
+                im2col(col, x, g, group: 0, pixelStart: p0, pixelCount: np)
+                sgemmSerial(y + p0 * O, col, w, m: np, n: O, k: K, transB: true, lda: K, ldb: K, ldc: O)
+            } else {
+                sgemmSerial(y + p0 * O, x + p0 * g.inChannels, w, m: np, n: O, k: K, transB: true, lda: g.inChannels, ldb: K, ldc: O)
+            }
+            scaleShiftActivationRows(y + p0 * O, y + p0 * O, scale: scale, shift: shift, activation: activation, rows: 0..<np, channels: O)
+        }
+    }
+}
+
+/// Naive twin of `conv2dForwardScaleShiftActivation` (Double).
+public func conv2dForwardScaleShiftActivationNaive(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                                   scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                                   activation: ActivationKind?, _ g: Conv2DGeometry) {
+    conv2dForwardNaive(y, x, w, nil, g)
+    scaleShiftActivationNaive(y, y, scale: scale, shift: shift, activation: activation, rows: g.outputCount / g.outChannels,
+                              channels: g.outChannels)
+}
