@@ -1,5 +1,7 @@
 import XCTest
 import Foundation
+@testable import ADNN
+import ADNNData
 
 /// Runs the built `adnn` binary on bad input: one clear error line naming the file or key, exit ≠ 0.
 final class CLITests: XCTestCase {
@@ -84,5 +86,33 @@ final class CLITests: XCTestCase {
         let r = try run(["train", "--config", d + "/c.yaml", "--out", d + "/run"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("not finite") && r.stderr.contains("step"), r.stderr)
+    }
+
+    /// Cross-dataset evaluation: classes matched by canonical name, unknown classes reported and skipped.
+    func testEvalMatchesClassesByNameAcrossDataSets() throws {
+        let d = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        var cfg = Config()
+        cfg.model.backbone = "efficientnet_b0"; cfg.model.inChans = 1; cfg.model.inputSize = 24; cfg.model.numClasses = 3
+        cfg.model.cbam = nil; cfg.model.transformer = nil
+        cfg.data.mean = [0.5]; cfg.data.std = [0.25]; cfg.data.clahe = false
+        let model = try ADNNFER(cfg.model)
+        try Checkpoint(tensors: model.stateDict(), config: cfg, classes: ["happiness", "anger", "neutral"], epoch: 1, metric: 0)
+            .write(to: d + "/ck.safetensors")
+        // Folder data set in another order, with a class the model lacks.
+        for (cls, n) in [("angry", 2), ("contempt", 3), ("happy", 1)] {
+            let dir = d + "/data/test/" + cls
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for i in 0..<n { try savePNG(PixelImage(width: 24, height: 24, channels: 1, fill: UInt8(40 * i)), to: dir + "/\(i).png") }
+        }
+        let r = try run(["eval", "--checkpoint", d + "/ck.safetensors", "--data", d + "/data", "--split", "test", "--json", d + "/e.json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("contempt"), r.stdout)
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/e.json"))) as! [String: Any]
+        XCTAssertEqual(obj["n"] as? Int, 3, "contempt images skipped")
+        XCTAssertEqual(obj["classes"] as? [String], ["happiness", "anger", "neutral"])
+        XCTAssertEqual(obj["classes_missing_in_model"] as? [String], ["contempt"])
+        let support = (obj["per_class"] as! [String: [String: Any]]).mapValues { $0["support"] as! Int }
+        XCTAssertEqual(support, ["happiness": 1, "anger": 2, "neutral": 0])
     }
 }
