@@ -79,13 +79,17 @@ public final class Conv2d: Module {
         return ((height + p.top + p.bottom - k) / stride + 1, (width + p.left + p.right - k) / stride + 1)
     }
 
+    /// Records this convolution's multiply-accumulates and input shape while `FlopCounter` counts.
+    private func count(_ x: Tensor) {
+        guard FlopCounter.isCounting else { return }
+        let (ho, wo) = outputSize(height: x.shape[1], width: x.shape[2])
+        FlopCounter.add(x.shape[0] * ho * wo * outChannels * kernelSize * kernelSize * (inChannels / groups))
+        FlopCounter.convCalls.append((self, x.shape))
+    }
+
     // x: [N, H, W, I] → [N, Ho, Wo, O]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        if FlopCounter.isCounting {
-            let (ho, wo) = outputSize(height: x.shape[1], width: x.shape[2])
-            FlopCounter.add(x.shape[0] * ho * wo * outChannels * kernelSize * kernelSize * (inChannels / groups))
-            FlopCounter.convCalls.append((self, x.shape))
-        }
+        count(x)
         return conv2d(x, weight, bias: bias, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
                dilation: dilation, groups: groups)
     }
@@ -96,10 +100,7 @@ public final class Conv2d: Module {
     // x: [N, H, W, I] → [N, Ho, Wo, O]
     public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation) -> Tensor {
         if bn.training { return bn(self(x), activation: activation) }
-        if FlopCounter.isCounting {
-            let (ho, wo) = outputSize(height: x.shape[1], width: x.shape[2])
-            FlopCounter.add(x.shape[0] * ho * wo * outChannels * kernelSize * kernelSize * (inChannels / groups))
-        }
+        count(x)
         return conv2dBatchNormActivation(x, weight, bias: bias, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
                                          dilation: dilation, groups: groups, bnWeight: bn.weight, bnBias: bn.bias,
                                          runningMean: bn.runningMean, runningVar: bn.runningVar, eps: bn.eps,
