@@ -26,6 +26,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_io import save_sorted  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "Tests", "ADNNTests", "Fixtures")
 DT = torch.float64
@@ -72,23 +75,6 @@ def finish(name, inputs, y, meta, extra=None, seed=0):
     out = {k: v.to(torch.float32).contiguous() for k, v in out.items()}
     meta = {k: str(v) for k, v in meta.items()}
     return name, out, meta
-
-
-def save_sorted(tensors, path, meta):
-    """save_file, then rewrite the header with the `__metadata__` keys sorted: the library serialises
-    its metadata map in random order, and committed fixtures should be byte-for-byte reproducible."""
-    import json
-    save_file(tensors, path, metadata=meta)
-    with open(path, "rb") as f:
-        raw = f.read()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
-    if "__metadata__" in header:
-        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(len(text).to_bytes(8, "little") + text + raw[8 + n:])
 
 
 def pad_str(p):  # (top, bottom, left, right)

@@ -70,6 +70,7 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import adnn_torch  # noqa: E402
+from fixture_io import save_sorted  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "Tests", "ADNNTests", "Fixtures", "models")
@@ -107,21 +108,6 @@ def portable_uniform(name, count, k):
 
 # --------------------------------------------------------------------------------------------------
 # helpers
-
-
-def save_sorted(tensors, path, meta):
-    """save_file, then rewrite the header with `__metadata__` keys sorted (reproducible bytes)."""
-    save_file(tensors, path, metadata=meta)
-    with open(path, "rb") as f:
-        raw = f.read()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
-    if "__metadata__" in header:
-        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(len(text).to_bytes(8, "little") + text + raw[8 + n:])
 
 
 def dtype_name(t):

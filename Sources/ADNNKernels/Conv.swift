@@ -228,6 +228,26 @@ func col2imAdd(_ dx: UnsafeMutablePointer<Float>, _ dcol: UnsafePointer<Float>, 
 
 // MARK: - forward
 
+/// Runs `body(col, group, pixelStart, pixelCount)` over every group and every chunk of at most
+/// `im2colChunk(g)` output pixels, in order, with one scratch buffer of `chunk × patchSize` floats
+/// (the im2col matrix of the chunk) shared by all calls. The chunked im2col + GEMM loop of the
+/// forward and both backward passes.
+@inline(__always)
+func forEachIm2colChunk(_ g: Conv2DGeometry, pixels P: Int,
+                        _ body: (UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
+    let chunk = im2colChunk(g)
+    let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * g.patchSize)
+    defer { col.deallocate() }
+    for gi in 0..<g.groups {
+        var p0 = 0
+        while p0 < P {
+            let np = Swift.min(chunk, P - p0)
+            body(col, gi, p0, np)
+            p0 += np
+        }
+    }
+}
+
 /// Convolution forward: y = conv(x, w) + bias. Picks the pointwise GEMM, depthwise SIMD or
 /// im2col + GEMM path from the geometry.
 // y: [N, Ho, Wo, O], x: [N, H, W, C], w: [O, kh, kw, C/groups], bias: [O]
@@ -248,18 +268,10 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
         }
         return
     }
-    let chunk = im2colChunk(g)
-    let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * K)
-    defer { col.deallocate() }
-    for gi in 0..<g.groups {
-        var p0 = 0
-        while p0 < P {
-            let np = Swift.min(chunk, P - p0)
-            im2col(col, x, g, group: gi, pixelStart: p0, pixelCount: np)
-            sgemm(y + p0 * O + gi * Og, col, w + gi * Og * K, m: np, n: Og, k: K, transB: true,
-                  beta: beta, lda: K, ldb: K, ldc: O)
-            p0 += np
-        }
+    forEachIm2colChunk(g, pixels: P) { col, gi, p0, np in
+        im2col(col, x, g, group: gi, pixelStart: p0, pixelCount: np)
+        sgemm(y + p0 * O + gi * Og, col, w + gi * Og * K, m: np, n: Og, k: K, transB: true,
+              beta: beta, lda: K, ldb: K, ldc: O)
     }
 }
 
@@ -305,18 +317,10 @@ public func conv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafeP
     }
     let total = g.inputCount
     parallelFor(total, grain: 1 << 16) { r in (dx + r.lowerBound).update(repeating: 0, count: r.count) }
-    let chunk = im2colChunk(g)
-    let dcol = UnsafeMutablePointer<Float>.allocate(capacity: chunk * K)
-    defer { dcol.deallocate() }
-    for gi in 0..<g.groups {
-        var p0 = 0
-        while p0 < P {
-            let np = Swift.min(chunk, P - p0)
-            // dcol[np, K] = dy[np, Og] × W_g[Og, K]
-            sgemm(dcol, dy + p0 * O + gi * Og, w + gi * Og * K, m: np, n: K, k: Og, lda: O, ldb: K, ldc: K)
-            col2imAdd(dx, dcol, g, group: gi, pixelStart: p0, pixelCount: np)
-            p0 += np
-        }
+    forEachIm2colChunk(g, pixels: P) { dcol, gi, p0, np in
+        // dcol[np, K] = dy[np, Og] × W_g[Og, K]
+        sgemm(dcol, dy + p0 * O + gi * Og, w + gi * Og * K, m: np, n: K, k: Og, lda: O, ldb: K, ldc: K)
+        col2imAdd(dx, dcol, g, group: gi, pixelStart: p0, pixelCount: np)
     }
 }
 
@@ -359,19 +363,11 @@ public func conv2dBackwardWeight(_ dw: UnsafeMutablePointer<Float>, _ dy: Unsafe
         }
         return
     }
-    let chunk = im2colChunk(g)
-    let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * K)
-    defer { col.deallocate() }
-    for gi in 0..<g.groups {
-        var p0 = 0
-        while p0 < P {
-            let np = Swift.min(chunk, P - p0)
-            im2col(col, x, g, group: gi, pixelStart: p0, pixelCount: np)
-            // dW_g[Og, K] (+)= dy_gᵀ[Og, np] × col[np, K]
-            sgemm(dw + gi * Og * K, dy + p0 * O + gi * Og, col, m: Og, n: K, k: np, transA: true,
-                  beta: p0 == 0 ? 0 : 1, lda: O, ldb: K, ldc: K)
-            p0 += np
-        }
+    forEachIm2colChunk(g, pixels: P) { col, gi, p0, np in
+        im2col(col, x, g, group: gi, pixelStart: p0, pixelCount: np)
+        // dW_g[Og, K] (+)= dy_gᵀ[Og, np] × col[np, K]
+        sgemm(dw + gi * Og * K, dy + p0 * O + gi * Og, col, m: Og, n: K, k: np, transA: true,
+              beta: p0 == 0 ? 0 : 1, lda: O, ldb: K, ldc: K)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import ADNN
+import ADNNData
 import ADNNKernels
 
 /// Prints one clear error line to stderr and exits non-zero.
@@ -44,4 +45,29 @@ struct ThreadOptions: ParsableArguments {
     var threads: Int?
 
     func apply() { if let t = threads { Threading.threads = t } }
+}
+
+/// The data-set options shared by `adnn dataset` and `adnn preprocess`: where the data is, its
+/// layout, and the class count.
+struct DatasetSourceOptions: ParsableArguments {
+    @Option(help: "Dataset folder, CSV file, or synthetic[:key=value,...].")
+    var data: String
+
+    @Option(help: "Layout: auto, fer2013, ferplus, rafdb, affectnet, folder, synthetic.")
+    var format: String = "auto"
+
+    @Option(name: .customLong("num-classes"), help: "7 drops contempt (FERPlus, AffectNet).")
+    var numClasses: Int?
+
+    /// `--format` as a layout; nil for `auto`.
+    func layout() throws -> DatasetFormat? {
+        if format == "auto" { return nil }
+        guard let f = DatasetFormat(rawValue: format) else {
+            throw ValidationError("--format \(format): expected auto, \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return f
+    }
+
+    /// `DatasetOptions` for `Dataset.load`.
+    func loadOptions() throws -> DatasetOptions { DatasetOptions(format: try layout(), numClasses: numClasses) }
 }

@@ -14,14 +14,7 @@ struct DatasetCommand: ParsableCommand {
             per second of the training loader (decode, augment, batch) for --seconds.
             """)
 
-    @Option(help: "Dataset folder, CSV file, or synthetic[:key=value,...].")
-    var data: String
-
-    @Option(help: "Layout: auto, fer2013, ferplus, rafdb, affectnet, folder, synthetic.")
-    var format: String = "auto"
-
-    @Option(name: .customLong("num-classes"), help: "7 drops contempt (FERPlus, AffectNet).")
-    var numClasses: Int?
+    @OptionGroup var source: DatasetSourceOptions
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
@@ -60,15 +53,7 @@ struct DatasetCommand: ParsableCommand {
     var noAugment = false
 
     func run() throws {
-        let fmt: DatasetFormat?
-        if format == "auto" { fmt = nil }
-        else {
-            guard let f = DatasetFormat(rawValue: format) else {
-                throw ValidationError("--format \(format): expected auto, \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            fmt = f
-        }
-        let dataset = try Dataset.load(data, options: DatasetOptions(format: fmt, numClasses: numClasses))
+        let dataset = try Dataset.load(source.data, options: try source.loadOptions())
         if verify { dataset.verify(workers: workers) }
         var benchResult: [(String, String)] = []
         if bench { benchResult = try runBench(dataset) }

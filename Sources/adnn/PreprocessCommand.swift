@@ -13,17 +13,10 @@ struct PreprocessCommand: ParsableCommand {
             --data OUT. Images that fail to decode are skipped with a warning and counted.
             """)
 
-    @Option(help: "Dataset folder, CSV file, or synthetic[:key=value,...].")
-    var data: String
+    @OptionGroup var source: DatasetSourceOptions
 
     @Option(help: "Output folder (created).")
     var out: String
-
-    @Option(help: "Layout: auto, fer2013, ferplus, rafdb, affectnet, folder, synthetic.")
-    var format: String = "auto"
-
-    @Option(name: .customLong("num-classes"), help: "7 drops contempt (FERPlus, AffectNet).")
-    var numClasses: Int?
 
     @Option(help: "Resize to SIZE×SIZE (bicubic, antialiased when shrinking); default keeps the size.")
     var size: Int?
@@ -44,18 +37,11 @@ struct PreprocessCommand: ParsableCommand {
     var detector: String?
 
     func run() throws {
-        let fmt: DatasetFormat?
-        if format == "auto" { fmt = nil }
-        else {
-            guard let f = DatasetFormat(rawValue: format) else {
-                throw ValidationError("--format \(format): expected auto, \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            fmt = f
-        }
+        let fmt = try source.layout()
         if let s = size, s <= 0 || s > 4096 { throw ValidationError("--size must be 1…4096") }
         if let c = channels, c != 1 && c != 3 { throw ValidationError("--channels must be 1 or 3") }
         if align { try runAligned(format: fmt); return }
-        let dataset = try Dataset.load(data, options: DatasetOptions(format: fmt, numClasses: numClasses))
+        let dataset = try Dataset.load(source.data, options: DatasetOptions(format: fmt, numClasses: source.numClasses))
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) }
         catch { throw DataError.io(path: out, reason: "cannot create folder") }
@@ -152,7 +138,7 @@ struct PreprocessCommand: ParsableCommand {
         try? fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         var jobs: [(source: String, dests: (Int) -> String, allFaces: Bool)] = []
         var loadImageFor: [String: () throws -> PixelImage] = [:]
-        if let dataset = try? Dataset.load(data, options: DatasetOptions(format: fmt, numClasses: numClasses)), dataset.format != .synthetic {
+        if let dataset = try? Dataset.load(source.data, options: DatasetOptions(format: fmt, numClasses: source.numClasses)), dataset.format != .synthetic {
             for name in dataset.splitNames {
                 let split = try dataset.split(name)
                 let names = outputNames(split)
@@ -166,14 +152,14 @@ struct PreprocessCommand: ParsableCommand {
             }
         } else {
             var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue else {
-                throw DataError.io(path: data, reason: "no such folder")
+            guard fm.fileExists(atPath: source.data, isDirectory: &isDir), isDir.boolValue else {
+                throw DataError.io(path: source.data, reason: "no such folder")
             }
-            let files = try fm.contentsOfDirectory(atPath: data).filter {
+            let files = try fm.contentsOfDirectory(atPath: source.data).filter {
                 ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased())
             }.sorted()
             for f in files {
-                let path = (data as NSString).appendingPathComponent(f)
+                let path = (source.data as NSString).appendingPathComponent(f)
                 let stem = (f as NSString).deletingPathExtension
                 loadImageFor[path] = { try loadImage(path) }
                 jobs.append((path, { k in (out as NSString).appendingPathComponent("\(stem)_\(k).png") }, true))

@@ -8,33 +8,22 @@ import Darwin
 #endif
 
 /// A problem with a `.safetensors` file; `description` names the file and what is wrong.
-public struct SafeTensorsError: Error, CustomStringConvertible, LocalizedError {
-    public enum Kind: Sendable, Equatable {
-        /// The file could not be opened, read, written or renamed.
-        case io
-        /// The file ends before the header or the tensor data it announces.
-        case truncated
-        /// The header is not a valid safetensors JSON header.
-        case badHeader
-        /// A tensor's `data_offsets` are inconsistent (outside the data, overlapping, wrong size).
-        case badOffsets
-        /// A dtype that `adnn` does not read (e.g. F8_E4M3).
-        case unknownDtype
-        /// A tensor name that is missing (`tensor(_:)`) or given twice (`write`).
-        case badName
-    }
-    public let path: String
-    public let kind: Kind
-    public let message: String
+public typealias SafeTensorsError = FileFormatError<SafeTensorsErrorKind>
 
-    public init(path: String, kind: Kind, message: String) {
-        self.path = path
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String { "\(path): \(message)" }
-    public var errorDescription: String? { description }
+/// What is wrong with a file, for `SafeTensorsError`.
+public enum SafeTensorsErrorKind: Sendable, Equatable {
+    /// The file could not be opened, read, written or renamed.
+    case io
+    /// The file ends before the header or the tensor data it announces.
+    case truncated
+    /// The header is not a valid safetensors JSON header.
+    case badHeader
+    /// A tensor's `data_offsets` are inconsistent (outside the data, overlapping, wrong size).
+    case badOffsets
+    /// A dtype that `adnn` does not read (e.g. F8_E4M3).
+    case unknownDtype
+    /// A tensor name that is missing (`tensor(_:)`) or given twice (`write`).
+    case badName
 }
 
 /// The contents of a safetensors file (https://github.com/huggingface/safetensors format):

@@ -8,29 +8,18 @@ import Darwin
 #endif
 
 /// A problem with a PyTorch `.pth` file; `description` names the file and what is wrong.
-public struct TorchPickleError: Error, CustomStringConvertible, LocalizedError {
-    public enum Kind: Sendable, Equatable {
-        /// The file could not be opened or read.
-        case io
-        /// The file ends before a record, pickle or storage it announces.
-        case truncated
-        /// The bytes are not a valid `torch.save` archive or pickle.
-        case badFormat
-        /// Valid, but uses something `adnn` does not read (compressed zip entries, big-endian data, an unknown dtype).
-        case unsupported
-    }
-    public let path: String
-    public let kind: Kind
-    public let message: String
+public typealias TorchPickleError = FileFormatError<TorchPickleErrorKind>
 
-    public init(path: String, kind: Kind, message: String) {
-        self.path = path
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String { "\(path): \(message)" }
-    public var errorDescription: String? { description }
+/// What is wrong with a file, for `TorchPickleError`.
+public enum TorchPickleErrorKind: Sendable, Equatable {
+    /// The file could not be opened or read.
+    case io
+    /// The file ends before a record, pickle or storage it announces.
+    case truncated
+    /// The bytes are not a valid `torch.save` archive or pickle.
+    case badFormat
+    /// Valid, but uses something `adnn` does not read (compressed zip entries, big-endian data, an unknown dtype).
+    case unsupported
 }
 
 /// Reads PyTorch `torch.save` state dicts without Python.

@@ -15,43 +15,9 @@ import ADNNKernels
 /// Differentiable w.r.t. `x`, `weight` and `bias` (running statistics are buffers).
 public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
                       training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-    precondition(x.rank >= 1, "batchNorm: input must have a channel axis, got shape \(x.shape)")
-    let c = x.dim(-1)
-    let rows = c == 0 ? 0 : x.count / c
-    for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar)] {
-        if let t { precondition(t.count == c, "batchNorm: \(name) has shape \(t.shape), expected [\(c)] for input \(x.shape)") }
-    }
-    precondition((runningMean == nil) == (runningVar == nil),
-                 "batchNorm: give both runningMean and runningVar, or neither")
-    precondition(eps >= 0, "batchNorm: eps must be non-negative, got \(eps)")
-    let useBatchStats = training || runningMean == nil
-    let mean = Tensor.empty([c]), invstd = Tensor.empty([c])
-    if useBatchStats {
-        precondition(rows > 1 || !training,
-                     "batchNorm: expected more than 1 value per channel when training, got input shape \(x.shape)")
-        let variance = Tensor.empty([c])
-        Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
-        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(variance.ptr[k]) + Double(eps)).squareRoot()) }
-        if training, let rm = runningMean, let rv = runningVar {
-            let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
-            let m = Double(momentum)
-            for k in 0..<c {
-                rm.ptr[k] = Float((1 - m) * Double(rm.ptr[k]) + m * Double(mean.ptr[k]))
-                rv.ptr[k] = Float((1 - m) * Double(rv.ptr[k]) + m * Double(variance.ptr[k]) * unbias)
-            }
-        }
-    } else {
-        mean.assign(runningMean!)
-        let rv = runningVar!
-        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(rv.ptr[k]) + Double(eps)).squareRoot()) }
-    }
-    // Fused normalise + affine: y = x·scale + shift.
-    let scale = Tensor.empty([c]), shift = Tensor.empty([c])
-    for k in 0..<c {
-        let s = Double(invstd.ptr[k]) * Double(weight?.ptr[k] ?? 1)
-        scale.ptr[k] = Float(s)
-        shift.ptr[k] = Float(Double(bias?.ptr[k] ?? 0) - Double(mean.ptr[k]) * s)
-    }
+    let (c, rows, useBatchStats, mean, invstd, scale, shift) = batchNormSetup(
+        "batchNorm", x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+        training: training, momentum: momentum, eps: eps)
     let out = Tensor.empty(x.shape)
     Profiler.measure("batchNorm.apply") {
         batchNormForward(out.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, rows: rows, channels: c)
@@ -98,41 +64,9 @@ public func batchNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: 
 public func batchNormActivation(_ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
                                 training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
                                 activation: ActivationKind?) -> Tensor {
-    precondition(x.rank >= 1, "batchNormActivation: input must have a channel axis, got shape \(x.shape)")
-    let c = x.dim(-1)
-    let rows = c == 0 ? 0 : x.count / c
-    for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar)] {
-        if let t { precondition(t.count == c, "batchNormActivation: \(name) has shape \(t.shape), expected [\(c)] for input \(x.shape)") }
-    }
-    precondition((runningMean == nil) == (runningVar == nil),
-                 "batchNormActivation: give both runningMean and runningVar, or neither")
-    let useBatchStats = training || runningMean == nil
-    let mean = Tensor.empty([c]), invstd = Tensor.empty([c])
-    if useBatchStats {
-        precondition(rows > 1 || !training,
-                     "batchNormActivation: expected more than 1 value per channel when training, got input shape \(x.shape)")
-        let variance = Tensor.empty([c])
-        Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
-        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(variance.ptr[k]) + Double(eps)).squareRoot()) }
-        if training, let rm = runningMean, let rv = runningVar {
-            let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
-            let m = Double(momentum)
-            for k in 0..<c {
-                rm.ptr[k] = Float((1 - m) * Double(rm.ptr[k]) + m * Double(mean.ptr[k]))
-                rv.ptr[k] = Float((1 - m) * Double(rv.ptr[k]) + m * Double(variance.ptr[k]) * unbias)
-            }
-        }
-    } else {
-        mean.assign(runningMean!)
-        let rv = runningVar!
-        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(rv.ptr[k]) + Double(eps)).squareRoot()) }
-    }
-    let scale = Tensor.empty([c]), shift = Tensor.empty([c])
-    for k in 0..<c {
-        let s = Double(invstd.ptr[k]) * Double(weight?.ptr[k] ?? 1)
-        scale.ptr[k] = Float(s)
-        shift.ptr[k] = Float(Double(bias?.ptr[k] ?? 0) - Double(mean.ptr[k]) * s)
-    }
+    let (c, rows, useBatchStats, mean, invstd, scale, shift) = batchNormSetup(
+        "batchNormActivation", x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+        training: training, momentum: momentum, eps: eps)
     let out = Tensor.empty(x.shape)
     Profiler.measure("batchNormActivation") {
         scaleShiftActivation(out.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: c)
@@ -168,6 +102,51 @@ public func batchNormActivation(_ x: Tensor, weight: Tensor?, bias: Tensor?, run
         }
     }
     return out
+}
+
+/// The part of `batchNorm` and `batchNormActivation` before the kernels run: argument checks, the
+/// statistics (batch or running; running statistics updated in place when training) and the folded
+/// affine `y = x·scale + shift`. `op` names the caller in precondition messages.
+private func batchNormSetup(_ op: String, _ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?,
+                            runningVar: Tensor?, training: Bool, momentum: Float, eps: Float)
+    -> (c: Int, rows: Int, useBatchStats: Bool, mean: Tensor, invstd: Tensor, scale: Tensor, shift: Tensor) {
+    precondition(x.rank >= 1, "\(op): input must have a channel axis, got shape \(x.shape)")
+    let c = x.dim(-1)
+    let rows = c == 0 ? 0 : x.count / c
+    for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar)] {
+        if let t { precondition(t.count == c, "\(op): \(name) has shape \(t.shape), expected [\(c)] for input \(x.shape)") }
+    }
+    precondition((runningMean == nil) == (runningVar == nil),
+                 "\(op): give both runningMean and runningVar, or neither")
+    precondition(eps >= 0, "\(op): eps must be non-negative, got \(eps)")
+    let useBatchStats = training || runningMean == nil
+    let mean = Tensor.empty([c]), invstd = Tensor.empty([c])
+    if useBatchStats {
+        precondition(rows > 1 || !training,
+                     "\(op): expected more than 1 value per channel when training, got input shape \(x.shape)")
+        let variance = Tensor.empty([c])
+        Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
+        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(variance.ptr[k]) + Double(eps)).squareRoot()) }
+        if training, let rm = runningMean, let rv = runningVar {
+            let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
+            let m = Double(momentum)
+            for k in 0..<c {
+                rm.ptr[k] = Float((1 - m) * Double(rm.ptr[k]) + m * Double(mean.ptr[k]))
+                rv.ptr[k] = Float((1 - m) * Double(rv.ptr[k]) + m * Double(variance.ptr[k]) * unbias)
+            }
+        }
+    } else {
+        mean.assign(runningMean!)
+        let rv = runningVar!
+        for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(rv.ptr[k]) + Double(eps)).squareRoot()) }
+    }
+    let scale = Tensor.empty([c]), shift = Tensor.empty([c])
+    for k in 0..<c {
+        let s = Double(invstd.ptr[k]) * Double(weight?.ptr[k] ?? 1)
+        scale.ptr[k] = Float(s)
+        shift.ptr[k] = Float(Double(bias?.ptr[k] ?? 0) - Double(mean.ptr[k]) * s)
+    }
+    return (c, rows, useBatchStats, mean, invstd, scale, shift)
 }
 
 /// Layer normalisation over the last axis (PyTorch `LayerNorm(D)` on `[..., D]`):
