@@ -62,9 +62,25 @@ public final class ADNNFER: Module {
     /// Logits `[N, classes]` and the pooled feature `[N, d]` that enters the head (for center loss).
     // x: [N, H, W, C]
     public func forward(_ x: Tensor) -> (logits: Tensor, features: Tensor) {
+        classify(featureMap: featureMap(x))
+    }
+
+    /// The last spatial feature map `[N, h, w, C]` — backbone features with the stage CBAM hook, then
+    /// the head CBAM when present — that `classify(featureMap:)` turns into logits (the Grad-CAM
+    /// target layer).
+    // x: [N, H, W, C]
+    public func featureMap(_ x: Tensor) -> Tensor {
         let hookIndex = net.stageHookIndex
         var f = net.features(x) { [cbamStage] s, y in (s == hookIndex ? cbamStage.map { $0(y) } : nil) ?? y }
         if let cbamHead { f = cbamHead(f) }
+        return f
+    }
+
+    /// The rest of `forward` from a `featureMap(_:)` output: tokens → transformer → mean (or global
+    /// average pool) → dropout → head. Returns the logits and the pooled feature.
+    // f: [N, h, w, C]
+    public func classify(featureMap f: Tensor) -> (logits: Tensor, features: Tensor) {
+        precondition(f.rank == 4, "ADNN-FER: classify expects a feature map [N, h, w, C], got shape \(f.shape)")
         var pooled: Tensor
         if let transformer, let posEmbed {
             let n = f.shape[0], t = f.shape[1] * f.shape[2]
