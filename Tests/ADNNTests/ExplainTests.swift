@@ -43,16 +43,16 @@ final class ExplainTests: XCTestCase {
             let v = z.map { $0 ? Float(1) : 0 }
             return 4 * v[0] * v[1] + v[2] + v[3] + 2 * v[4] * v[5] * v[6] - v[7] * v[8] + 0.5 * v[9] + v[10]
         }
-        let r = KernelSHAP(samples: 400, seed: 7).explain(featureCount: m) { $0.map(f) }
+        let r = KernelSHAP(samples: 2000, seed: 7).explain(featureCount: m) { $0.map(f) }
         XCTAssertFalse(r.isExact)
         assertClose([r.values.reduce(0, +)], [r.fullValue - r.baseValue], atol: 1e-5, rtol: 1e-5, "efficiency")
         XCTAssertEqual(r.fullValue - r.baseValue, 8.5)
         let exact: [Float] = [2, 2, 1, 1, 2.0 / 3, 2.0 / 3, 2.0 / 3, -0.5, -0.5, 0.5, 1, 0]
-        assertClose(r.values, exact, atol: 0.1, rtol: 0, "sampled estimates near the Shapley values")
+        assertClose(r.values, exact, atol: 0.06, rtol: 0, "sampled estimates near the Shapley values")
         for (i, j) in [(0, 1), (2, 3), (4, 5), (5, 6), (7, 8)] {
-            XCTAssertEqual(r.values[i], r.values[j], accuracy: 0.1, "symmetric features \(i) and \(j)")
+            XCTAssertEqual(r.values[i], r.values[j], accuracy: 0.08, "symmetric features \(i) and \(j)")
         }
-        XCTAssertEqual(r.values[11], 0, accuracy: 0.05, "dummy feature")
+        XCTAssertEqual(r.values[11], 0, accuracy: 0.04, "dummy feature")
     }
 
     func testLeastSquaresSolvesWeightedProblem() {
