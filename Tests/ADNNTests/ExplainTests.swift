@@ -215,3 +215,36 @@ extension CLITests {
                            mentions: d + "/nope.safetensors")
     }
 }
+
+extension ModelParityTests {
+    /// Grad-CAM against the float64 PyTorch reference (Scripts/make_gradcam_fixtures.py) on two model
+    /// fixtures: the feature map entering the head stage, α for every class, the coarse map and the
+    /// normalised, bilinearly upsampled cam (2×2 → 64×64 with a transformer; 3×3 → 65×65 without).
+    func testGradCAMMatchesPyTorch() throws {
+        for name in ["effb0_cbam_tfm_eval", "tf_b0_cbam_65_eval"] {
+            let path = "models/gradcam_\(name).safetensors"
+            let ref = try SafeTensors.read(fixturePath(path))
+            let model = try makeModel(ModelFixture("model_" + name))
+            model.eval()
+            let x = try ref.tensor("x", path: path).permuted([0, 2, 3, 1])
+            let target = Int(ref.metadata["target"] ?? "") ?? -1
+            let a = noGrad { model.featureMap(x) }
+            let refA = try ref.tensor("feature_map", path: path).permuted([0, 2, 3, 1])
+            assertClose(a, refA, atol: 1e-4 * Self.maxAbs(refA.scalars), rtol: 1e-3, "\(name): feature map")
+            let refAlpha = try ref.tensor("alpha", path: path)
+            let classes = refAlpha.shape[0], channels = refAlpha.shape[1]
+            let gradcam = GradCAM(model: model)
+            for t in 0..<classes {
+                let expected = Array(refAlpha.scalars[(t * channels)..<((t + 1) * channels)])
+                let (alpha, logits, _) = gradcam.channelWeights(featureMap: a, target: t)
+                assertClose(alpha, expected, atol: 1e-3 * Self.maxAbs(expected), rtol: 1e-3, "\(name): α for class \(t)")
+                if t == 0 { assertClose(logits, try ref.tensor("logits", path: path).scalars, atol: 1e-4, rtol: 1e-4, "\(name): logits") }
+            }
+            let r = gradcam.explain(x)
+            XCTAssertEqual(r.target, target, "\(name): predicted class")
+            let coarse = try ref.tensor("coarse", path: path).scalars
+            assertClose(r.coarseMap, coarse, atol: 1e-3 * Self.maxAbs(coarse), rtol: 1e-3, "\(name): coarse map")
+            assertClose(r.heatMap, try ref.tensor("cam", path: path).scalars, atol: 1e-3, rtol: 0, "\(name): cam")
+        }
+    }
+}
