@@ -84,8 +84,10 @@ struct TuneCommand: ParsableCommand {
                                          seconds: Date().timeIntervalSince(start), error: String(describing: error))
                 }
                 log[t] = record
-                finished.append(record)
                 try TrialRecord.write(log, to: logPath, objective: objective)
+                // Continue from the numbers as logged, so that a resumed search proposes exactly the same points.
+                log = try TrialRecord.load(logPath, keys: searchSpace.keys)
+                finished.append(log[t]!)
             }
 
             let ranked = finished.filter { $0.error == nil }.sorted {

@@ -100,10 +100,12 @@ final class TuneTests: XCTestCase {
         return -(q * q + 10 * (1 - t) * cos(x1) + 10)
     }
 
+    /// 20 evaluations of negative Branin: GP-EI over five seeds against plain random search over
+    /// twenty (measured regrets: tuner 1.61, 0.020, 0.17, 0.21, 0.063; random search 2.5 on average).
     func testTunerBeatsRandomSearchOnBranin() {
         let budget = 20, optimum = -0.397887
         var tunerRegret: [Double] = []
-        for seed in 1...3 {
+        for seed in 1...5 {
             let tuner = Tuner(dimensions: 2, seed: UInt64(seed))
             var xs: [[Double]] = [], ys: [Double] = []
             for _ in 0..<budget {
@@ -118,10 +120,10 @@ final class TuneTests: XCTestCase {
             let best = (0..<budget).map { _ in TuneTests.negativeBranin([rng.nextDouble(), rng.nextDouble()]) }.max()!
             randomRegret.append(optimum - best)
         }
-        let tunerMean = tunerRegret.reduce(0, +) / 3, randomMean = randomRegret.reduce(0, +) / 20
-        print("Branin regret after \(budget): tuner \(tunerRegret), mean \(tunerMean); random mean \(randomMean)")
-        XCTAssertLessThan(tunerMean, 0.25 * randomMean, "tuner \(tunerRegret) vs random mean \(randomMean)")
-        XCTAssertLessThan(tunerRegret.max()!, randomMean, "every tuner seed beats the average random search")
+        let tunerMean = tunerRegret.reduce(0, +) / Double(tunerRegret.count), randomMean = randomRegret.reduce(0, +) / Double(randomRegret.count)
+        let tunerMedian = tunerRegret.sorted()[tunerRegret.count / 2]
+        XCTAssertLessThan(tunerMean, 0.3 * randomMean, "mean regret: tuner \(tunerRegret) vs random \(randomMean)")
+        XCTAssertLessThan(tunerMedian, 0.15 * randomMean, "median regret: tuner \(tunerRegret) vs random \(randomMean)")
     }
 
     func testTunerIsDeterministicAndStartsWithALatinHypercube() {

@@ -8,16 +8,16 @@ extension Config {
     ///   section that is null in this config.
     public func numericValue(forKey key: String, file: String) throws -> Double? {
         var node: Any = try JSONSerialization.jsonObject(with: Data(jsonString().utf8))
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         var path = ""
-        for part in key.split(separator: ".", omittingEmptySubsequences: false).map(String.init) {
+        for (i, part) in parts.enumerated() {
             path = path.isEmpty ? part : path + "." + part
             guard let dict = node as? [String: Any] else { throw ADNNError.invalid("\(file): unknown config key '\(key)'") }
-            guard let next = dict[part] else {
-                if Config.nullableKeys.contains(path) {
-                    throw ADNNError.invalid("\(file): key '\(key)' lies in '\(path)', which is null in the config")
-                }
-                throw ADNNError.invalid("\(file): unknown config key '\(key)'")
+            let next = dict[part]
+            if i < parts.count - 1 && (next == nil || next is NSNull) && Config.nullableKeys.contains(path) {
+                throw ADNNError.invalid("\(file): key '\(key)' lies in '\(path)', which is null in the config")
             }
+            guard let next else { throw ADNNError.invalid("\(file): unknown config key '\(key)'") }
             node = next
         }
         if node is [String: Any] || node is [Any] || node is String || node is NSNull { return nil }
