@@ -154,7 +154,7 @@ public struct GaussianProcess: Sendable {
             guard s > 0, s.isFinite else { return nil }
             let ljj = s.squareRoot()
             l[j * n + j] = ljj
-            for i in (j + 1)..<max(n, j + 1) {
+            for i in (j + 1)..<n {
                 var t = a[i * n + j]
                 for k in 0..<j { t -= l[i * n + k] * l[j * n + k] }
                 l[i * n + j] = t / ljj
@@ -179,7 +179,7 @@ public struct GaussianProcess: Sendable {
         var x = b
         for i in stride(from: n - 1, through: 0, by: -1) {
             var s = x[i]
-            for k in (i + 1)..<max(n, i + 1) { s -= l[k * n + i] * x[k] }
+            for k in (i + 1)..<n { s -= l[k * n + i] * x[k] }
             x[i] = s / l[i * n + i]
         }
         return x
