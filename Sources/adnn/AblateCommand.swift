@@ -54,19 +54,7 @@ struct AblateCommand: ParsableCommand {
                     var cfg = v.config
                     cfg.seed = seed
                     let dir = "\(out)/\(v.name)/seed-\(seed)"
-                    if let done = try loadFinished(dir, classes: dataset.classes) {
-                        print("\(v.name) seed \(seed): done (\(String(format: "%.2f", done.metrics.accuracy * 100)) %), skipped")
-                        results[v.name, default: [:]][seed] = done
-                        continue
-                    }
-                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                    let resume = FileManager.default.fileExists(atPath: dir + "/last.safetensors")
-                    try cfg.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
-                    print("== \(v.name), seed \(seed)\(resume ? " (resuming)" : "")")
-                    let r = try runTraining(cfg, configPath: config, dataset: dataset, runDir: dir, resume: resume, tta: false, quiet: true)
-                    try jsonLine(["train_images_per_second": r.trainImagesPerSecond]).write(toFile: dir + "/train_speed.json",
-                                                                                             atomically: true, encoding: .utf8)
-                    print(String(format: "   accuracy %.2f %%, macro-F1 %.2f %%", r.metrics.accuracy * 100, r.metrics.macroF1 * 100))
+                    let (r, _) = try trainOrReuseRun(cfg, configPath: config, dataset: dataset, dir: dir, label: "\(v.name) seed \(seed)")
                     results[v.name, default: [:]][seed] = r
                 }
             }
@@ -80,29 +68,6 @@ struct AblateCommand: ParsableCommand {
             print(md)
             print("wrote \(out)/ablation.json, ablation.md, ablation.svg")
         }
-    }
-
-    /// A finished run: its eval.json and predictions.json.
-    func loadFinished(_ dir: String, classes: [String]) throws -> RunResult? {
-        guard let e = try? Data(contentsOf: URL(fileURLWithPath: dir + "/eval.json")),
-              let p = try? Data(contentsOf: URL(fileURLWithPath: dir + "/predictions.json")),
-              let eval = try JSONSerialization.jsonObject(with: e) as? [String: Any],
-              let pred = try JSONSerialization.jsonObject(with: p) as? [String: Any],
-              let labels = pred["labels"] as? [Int], let preds = pred["predictions"] as? [Int] else { return nil }
-        // Rebuild metrics from the stored predictions (one-hot probabilities keep accuracy/F1/confusion;
-        // AUC is taken from eval.json).
-        let k = classes.count
-        var probs = [Float](repeating: 0, count: labels.count * k)
-        for (i, y) in preds.enumerated() { probs[i * k + y] = 1 }
-        let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
-        var speed = 0.0
-        if let s = try? Data(contentsOf: URL(fileURLWithPath: dir + "/train_speed.json")),
-           let o = try JSONSerialization.jsonObject(with: s) as? [String: Any] { speed = o["train_images_per_second"] as? Double ?? 0 }
-        var r = RunResult(metrics: m, predictions: preds, labels: labels, imagesPerSecond: eval["images_per_second"] as? Double ?? 0,
-                          trainImagesPerSecond: speed, params: eval["params"] as? Int ?? 0, epoch: eval["epoch"] as? Int ?? 0,
-                          split: eval["split"] as? String ?? "val")
-        r.aucOverride = eval["auc_macro_ovr"] as? Double
-        return r
     }
 }
 

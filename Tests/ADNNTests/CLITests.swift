@@ -115,4 +115,77 @@ final class CLITests: XCTestCase {
         let support = (obj["per_class"] as! [String: [String: Any]]).mapValues { $0["support"] as! Int }
         XCTAssertEqual(support, ["happiness": 1, "anger": 2, "neutral": 0])
     }
+
+    /// `adnn tune`: three 1-epoch trials on a tiny synthetic set, then a rerun with `--trials 4` that
+    /// trains only the fourth, then a rerun after losing the fourth's result that resumes it.
+    func testTuneLogsTrialsWritesBestConfigAndResumes() throws {
+        let d = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try """
+        model: {backbone: efficientnet_b0, in_chans: 1, input_size: 24, cbam: null, transformer: null}
+        schedule: {epochs: 5, warmup_epochs: 0, patience: 0}
+        data: {format: synthetic, batch_size: 32, clahe: false, mean: [0.5], std: [0.25], workers: 1}
+        augment: {hflip: 0, crop: 0, color_jitter: 0, rotate: 0, noise: 0, cutout: 0, mixup: 0}
+        """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
+        try "optim.lr: {low: 1.0e-4, high: 3.0e-3, log: true}\nmodel.drop_rate: {low: 0, high: 0.5}\n"
+            .write(toFile: d + "/space.yaml", atomically: true, encoding: .utf8)
+        let out = d + "/tune"
+        let args = ["tune", "--config", d + "/c.yaml", "--data", "synthetic:train=64,val=32,test=16,size=24", "--epochs", "1",
+                    "--space", d + "/space.yaml", "--out", out, "--threads", "1"]
+        let first = try run(args + ["--trials", "3"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        func log() throws -> [[String: Any]] {
+            try String(contentsOfFile: out + "/trials.jsonl", encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+        }
+        let three = try log()
+        XCTAssertEqual(three.map { $0["trial"] as? Int }, [1, 2, 3])
+        for r in three {
+            let p = r["params"] as! [String: Double]
+            XCTAssertEqual(Set(p.keys), ["optim.lr", "model.drop_rate"])
+            XCTAssertTrue((1e-4...3e-3).contains(p["optim.lr"]!) && (0...0.5).contains(p["model.drop_rate"]!), "\(p)")
+            XCTAssertEqual(r["metric"] as? Double, r["accuracy"] as? Double)
+            XCTAssertNotNil(r["macro_f1"] as? Double); XCTAssertNotNil(r["seconds"] as? Double)
+        }
+        XCTAssertEqual(Set(three.map { ($0["params"] as! [String: Double])["optim.lr"]! }).count, 3, "three different proposals")
+        let best = three.max { ($0["metric"] as! Double) < ($1["metric"] as! Double) }!
+        let bestConfig = try Config.load(path: out + "/best.yaml")
+        let bestParams = best["params"] as! [String: Double]
+        XCTAssertEqual(Double(bestConfig.optim.lr), bestParams["optim.lr"]!, accuracy: 1e-9)
+        XCTAssertEqual(Double(bestConfig.model.dropRate), bestParams["model.drop_rate"]!, accuracy: 1e-7)
+        XCTAssertEqual(bestConfig.schedule.epochs, 5, "best.yaml keeps the config's schedule")
+        XCTAssertNil(bestConfig.model.transformer)
+        XCTAssertTrue(first.stdout.contains("| rank | trial | optim.lr | model.drop_rate |"), first.stdout)
+
+        let second = try run(args + ["--trials", "4"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertEqual(second.stdout.components(separatedBy: "== trial").count - 1, 1, "one trial trained: \(second.stdout)")
+        XCTAssertTrue(second.stdout.contains("== trial 4\n"), second.stdout)
+        let four = try log()
+        XCTAssertEqual(four.map { $0["trial"] as? Int }, [1, 2, 3, 4])
+        for i in 0..<3 {
+            XCTAssertEqual(four[i]["params"] as? [String: Double], three[i]["params"] as? [String: Double], "logged trial \(i + 1) kept")
+            XCTAssertEqual(four[i]["accuracy"] as! Double, three[i]["accuracy"] as! Double, accuracy: 1e-12)
+        }
+
+        // Lose trial 4's result (as if interrupted after its last epoch): the rerun resumes it.
+        try FileManager.default.removeItem(atPath: out + "/trial-004/eval.json")
+        try (four.prefix(3).map { jsonText($0) }.joined(separator: "\n") + "\n").write(toFile: out + "/trials.jsonl", atomically: true, encoding: .utf8)
+        let third = try run(args + ["--trials", "4"])
+        XCTAssertEqual(third.status, 0, third.stderr)
+        XCTAssertTrue(third.stdout.contains("== trial 4 (resuming)"), third.stdout)
+        let again = try log()
+        XCTAssertEqual(again[3]["params"] as? [String: Double], four[3]["params"] as? [String: Double])
+        XCTAssertEqual(again[3]["accuracy"] as! Double, four[3]["accuracy"] as! Double, accuracy: 1e-12)
+
+        try "optim.lr: {low: 1.0e-4, high: 3.0e-3}\noptim.learning_rate: {low: 0, high: 1}\n".write(toFile: d + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try run(["tune", "--config", d + "/c.yaml", "--trials", "2", "--space", d + "/bad.yaml", "--out", d + "/bad"])
+        assertOneLineError(bad, mentions: "optim.learning_rate")
+        XCTAssertTrue(bad.stderr.contains(d + "/bad.yaml"), bad.stderr)
+    }
+
+    func jsonText(_ o: [String: Any]) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+    }
 }

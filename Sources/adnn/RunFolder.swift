@@ -1,0 +1,46 @@
+import Foundation
+import ADNN
+import ADNNData
+
+/// A finished run folder: its eval.json and predictions.json (nil when either is missing).
+/// Metrics are rebuilt from the stored predictions (one-hot probabilities keep accuracy, F1 and the
+/// confusion matrix); the AUC is taken from eval.json.
+func loadFinishedRun(_ dir: String, classes: [String]) throws -> RunResult? {
+    guard let e = try? Data(contentsOf: URL(fileURLWithPath: dir + "/eval.json")),
+          let p = try? Data(contentsOf: URL(fileURLWithPath: dir + "/predictions.json")),
+          let eval = try JSONSerialization.jsonObject(with: e) as? [String: Any],
+          let pred = try JSONSerialization.jsonObject(with: p) as? [String: Any],
+          let labels = pred["labels"] as? [Int], let preds = pred["predictions"] as? [Int] else { return nil }
+    let k = classes.count
+    var probs = [Float](repeating: 0, count: labels.count * k)
+    for (i, y) in preds.enumerated() { probs[i * k + y] = 1 }
+    let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
+    var speed = 0.0
+    if let s = try? Data(contentsOf: URL(fileURLWithPath: dir + "/train_speed.json")),
+       let o = try JSONSerialization.jsonObject(with: s) as? [String: Any] { speed = o["train_images_per_second"] as? Double ?? 0 }
+    var r = RunResult(metrics: m, predictions: preds, labels: labels, imagesPerSecond: eval["images_per_second"] as? Double ?? 0,
+                      trainImagesPerSecond: speed, params: eval["params"] as? Int ?? 0, epoch: eval["epoch"] as? Int ?? 0,
+                      split: eval["split"] as? String ?? "val")
+    r.aucOverride = eval["auc_macro_ovr"] as? Double
+    return r
+}
+
+/// One run of a multi-run command (`adnn ablate`, `adnn tune`) in its own folder `dir`: a finished
+/// run (with eval.json) is reloaded, an interrupted one (with last.safetensors) resumes, otherwise
+/// `cfg` trains from scratch. Writes `dir/config.yaml` and `dir/train_speed.json`.
+/// - Returns: the run's result and whether it was reloaded rather than trained.
+func trainOrReuseRun(_ cfg: Config, configPath: String, dataset: Dataset, dir: String, label: String) throws -> (result: RunResult, reused: Bool) {
+    if let done = try loadFinishedRun(dir, classes: dataset.classes) {
+        print("\(label): done (\(String(format: "%.2f", done.metrics.accuracy * 100)) %), skipped")
+        return (done, true)
+    }
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let resume = FileManager.default.fileExists(atPath: dir + "/last.safetensors")
+    try cfg.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
+    print("== \(label)\(resume ? " (resuming)" : "")")
+    let r = try runTraining(cfg, configPath: configPath, dataset: dataset, runDir: dir, resume: resume, tta: false, quiet: true)
+    try jsonLine(["train_images_per_second": r.trainImagesPerSecond]).write(toFile: dir + "/train_speed.json",
+                                                                             atomically: true, encoding: .utf8)
+    print(String(format: "   accuracy %.2f %%, macro-F1 %.2f %%", r.metrics.accuracy * 100, r.metrics.macroF1 * 100))
+    return (r, false)
+}
