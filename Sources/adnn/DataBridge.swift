@@ -81,3 +81,31 @@ func loaderOptions(_ cfg: Config, train: Bool, batchSize: Int? = nil) -> LoaderO
     LoaderOptions(batchSize: batchSize ?? cfg.data.batchSize, shuffle: train, dropLast: train, balanced: train && cfg.data.balanced,
                   workers: max(1, cfg.data.workers), seed: UInt64(cfg.seed))
 }
+
+/// A checkpoint opened for classifying single images (`adnn predict`, `adnn explain`): the model in
+/// eval mode, its evaluation transform, class names and input geometry.
+struct ImageClassifier {
+    let checkpoint: Checkpoint
+    let model: ADNNFER
+    let transform: TransformConfig
+    /// The checkpoint's class names (`class0`, `class1`, … when it has none).
+    let classes: [String]
+    /// `model.input_size` and `model.in_chans`.
+    let size: Int, channels: Int
+
+    /// Reads `path`; a missing or bad checkpoint is one error naming the file.
+    init(checkpoint path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw ADNNError.io("\(path): no such checkpoint") }
+        checkpoint = try Checkpoint.read(path)
+        model = try checkpoint.makeModel()
+        transform = evalTransform(checkpoint.config)
+        classes = checkpoint.classes.isEmpty ? (0..<checkpoint.config.model.numClasses).map { "class\($0)" } : checkpoint.classes
+        size = checkpoint.config.model.inputSize
+        channels = checkpoint.config.model.inChans
+    }
+
+    /// The model input `[1, size, size, channels]` for an image (resized, CLAHE, normalised).
+    func input(_ image: PixelImage) -> Tensor {
+        Tensor(transform.tensorData(for: image), shape: [1, size, size, channels])
+    }
+}

@@ -70,13 +70,9 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         try guarded {
             threads.apply()
-            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ADNNError.io("\(checkpoint): no such checkpoint") }
-            let ck = try Checkpoint.read(checkpoint)
-            let model = try ck.makeModel()
-            let transform = evalTransform(ck.config)
-            let classes = ck.classes.isEmpty ? (0..<ck.config.model.numClasses).map { "class\($0)" } : ck.classes
-            let s = ck.config.model.inputSize, c = ck.config.model.inChans
-            let useAlign = align || ck.config.data.faceAlign
+            let classifier = try ImageClassifier(checkpoint: checkpoint)
+            let model = classifier.model, classes = classifier.classes, s = classifier.size
+            let useAlign = align || classifier.checkpoint.config.data.faceAlign
             let cropper = useAlign ? try FaceCropper(weights: detector ?? defaultDetectorPath()) : nil
             var totals = (decode: 0.0, detect: 0.0, classify: 0.0, frames: 0)
             for path in images {
@@ -93,7 +89,7 @@ struct PredictCommand: ParsableCommand {
                 var faces: [[String: Any]] = []
                 var text: [String] = []
                 for r in regions {
-                    let x = Tensor(transform.tensorData(for: r.image), shape: [1, s, s, c])
+                    let x = classifier.input(r.image)
                     let p = noGrad { model(x).softmax(axis: -1) }.scalars
                     let best = p.indices.max { p[$0] < p[$1] }!
                     var probs: [String: Double] = [:]

@@ -35,15 +35,12 @@ struct ExplainCommand: ParsableCommand {
             guard ["gradcam", "shap"].contains(method) else { throw ADNNError.invalid("--method \(method): expected gradcam or shap") }
             guard alpha >= 0 && alpha <= 1 else { throw ADNNError.invalid("--alpha \(alpha): must be in 0…1") }
             guard samples >= 1 else { throw ADNNError.invalid("--samples \(samples): must be ≥ 1") }
-            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ADNNError.io("\(checkpoint): no such checkpoint") }
-            let ck = try Checkpoint.read(checkpoint)
-            let model = try ck.makeModel()
-            let transform = evalTransform(ck.config)
-            let classes = ck.classes.isEmpty ? (0..<ck.config.model.numClasses).map { "class\($0)" } : ck.classes
-            let s = ck.config.model.inputSize, c = ck.config.model.inChans
+            let classifier = try ImageClassifier(checkpoint: checkpoint)
+            let model = classifier.model, transform = classifier.transform, classes = classifier.classes
+            let s = classifier.size
             guard method != "shap" || (1...s).contains(grid) else { throw ADNNError.invalid("--grid \(grid): must be 1…\(s) (model.input_size)") }
             let targetIndex = try target.map { try Self.classIndex(named: $0, in: classes) }
-            let useAlign = align || ck.config.data.faceAlign
+            let useAlign = align || classifier.checkpoint.config.data.faceAlign
             let cropper = useAlign ? try FaceCropper(weights: detector ?? defaultDetectorPath()) : nil
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -67,7 +64,7 @@ struct ExplainCommand: ParsableCommand {
                         FileHandle.standardError.write(Data("note: \(path): no face found; explaining the whole image\n".utf8))
                     }
                 }
-                let x = Tensor(transform.tensorData(for: region), shape: [1, s, s, c])
+                let x = classifier.input(region)
                 let started = Date()
                 let heat: [Float], smooth: Bool, colorMap: ColorMap, explained: Int, probs: [Float]
                 if method == "gradcam" {

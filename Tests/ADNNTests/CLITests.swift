@@ -92,13 +92,7 @@ final class CLITests: XCTestCase {
     func testEvalMatchesClassesByNameAcrossDataSets() throws {
         let d = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        var cfg = Config()
-        cfg.model.backbone = "efficientnet_b0"; cfg.model.inChans = 1; cfg.model.inputSize = 24; cfg.model.numClasses = 3
-        cfg.model.cbam = nil; cfg.model.transformer = nil
-        cfg.data.mean = [0.5]; cfg.data.std = [0.25]; cfg.data.clahe = false
-        let model = try ADNNFER(cfg.model)
-        try Checkpoint(tensors: model.stateDict(), config: cfg, classes: ["happiness", "anger", "neutral"], epoch: 1, metric: 0)
-            .write(to: d + "/ck.safetensors")
+        try writeTinyCheckpoint(d + "/ck.safetensors")
         // Folder data set in another order, with a class the model lacks.
         for (cls, n) in [("angry", 2), ("contempt", 3), ("happy", 1)] {
             let dir = d + "/data/test/" + cls
@@ -187,5 +181,17 @@ final class CLITests: XCTestCase {
 
     func jsonText(_ o: [String: Any]) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    /// A randomly initialised 3-class gray 24 px EfficientNet-B0 checkpoint (classes happiness, anger,
+    /// neutral) for command tests that need a model but not a trained one.
+    func writeTinyCheckpoint(_ path: String) throws {
+        var cfg = Config()
+        cfg.model.backbone = "efficientnet_b0"; cfg.model.inChans = 1; cfg.model.inputSize = 24; cfg.model.numClasses = 3
+        cfg.model.cbam = nil; cfg.model.transformer = nil
+        cfg.data.mean = [0.5]; cfg.data.std = [0.25]; cfg.data.clahe = false
+        let model = try ADNNFER(cfg.model)
+        try Checkpoint(tensors: model.stateDict(), config: cfg, classes: ["happiness", "anger", "neutral"], epoch: 1, metric: 0)
+            .write(to: path)
     }
 }

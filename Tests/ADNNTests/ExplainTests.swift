@@ -178,13 +178,7 @@ extension CLITests {
     func testExplainWritesOverlaysAndJSON() throws {
         let d = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        var cfg = Config()
-        cfg.model.backbone = "efficientnet_b0"; cfg.model.inChans = 1; cfg.model.inputSize = 24; cfg.model.numClasses = 3
-        cfg.model.cbam = nil; cfg.model.transformer = nil
-        cfg.data.mean = [0.5]; cfg.data.std = [0.25]; cfg.data.clahe = false
-        let model = try ADNNFER(cfg.model)
-        try Checkpoint(tensors: model.stateDict(), config: cfg, classes: ["happiness", "anger", "neutral"], epoch: 1, metric: 0)
-            .write(to: d + "/ck.safetensors")
+        try writeTinyCheckpoint(d + "/ck.safetensors")
         var img = PixelImage(width: 30, height: 20, channels: 3, fill: 0)
         for i in 0..<img.pixels.count { img.pixels[i] = UInt8((i * 37) % 256) }
         try savePNG(img, to: d + "/face.png")
