@@ -112,6 +112,67 @@ final class CLITests: XCTestCase {
 
     /// `adnn tune`: three 1-epoch trials on a tiny synthetic set, then a rerun with `--trials 4` that
     /// trains only the fourth, then a rerun after losing the fourth's result that resumes it.
+    /// `adnn ablate`: five variants × 2 seeds on a tiny synthetic set write the JSON (per run: accuracy,
+    /// macro-F1, AUC, per-class F1, images/s, params), the Markdown table with the statistics and the
+    /// SVG; a rerun after losing one run's result redoes only that run.
+    func testAblateWritesReportAndRedoesOnlyMissingRuns() throws {
+        let d = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try """
+        model: {backbone: efficientnet_b0, in_chans: 1, input_size: 24, num_classes: 7,
+                cbam: {stage: true, head: true, reduction: 16, kernel_size: 7},
+                transformer: {layers: 1, heads: 2, d_model: 32, d_ff: 64, dropout: 0.0}}
+        loss: {ce: 0.60, center: 0.25, dls: 0.15, center_per_dim: true}
+        schedule: {epochs: 1, warmup_epochs: 0, patience: 0}
+        data: {format: synthetic, batch_size: 32, clahe: false, mean: [0.5], std: [0.25], workers: 1}
+        augment: {hflip: 0, crop: 0, color_jitter: 0, rotate: 0, noise: 0, cutout: 0, mixup: 0}
+        """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
+        let out = d + "/abl"
+        let args = ["ablate", "--config", d + "/c.yaml", "--data", "synthetic:train=64,val=32,test=0,size=24",
+                    "--seeds", "1,2", "--out", out, "--threads", "1"]
+        let first = try run(args)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        for f in ["ablation.json", "ablation.md", "ablation.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/ablation.json"))) as! [String: Any]
+        let variants = report["variants"] as! [[String: Any]]
+        XCTAssertEqual(variants.map { $0["variant"] as? String }, ["resnet50", "efficientnet", "cbam", "transformer", "full"])
+        for v in variants {
+            let runs = v["runs"] as! [[String: Any]]
+            XCTAssertEqual(runs.map { $0["seed"] as? Int }, [1, 2])
+            for r in runs {
+                for key in ["accuracy", "macro_f1", "auc_macro_ovr", "images_per_second"] {
+                    XCTAssertNotNil(r[key] as? Double, "\(key) in \(r)")
+                }
+                XCTAssertEqual((r["per_class_f1"] as? [String: Any])?.count, 7)
+                XCTAssertGreaterThan(r["params"] as? Int ?? 0, 0)
+            }
+            if v["variant"] as? String != "full" {
+                XCTAssertNotNil((v["paired_t_vs_full"] as? [String: Any])?["p_bonferroni"] as? Double, "\(v)")
+                XCTAssertEqual((v["mcnemar_vs_full"] as? [Any])?.count, 2)
+            }
+        }
+        XCTAssertEqual((variants[0]["runs"] as! [[String: Any]])[0]["params"] as? Int, 23_516_103, "ResNet-50, 1 channel, 7 classes")
+        let md = try String(contentsOfFile: out + "/ablation.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("| full | ✓ | ✓ | ✓ | ✓ |") && md.contains("paired t vs full"), md)
+
+        // Lose one finished result: only that run is redone (resumed from its last checkpoint).
+        let lost = out + "/cbam/seed-2/eval.json"
+        let before = try String(contentsOfFile: lost, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: lost)
+        let second = try run(args)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertEqual(second.stdout.components(separatedBy: "skipped").count - 1, 9, second.stdout)
+        XCTAssertTrue(second.stdout.contains("== cbam seed 2"), second.stdout)
+        XCTAssertFalse(second.stdout.contains("== resnet50"), second.stdout)
+        let after = try String(contentsOfFile: lost, encoding: .utf8)
+        func accuracy(_ s: String) throws -> Double {
+            (try JSONSerialization.jsonObject(with: Data(s.utf8)) as! [String: Any])["accuracy"] as! Double
+        }
+        XCTAssertEqual(try accuracy(after), try accuracy(before), "the redone run evaluates the same best checkpoint")
+    }
+
     func testTuneLogsTrialsWritesBestConfigAndResumes() throws {
         let d = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
