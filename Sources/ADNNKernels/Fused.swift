@@ -186,26 +186,8 @@ public func batchNormActivationBackwardReduce(_ gz: UnsafeMutablePointer<Float>,
                                               _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                               mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                               activation: ActivationKind?, rows: Int, channels: Int) {
-    let c = channels
-    if c == 0 { return }
-    if rows == 0 { sumG.update(repeating: 0, count: c); sumGXhat.update(repeating: 0, count: c); return }
-    let s1 = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c), s2 = s1 + c
-    defer { s1.deallocate() }
-    columnReduce2(rows: rows, channels: c, s1, s2) { row, a, b in
-        activationGradRows(gz, g, x, scale: scale, shift: shift, activation: activation, rows: row..<(row + 1), channels: c)
-        let gr = UnsafePointer(gz + row * c), xr = x + row * c
-        var k = 0
-        while k + 16 <= c {
-            let gv = load16(gr + k)
-            store16(a + k, load16(a + k) + gv)
-            store16(b + k, load16(b + k) + gv * (load16(xr + k) - load16(mean + k)))
-            k += 16
-        }
-        while k < c { a[k] += gr[k]; b[k] += gr[k] * (xr[k] - mean[k]); k += 1 }
-    }
-    for k in 0..<c {
-        sumG[k] = Float(s1[k])
-        sumGXhat[k] = Float(s2[k] * Double(invstd[k]))
+    batchNormColumnSums(sumG, sumGXhat, UnsafePointer(gz), x, mean: mean, invstd: invstd, rows: rows, channels: channels) { row in
+        activationGradRows(gz, g, x, scale: scale, shift: shift, activation: activation, rows: row..<(row + 1), channels: channels)
     }
 }
 
