@@ -8,7 +8,9 @@ import PackageDescription
 /// - `ADNNKernels`: plain functions over raw buffers (the only importer of CBLAS), built `-Ounchecked`.
 /// - `ADNN`: `Tensor`, reverse-mode autograd, differentiable ops, modules, models, losses, optimizers.
 /// - `ADNNData`: image I/O, dataset readers, transforms, augmentation, loader.
-/// - `adnn`: the command-line tool.
+/// - `ADNNTrain`: the application layer: typed run configuration, training runs, evaluation,
+///   checkpoints, the image classifier and face cropper, ablation, tuning and their reports.
+/// - `adnn`: the command-line tool (argument parsing plus one `ADNNTrain` call per command).
 ///
 /// On x86-64 the Swift kernels are compiled for the building machine's CPU (`-march=native`: AVX2/FMA or
 /// AVX-512 lanes for the SIMD16 loops instead of four SSE halves). Set `ADNN_MARCH` to another clang
@@ -44,16 +46,17 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .target(name: "ADNNKernels", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
-        .target(name: "ADNN", dependencies: ["ADNNKernels", .product(name: "Yams", package: "Yams")],
-                swiftSettings: coreFlags),
+        .target(name: "ADNN", dependencies: ["ADNNKernels"], swiftSettings: coreFlags),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
+        .target(name: "ADNNTrain", dependencies: ["ADNN", "ADNNData", "ADNNKernels", .product(name: "Yams", package: "Yams")],
+                swiftSettings: coreFlags),
         .executableTarget(name: "adnn", dependencies: [
-            "ADNN", "ADNNData", "ADNNKernels",
+            "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Yams", package: "Yams"),
         ]),
-        .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels", "ADNNData"],
+        .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels", "ADNNData", "ADNNTrain"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ADNNTrainTests", dependencies: ["ADNNTrain", "ADNN", "ADNNData"]),
         .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
     ],

@@ -330,8 +330,8 @@ enum AffectNetReader {
 
 // MARK: - Folder
 
-/// `<root>/<split>/<class>/*.{jpg,jpeg,png}` (split ∈ train|val|valid|test); class folders map
-/// through `Emotion(synonym:)`. Classes are ordered by sorted folder name (like torchvision's
+/// `<root>/<split>/<class>/*.{jpg,jpeg,png}` (split ∈ train|val|valid|test); class folders that name
+/// an emotion map through `Emotion(synonym:)`, any other folder name is kept as the class name. Classes are ordered by sorted folder name (like torchvision's
 /// ImageFolder). A root holding class folders directly is read as a single `train` split.
 enum FolderReader {
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
@@ -352,7 +352,13 @@ enum FolderReader {
     static func looksLikeFolder(_ root: String) -> Bool {
         if !splitFolders(root).isEmpty { return true }
         guard let names = try? listDirectory(root) else { return false }
-        return names.contains { isDirectory(join(root, $0)) && Emotion(synonym: $0) != nil }
+        // Class folders directly under the root: an emotion name, or any folder holding images.
+        return names.contains { n in
+            let dir = join(root, n)
+            guard isDirectory(dir) else { return false }
+            if Emotion(synonym: n) != nil { return true }
+            return (try? listDirectory(dir))?.contains { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) } ?? false
+        }
     }
 
     static func load(_ root: String) throws -> Dataset {
@@ -372,13 +378,12 @@ enum FolderReader {
         }
         var classes: [String] = []
         var index: [String: Int] = [:]
+        // Emotion names and synonyms map to the canonical names (`happy` → `happiness`); any other
+        // folder name is a class of its own, kept as given (`pain`, `confusion`).
         for n in folderNames.sorted() {
-            guard let e = Emotion(synonym: n) else {
-                throw DataError.unknownLayout(path: join(root, n), reason: "class folder '\(n)' is not an emotion name "
-                    + "(expected one of \(Emotion.allCases.map(\.rawValue).joined(separator: ", ")) or a synonym such as angry, happy, sad)")
-            }
-            if let i = classes.firstIndex(of: e.rawValue) { index[n] = i }
-            else { index[n] = classes.count; classes.append(e.rawValue) }
+            let name = Emotion(synonym: n)?.rawValue ?? n
+            if let i = classes.firstIndex(of: name) { index[n] = i }
+            else { index[n] = classes.count; classes.append(name) }
         }
         var bySplit: [String: [Sample]] = [:]
         for (dir, split) in splits {

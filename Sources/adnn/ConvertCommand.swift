@@ -1,13 +1,11 @@
 import Foundation
 import ArgumentParser
-import ADNN
+import ADNNTrain
 
-/// `adnn convert`: turns timm/PyTorch weights (safetensors or .pth) into an adnn checkpoint for a
-/// config — backbone keys go under `backbone.`, a matching `classifier.*`/`fc.*` becomes `head.*`.
+/// `adnn convert` (`ConversionRequest`).
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "convert",
         abstract: "Make an adnn checkpoint from timm/PyTorch backbone (and classifier) weights.")
-
     @Option(help: "YAML config describing the model.") var config: String
     @Option(help: "timm weights (.safetensors or .pth).") var weights: String
     @Option(help: "Output checkpoint (.safetensors).") var out: String
@@ -15,21 +13,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let cfg = try loadConfig(config)
-            let model = try ADNNFER(cfg.model)
-            let tensors = try loadWeights(weights)
-            let headLoaded = try loadTimmWeights(into: model, tensors: tensors, source: weights)
-            var names = (0..<cfg.model.numClasses).map(String.init)
-            if let classes {
-                guard let text = try? String(contentsOfFile: classes, encoding: .utf8) else { throw ADNNError.io("\(classes): cannot read") }
-                let list = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                guard list.count == cfg.model.numClasses else {
-                    throw ADNNError.invalid("\(classes): \(list.count) names for \(cfg.model.numClasses) classes")
-                }
-                names = list
-            }
-            try Checkpoint(tensors: model.stateDict(), config: cfg, classes: names, epoch: 0, metric: 0).write(to: out)
-            print("wrote \(out): backbone from \(weights)\(headLoaded ? " with its classifier as head" : ", head freshly initialised")")
+            try ConversionRequest(config: config, weights: weights, out: out, classes: classes).run()
         }
     }
 }

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNData
 
 /// Runs the built `adnn` binary on bad input: one clear error line naming the file or key, exit ≠ 0.
@@ -115,131 +116,6 @@ final class CLITests: XCTestCase {
     /// `adnn ablate`: five variants × 2 seeds on a tiny synthetic set write the JSON (per run: accuracy,
     /// macro-F1, AUC, per-class F1, images/s, params), the Markdown table with the statistics and the
     /// SVG; a rerun after losing one run's result redoes only that run.
-    func testAblateWritesReportAndRedoesOnlyMissingRuns() throws {
-        let d = try tempDir()
-        defer { try? FileManager.default.removeItem(atPath: d) }
-        try """
-        model: {backbone: efficientnet_b0, in_chans: 1, input_size: 24, num_classes: 7,
-                cbam: {stage: true, head: true, reduction: 16, kernel_size: 7},
-                transformer: {layers: 1, heads: 2, d_model: 32, d_ff: 64, dropout: 0.0}}
-        loss: {ce: 0.60, center: 0.25, dls: 0.15, center_per_dim: true}
-        schedule: {epochs: 1, warmup_epochs: 0, patience: 0}
-        data: {format: synthetic, batch_size: 32, clahe: false, mean: [0.5], std: [0.25], workers: 1}
-        augment: {hflip: 0, crop: 0, color_jitter: 0, rotate: 0, noise: 0, cutout: 0, mixup: 0}
-        """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
-        let out = d + "/abl"
-        let args = ["ablate", "--config", d + "/c.yaml", "--data", "synthetic:train=64,val=32,test=0,size=24",
-                    "--seeds", "1,2", "--out", out, "--threads", "1"]
-        let first = try run(args)
-        XCTAssertEqual(first.status, 0, first.stderr)
-        for f in ["ablation.json", "ablation.md", "ablation.svg"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
-        }
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/ablation.json"))) as! [String: Any]
-        let variants = report["variants"] as! [[String: Any]]
-        XCTAssertEqual(variants.map { $0["variant"] as? String }, ["resnet50", "efficientnet", "cbam", "transformer", "full"])
-        for v in variants {
-            let runs = v["runs"] as! [[String: Any]]
-            XCTAssertEqual(runs.map { $0["seed"] as? Int }, [1, 2])
-            for r in runs {
-                for key in ["accuracy", "macro_f1", "auc_macro_ovr", "images_per_second"] {
-                    XCTAssertNotNil(r[key] as? Double, "\(key) in \(r)")
-                }
-                XCTAssertEqual((r["per_class_f1"] as? [String: Any])?.count, 7)
-                XCTAssertGreaterThan(r["params"] as? Int ?? 0, 0)
-            }
-            if v["variant"] as? String != "full" {
-                XCTAssertNotNil((v["paired_t_vs_full"] as? [String: Any])?["p_bonferroni"] as? Double, "\(v)")
-                XCTAssertEqual((v["mcnemar_vs_full"] as? [Any])?.count, 2)
-            }
-        }
-        XCTAssertEqual((variants[0]["runs"] as! [[String: Any]])[0]["params"] as? Int, 23_516_103, "ResNet-50, 1 channel, 7 classes")
-        let md = try String(contentsOfFile: out + "/ablation.md", encoding: .utf8)
-        XCTAssertTrue(md.contains("| full | ✓ | ✓ | ✓ | ✓ |") && md.contains("paired t vs full"), md)
-
-        // Lose one finished result: only that run is redone (resumed from its last checkpoint).
-        let lost = out + "/cbam/seed-2/eval.json"
-        let before = try String(contentsOfFile: lost, encoding: .utf8)
-        try FileManager.default.removeItem(atPath: lost)
-        let second = try run(args)
-        XCTAssertEqual(second.status, 0, second.stderr)
-        XCTAssertEqual(second.stdout.components(separatedBy: "skipped").count - 1, 9, second.stdout)
-        XCTAssertTrue(second.stdout.contains("== cbam seed 2"), second.stdout)
-        XCTAssertFalse(second.stdout.contains("== resnet50"), second.stdout)
-        let after = try String(contentsOfFile: lost, encoding: .utf8)
-        func accuracy(_ s: String) throws -> Double {
-            (try JSONSerialization.jsonObject(with: Data(s.utf8)) as! [String: Any])["accuracy"] as! Double
-        }
-        XCTAssertEqual(try accuracy(after), try accuracy(before), "the redone run evaluates the same best checkpoint")
-    }
-
-    func testTuneLogsTrialsWritesBestConfigAndResumes() throws {
-        let d = try tempDir()
-        defer { try? FileManager.default.removeItem(atPath: d) }
-        try """
-        model: {backbone: efficientnet_b0, in_chans: 1, input_size: 24, cbam: null, transformer: null}
-        schedule: {epochs: 5, warmup_epochs: 0, patience: 0}
-        data: {format: synthetic, batch_size: 32, clahe: false, mean: [0.5], std: [0.25], workers: 1}
-        augment: {hflip: 0, crop: 0, color_jitter: 0, rotate: 0, noise: 0, cutout: 0, mixup: 0}
-        """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
-        try "optim.lr: {low: 1.0e-4, high: 3.0e-3, log: true}\nmodel.drop_rate: {low: 0, high: 0.5}\n"
-            .write(toFile: d + "/space.yaml", atomically: true, encoding: .utf8)
-        let out = d + "/tune"
-        let args = ["tune", "--config", d + "/c.yaml", "--data", "synthetic:train=64,val=32,test=16,size=24", "--epochs", "1",
-                    "--space", d + "/space.yaml", "--out", out, "--threads", "1"]
-        let first = try run(args + ["--trials", "3"])
-        XCTAssertEqual(first.status, 0, first.stderr)
-        func log() throws -> [[String: Any]] {
-            try String(contentsOfFile: out + "/trials.jsonl", encoding: .utf8).split(separator: "\n").map {
-                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-            }
-        }
-        let three = try log()
-        XCTAssertEqual(three.map { $0["trial"] as? Int }, [1, 2, 3])
-        for r in three {
-            let p = r["params"] as! [String: Double]
-            XCTAssertEqual(Set(p.keys), ["optim.lr", "model.drop_rate"])
-            XCTAssertTrue((1e-4...3e-3).contains(p["optim.lr"]!) && (0...0.5).contains(p["model.drop_rate"]!), "\(p)")
-            XCTAssertEqual(r["metric"] as? Double, r["accuracy"] as? Double)
-            XCTAssertNotNil(r["macro_f1"] as? Double); XCTAssertNotNil(r["seconds"] as? Double)
-        }
-        XCTAssertEqual(Set(three.map { ($0["params"] as! [String: Double])["optim.lr"]! }).count, 3, "three different proposals")
-        let best = three.max { ($0["metric"] as! Double) < ($1["metric"] as! Double) }!
-        let bestConfig = try Config.load(path: out + "/best.yaml")
-        let bestParams = best["params"] as! [String: Double]
-        XCTAssertEqual(Double(bestConfig.optim.lr), bestParams["optim.lr"]!, accuracy: 1e-9)
-        XCTAssertEqual(Double(bestConfig.model.dropRate), bestParams["model.drop_rate"]!, accuracy: 1e-7)
-        XCTAssertEqual(bestConfig.schedule.epochs, 5, "best.yaml keeps the config's schedule")
-        XCTAssertNil(bestConfig.model.transformer)
-        XCTAssertTrue(first.stdout.contains("| rank | trial | optim.lr | model.drop_rate |"), first.stdout)
-
-        let second = try run(args + ["--trials", "4"])
-        XCTAssertEqual(second.status, 0, second.stderr)
-        XCTAssertEqual(second.stdout.components(separatedBy: "== trial").count - 1, 1, "one trial trained: \(second.stdout)")
-        XCTAssertTrue(second.stdout.contains("== trial 4\n"), second.stdout)
-        let four = try log()
-        XCTAssertEqual(four.map { $0["trial"] as? Int }, [1, 2, 3, 4])
-        for i in 0..<3 {
-            XCTAssertEqual(four[i]["params"] as? [String: Double], three[i]["params"] as? [String: Double], "logged trial \(i + 1) kept")
-            XCTAssertEqual(four[i]["accuracy"] as! Double, three[i]["accuracy"] as! Double, accuracy: 1e-12)
-        }
-
-        // Lose trial 4's result (as if interrupted after its last epoch): the rerun resumes it.
-        try FileManager.default.removeItem(atPath: out + "/trial-004/eval.json")
-        try (four.prefix(3).map { jsonText($0) }.joined(separator: "\n") + "\n").write(toFile: out + "/trials.jsonl", atomically: true, encoding: .utf8)
-        let third = try run(args + ["--trials", "4"])
-        XCTAssertEqual(third.status, 0, third.stderr)
-        XCTAssertTrue(third.stdout.contains("== trial 4 (resuming)"), third.stdout)
-        let again = try log()
-        XCTAssertEqual(again[3]["params"] as? [String: Double], four[3]["params"] as? [String: Double])
-        XCTAssertEqual(again[3]["accuracy"] as! Double, four[3]["accuracy"] as! Double, accuracy: 1e-12)
-
-        try "optim.lr: {low: 1.0e-4, high: 3.0e-3}\noptim.learning_rate: {low: 0, high: 1}\n".write(toFile: d + "/bad.yaml", atomically: true, encoding: .utf8)
-        let bad = try run(["tune", "--config", d + "/c.yaml", "--trials", "2", "--space", d + "/bad.yaml", "--out", d + "/bad"])
-        assertOneLineError(bad, mentions: "optim.learning_rate")
-        XCTAssertTrue(bad.stderr.contains(d + "/bad.yaml"), bad.stderr)
-    }
-
     func jsonText(_ o: [String: Any]) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
     }

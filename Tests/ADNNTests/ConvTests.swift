@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNKernels
 
 final class ConvTests: XCTestCase {

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNData
 
 /// Kernel SHAP on toy functions, Grad-CAM against finite differences, patch SHAP on a tiny model.

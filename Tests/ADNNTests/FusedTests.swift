@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNKernels
 
 /// Fused kernels and ops (batch norm + activation, conv + batch norm + activation), the worker pool and

@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 
 /// Finite-difference gradient check (central differences, Double accumulation).
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 
 /// Whole-model parity with the PyTorch reference (Scripts/adnn_torch.py, fixtures written by
 /// Scripts/make_model_fixtures.py — its docstring describes the fixture format), checkpoint interop,

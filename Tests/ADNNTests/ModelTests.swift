@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNKernels
 
 final class ModelTests: XCTestCase {
@@ -103,9 +104,26 @@ final class ModelTests: XCTestCase {
         XCTAssertTrue(m.parameters().allSatisfy { $0.grad != nil }, "every parameter receives a gradient")
     }
 
-    func testFeatureSide() {
-        XCTAssertEqual(ADNNFER.featureSide(224), 7)
-        XCTAssertEqual(ADNNFER.featureSide(65), 3)
-        XCTAssertEqual(ADNNFER.featureSide(48), 2)
+    func testBackboneStructureDerivesGridAttentionStageAndDepths() throws {
+        let eff = try EfficientNet(EfficientNetSpec.named("efficientnet_b0")!, inChannels: 1, numClasses: 0)
+        let res = ResNet(inChannels: 1, numClasses: 0)
+        eff.eval(); res.eval()
+        for (net, hook) in [(eff as Backbone, 4), (res as Backbone, 2)] {
+            XCTAssertEqual(net.outputStride, 32)
+            XCTAssertEqual(net.attentionStageIndex, hook, "CBAM goes after the last stride-16 stage")
+            XCTAssertEqual(net.stages[net.attentionStageIndex].outputStride, 16)
+            for n in [48, 65, 224] {
+                // The derived token grid equals the real feature map's side.
+                let f = noGrad { net.features(Tensor(zeros: [1, n, n, 1])) { $1 } }
+                XCTAssertEqual(f.shape[1], net.featureSide(forInput: n), "input \(n)")
+            }
+            // Every backbone parameter has a depth: stem 0, stages 1…S, head S + 1.
+            let depths = net.layerDepths()
+            XCTAssertEqual(depths.count, net.parameters().count)
+            XCTAssertEqual(Set(depths.values).count, net.stages.count + (net.headModules.isEmpty ? 1 : 2))
+        }
+        XCTAssertEqual(eff.featureSide(forInput: 224), 7)
+        XCTAssertEqual(eff.featureSide(forInput: 65), 3)
+        XCTAssertEqual(eff.featureSide(forInput: 48), 2)
     }
 }

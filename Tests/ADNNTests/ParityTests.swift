@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNKernels
 
 /// Our ops against PyTorch references (Scripts/make_fixtures.py → Tests/ADNNTests/Fixtures).

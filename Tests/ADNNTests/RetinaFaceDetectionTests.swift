@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNData
 
 /// End to end: decode the shared photos, detect, and compare with the reference implementation's

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 
 /// RetinaFace MobileNet-0.25: names, anchors, NMS, and the forward pass against PyTorch
 /// (Scripts/make_retinaface_fixture.py).

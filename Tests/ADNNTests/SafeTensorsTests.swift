@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 
 /// Path of a committed fixture (Tests/ADNNTests/Fixtures, made by Scripts/make_fixtures.py).
 func fixturePath(_ name: String) -> String {

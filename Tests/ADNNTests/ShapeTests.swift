@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNKernels
 
 /// Values with gaps of at least 0.1 in a seeded random order (safe for finite differences of max).

@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 
 /// Reference values computed independently with SciPy 1.17 (`stats.ttest_rel`, `stats.binomtest`,
 /// `2·stats.t.sf`).

@@ -1,5 +1,6 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 
 /// The one closeness check of the test suite: |a − e| ≤ atol + rtol·|e| elementwise.
 func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-5,

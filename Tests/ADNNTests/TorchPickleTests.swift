@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 
 /// `../shared/<relative>` next to the package root, or nil (with the reason printed) when absent.
 func sharedAssetPath(_ relative: String) -> String? {

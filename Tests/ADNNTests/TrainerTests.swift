@@ -1,25 +1,16 @@
 import XCTest
 @testable import ADNN
+@testable import ADNNTrain
 import ADNNData
 
-/// A tiny deterministic batch source: synthetic faces through the real loader.
-final class SyntheticProvider: BatchProvider {
-    let loader: DataLoader
-    init(split: String, train: Bool) throws {
-        let ds = try Dataset.load("synthetic:train=96,val=48,test=16,size=24,seed=3")
-        loader = try DataLoader(dataset: ds, split: split, transform: TransformConfig(size: 24, channels: 1, mean: [0.5], std: [0.25]),
+/// A tiny deterministic batch source: synthetic faces through the real loader and the app layer's
+/// loader adapter (`LoaderProvider`).
+func syntheticProvider(split: String, train: Bool) throws -> LoaderProvider {
+    let ds = try Dataset.load("synthetic:train=96,val=48,test=16,size=24,seed=3")
+    let loader = try DataLoader(dataset: ds, split: split, transform: TransformConfig(size: 24, channels: 1, mean: [0.5], std: [0.25]),
                                 augment: train ? AugmentConfig(mixup: 0.5) : nil,
                                 options: LoaderOptions(batchSize: 16, shuffle: train, dropLast: train, workers: 2, seed: 5))
-    }
-    func batchCount(epoch: Int) -> Int { loader.batchesPerEpoch }
-    func batches(epoch: Int) -> AnyIterator<TrainBatch> {
-        let seq = loader.batches(epoch: epoch)
-        return AnyIterator {
-            guard let b = seq.next() else { return nil }
-            return TrainBatch(images: Tensor(b.images, shape: b.shape),
-                              targets: BatchTargets(labels: b.labels, mixLabels: b.mixLabels, lambda: Array(repeating: b.mixLambda, count: b.count)))
-        }
-    }
+    return LoaderProvider(loader)
 }
 
 final class TrainerTests: XCTestCase {
@@ -42,7 +33,7 @@ final class TrainerTests: XCTestCase {
 
     /// Resuming from the checkpoint of a completed epoch reproduces the uninterrupted run exactly.
     func testResumeReproducesUninterruptedRun() throws {
-        let train = try SyntheticProvider(split: "train", train: true), val = try SyntheticProvider(split: "val", train: false)
+        let train = try syntheticProvider(split: "train", train: true), val = try syntheticProvider(split: "val", train: false)
         let classes = SyntheticFaces.classes
         let dirA = try tempDir("a"), dirB = try tempDir("b")
         defer { try? FileManager.default.removeItem(atPath: dirA); try? FileManager.default.removeItem(atPath: dirB) }
@@ -76,7 +67,7 @@ final class TrainerTests: XCTestCase {
 
     func testNonFiniteLossStopsWithStepAndKeepsCheckpoint() throws {
         var c = config(); c.optim.lr = 1e30; c.optim.gradClip = 0; c.schedule.warmupEpochs = 0
-        let train = try SyntheticProvider(split: "train", train: true), val = try SyntheticProvider(split: "val", train: false)
+        let train = try syntheticProvider(split: "train", train: true), val = try syntheticProvider(split: "val", train: false)
         let dir = try tempDir("nan")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let t = try Trainer(config: c, classes: SyntheticFaces.classes, classCounts: [1, 1, 1, 1, 1, 1, 1], runDir: dir, stepsPerEpoch: 6)

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import ADNN
+@testable import ADNNTrain
 
 /// Gaussian process, Expected Improvement, search space and tuner of `adnn tune`.
 final class TuneTests: XCTestCase {

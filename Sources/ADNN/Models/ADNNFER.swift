@@ -4,7 +4,8 @@ import Foundation
 /// [CBAM] → tokens (+ pos) → Transformer → LayerNorm → mean over tokens → dropout → linear head.
 /// Without a transformer: global average pool → dropout → head.
 public final class ADNNFER: Module {
-    public let backbone: Module
+    /// The feature extractor (its parameters live under `backbone.`).
+    public let backbone: Backbone
     public let cbamStage: CBAM?
     public let cbamHead: CBAM?
     public let proj: Linear?
@@ -12,15 +13,14 @@ public final class ADNNFER: Module {
     public let transformer: TransformerEncoder?
     public let head: Linear
     public let dropRate: Float
-    public let config: Config.Model
-
-    private var net: Backbone { backbone as! Backbone }
+    public let config: ADNNFERConfig
 
     /// Width of the pooled feature that enters `head` (center-loss dimension).
     public var featureDim: Int { head.weight.shape[1] }
 
     /// Builds the model described by `config` with freshly initialised weights.
-    public init(_ config: Config.Model) throws {
+    public init(_ config: ADNNFERConfig) throws {
+        if let problem = config.firstProblem() { throw ADNNError.invalid("model.\(problem.key) \(problem.reason)") }
         self.config = config
         let bb: Backbone
         if config.backbone == "resnet50" {
@@ -33,14 +33,14 @@ public final class ADNNFER: Module {
         backbone = bb
         let c = bb.featureChannels
         if let cb = config.cbam {
-            cbamStage = cb.stage ? CBAM(bb.stageChannels[bb.stageHookIndex], reduction: cb.reduction, kernelSize: cb.kernelSize) : nil
+            cbamStage = cb.stage ? CBAM(bb.stageChannels[bb.attentionStageIndex], reduction: cb.reduction, kernelSize: cb.kernelSize) : nil
             cbamHead = cb.head ? CBAM(c, reduction: cb.reduction, kernelSize: cb.kernelSize) : nil
         } else {
             cbamStage = nil; cbamHead = nil
         }
         if let t = config.transformer {
             proj = c != t.dModel ? Linear(c, t.dModel) : nil
-            let side = ADNNFER.featureSide(config.inputSize)
+            let side = bb.featureSide(forInput: config.inputSize)
             posEmbed = Tensor.truncatedNormal([1, side * side, t.dModel], std: 0.02, a: -0.02 * 2, b: 0.02 * 2,
                                               rng: &GlobalRNG.generator, requiresGrad: true)
             transformer = TransformerEncoder(layers: t.layers, dModel: t.dModel, heads: t.heads, dFF: t.dFF, dropout: t.dropout)
@@ -52,12 +52,8 @@ public final class ADNNFER: Module {
         dropRate = config.dropRate
     }
 
-    /// Side of the head feature map for a square input (five stride-2 stages, each ⌈·/2⌉).
-    public static func featureSide(_ input: Int) -> Int {
-        var s = input
-        for _ in 0..<5 { s = (s + 1) / 2 }
-        return s
-    }
+    /// Side of the head feature map (the token grid) for a square input of `input` pixels.
+    public func featureSide(_ input: Int) -> Int { backbone.featureSide(forInput: input) }
 
     /// Logits `[N, classes]` and the pooled feature `[N, d]` that enters the head (for center loss).
     // x: [N, H, W, C]
@@ -70,8 +66,8 @@ public final class ADNNFER: Module {
     /// target layer).
     // x: [N, H, W, C]
     public func featureMap(_ x: Tensor) -> Tensor {
-        let hookIndex = net.stageHookIndex
-        var f = net.features(x) { [cbamStage] s, y in (s == hookIndex ? cbamStage.map { $0(y) } : nil) ?? y }
+        let hookIndex = backbone.attentionStageIndex
+        var f = backbone.features(x) { [cbamStage] s, y in (s == hookIndex ? cbamStage.map { $0(y) } : nil) ?? y }
         if let cbamHead { f = cbamHead(f) }
         return f
     }

@@ -110,8 +110,15 @@ public struct EfficientNetSpec: Sendable {
     }
 }
 
+/// A block of an EfficientNet stage (`DepthwiseSeparable` or `InvertedResidual`), so the stages are
+/// a typed array.
+public class EfficientNetBlock: Module {
+    /// Forward pass; each subclass overrides it.
+    public func callAsFunction(_ x: Tensor) -> Tensor { x }
+}
+
 /// Depthwise-separable block (timm `DepthwiseSeparableConv`): dw conv → BN → act → SE → pw conv → BN (+ skip).
-public final class DepthwiseSeparable: Module, UnaryLayer {
+public final class DepthwiseSeparable: EfficientNetBlock {
     public let convDw: Conv2d, bn1: BatchNorm
     public let se: SqueezeExcite?
     public let convPw: Conv2d, bn2: BatchNorm
@@ -131,7 +138,7 @@ public final class DepthwiseSeparable: Module, UnaryLayer {
         hasSkip = args.stride == 1 && inC == args.outChannels && !args.noSkip
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
         var y = convDw(x, batchNorm: bn1, activation: act)
         if let se { y = se(y) }
         y = convPw(y, batchNorm: bn2, activation: .identity)
@@ -141,7 +148,7 @@ public final class DepthwiseSeparable: Module, UnaryLayer {
 
 /// Inverted-residual (MBConv) block (timm `InvertedResidual`):
 /// pw expand → BN → act → dw conv → BN → act → SE → pw project → BN (+ skip).
-public final class InvertedResidual: Module, UnaryLayer {
+public final class InvertedResidual: EfficientNetBlock {
     public let convPw: Conv2d, bn1: BatchNorm
     public let convDw: Conv2d, bn2: BatchNorm
     public let se: SqueezeExcite?
@@ -165,7 +172,7 @@ public final class InvertedResidual: Module, UnaryLayer {
         hasSkip = args.stride == 1 && inC == args.outChannels && !args.noSkip
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
         var y = convPw(x, batchNorm: bn1, activation: act)
         y = convDw(y, batchNorm: bn2, activation: act)
         if let se { y = se(y) }
@@ -178,14 +185,15 @@ public final class InvertedResidual: Module, UnaryLayer {
 /// `bn2`, and `classifier` when built with classes. https://arxiv.org/abs/1905.11946
 public final class EfficientNet: Module, Backbone {
     public let convStem: Conv2d, bn1: BatchNorm
-    public let blocks: [[Module]]
+    public let blocks: [[EfficientNetBlock]]
     public let convHead: Conv2d, bn2: BatchNorm
     public let classifier: Linear?
     public let spec: EfficientNetSpec
-    /// Channels after each stage.
-    public let stageChannels: [Int]
+    /// The stages with their channels and output strides (stem stride 2, then each block's stride).
+    public let stages: [BackboneStage]
+    public var stemModules: [Module] { [convStem, bn1] }
+    public var headModules: [Module] { [convHead, bn2] }
     public var featureChannels: Int { convHead.outChannels }
-    public var stageHookIndex: Int { 4 }
 
     /// Builds the network; `numClasses == 0` gives a feature extractor without `classifier`.
     public init(_ spec: EfficientNetSpec, inChannels: Int = 3, numClasses: Int = 1000, dropPathRate: Float = 0) throws {
@@ -195,19 +203,20 @@ public final class EfficientNet: Module, Backbone {
         convStem = Conv2d(inChannels, stem, kernelSize: 3, stride: 2, padding: spec.tfStyle ? .same : .symmetric(1), bias: false)
         bn1 = BatchNorm(stem, eps: spec.bnEps)
         let total = stages.reduce(0) { $0 + $1.count }
-        var c = stem, idx = 0
-        var built: [[Module]] = [], chans: [Int] = []
+        var c = stem, idx = 0, stride = 2
+        var built: [[EfficientNetBlock]] = [], info: [(channels: Int, stride: Int)] = []
         for stage in stages {
-            var row: [Module] = []
+            var row: [EfficientNetBlock] = []
             for args in stage {
                 let p = dropPathRate * Float(idx) / Float(total)   // timm: linear in block index
                 row.append(args.kind == .ds ? DepthwiseSeparable(c, args, spec: spec, dropPath: p)
                                             : InvertedResidual(c, args, spec: spec, dropPath: p))
-                c = args.outChannels; idx += 1
+                c = args.outChannels; idx += 1; stride *= args.stride
             }
-            built.append(row); chans.append(c)
+            built.append(row); info.append((c, stride))
         }
-        blocks = built; stageChannels = chans
+        blocks = built
+        self.stages = zip(built, info).map { BackboneStage(blocks: $0.0, channels: $0.1.channels, outputStride: $0.1.stride) }
         convHead = Conv2d(c, spec.headChannels, kernelSize: 1, bias: false)
         bn2 = BatchNorm(spec.headChannels, eps: spec.bnEps)
         classifier = numClasses > 0 ? Linear(spec.headChannels, numClasses) : nil
@@ -234,7 +243,7 @@ public final class EfficientNet: Module, Backbone {
     public func features(_ x: Tensor, hook: (Int, Tensor) -> Tensor) -> Tensor {
         var y = convStem(x, batchNorm: bn1, activation: spec.activation)
         for (s, stage) in blocks.enumerated() {
-            for b in stage { y = (b as! UnaryLayer)(y) }
+            for b in stage { y = b(y) }
             y = hook(s, y)
         }
         return convHead(y, batchNorm: bn2, activation: spec.activation)
@@ -245,16 +254,4 @@ public final class EfficientNet: Module, Backbone {
         precondition(classifier != nil, "EfficientNet: built without a classifier")
         return classifier!(globalAvgPool(features(x) { $1 }))
     }
-}
-
-/// A feature extractor the ADNN-FER assembly can wrap.
-public protocol Backbone: Module {
-    /// Channels of the final feature map.
-    var featureChannels: Int { get }
-    /// Channels after each stage.
-    var stageChannels: [Int] { get }
-    /// Stage after which `cbam_stage` is applied.
-    var stageHookIndex: Int { get }
-    /// Head feature map `[N, h, w, featureChannels]`; `hook` may transform each stage's output.
-    func features(_ x: Tensor, hook: (Int, Tensor) -> Tensor) -> Tensor
 }

@@ -22,7 +22,14 @@ public struct FaceDetection: Sendable, Equatable {
 
 /// Conv → BatchNorm → optional LeakyReLU: RetinaFace's `conv_bn`, `conv_bn_no_relu` and
 /// `conv_bn1X1` Sequentials (checkpoint names `0` conv, `1` BN).
-public final class RetinaConvBN: Module {
+/// A layer of the RetinaFace MobileNet body (`RetinaConvBN` or `RetinaDepthwiseBlock`), so a stage is
+/// a typed array.
+public class RetinaBodyLayer: Module {
+    /// Forward pass; each subclass overrides it.
+    public func callAsFunction(_ x: Tensor) -> Tensor { x }
+}
+
+public final class RetinaConvBN: RetinaBodyLayer {
     public let conv: Conv2d, bn: BatchNorm
     /// LeakyReLU slope, applied when `activated`.
     public let slope: Float
@@ -38,7 +45,7 @@ public final class RetinaConvBN: Module {
     public override var nameOverrides: [String: String] { ["conv": "0", "bn": "1"] }
 
     // x: [N, H, W, inC] → [N, H', W', outC]
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
         let y = bn(conv(x))
         return activated ? y.leakyRelu(slope) : y
     }
@@ -46,7 +53,7 @@ public final class RetinaConvBN: Module {
 
 /// MobileNet-V1 depthwise-separable block (`conv_dw`): 3×3 depthwise conv → BN → LeakyReLU
 /// → 1×1 conv → BN → LeakyReLU; checkpoint names `0`, `1`, `3`, `4`.
-public final class RetinaDepthwiseBlock: Module {
+public final class RetinaDepthwiseBlock: RetinaBodyLayer {
     public let dwConv: Conv2d, dwBn: BatchNorm
     public let pwConv: Conv2d, pwBn: BatchNorm
     public let slope: Float
@@ -62,14 +69,14 @@ public final class RetinaDepthwiseBlock: Module {
     public override var nameOverrides: [String: String] { ["dwConv": "0", "dwBn": "1", "pwConv": "3", "pwBn": "4"] }
 
     // x: [N, H, W, inC] → [N, H/stride, W/stride, outC]
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public override func callAsFunction(_ x: Tensor) -> Tensor {
         pwBn(pwConv(dwBn(dwConv(x)).leakyRelu(slope))).leakyRelu(slope)
     }
 }
 
 /// MobileNet-V1 ×0.25 body with three outputs (strides 8, 16, 32; 64, 128, 256 channels).
 public final class RetinaMobileNetBody: Module {
-    public let stage1: [Module], stage2: [Module], stage3: [Module]
+    public let stage1: [RetinaBodyLayer], stage2: [RetinaBodyLayer], stage3: [RetinaBodyLayer]
 
     /// - Parameter slope: LeakyReLU slope after every BN.
     public init(slope: Float) {
@@ -79,12 +86,8 @@ public final class RetinaMobileNetBody: Module {
         stage3 = [dw(128, 256, 2), dw(256, 256, 1)]
     }
 
-    private func run(_ stage: [Module], _ x: Tensor) -> Tensor {
-        var y = x
-        for m in stage {
-            if let b = m as? RetinaDepthwiseBlock { y = b(y) } else { y = (m as! RetinaConvBN)(y) }
-        }
-        return y
+    private func run(_ stage: [RetinaBodyLayer], _ x: Tensor) -> Tensor {
+        stage.reduce(x) { $1($0) }
     }
 
     // x: [N, H, W, 3] → ([N, H/8, W/8, 64], [N, H/16, W/16, 128], [N, H/32, W/32, 256]) (sizes rounded up)
@@ -188,7 +191,7 @@ public final class RetinaFace: Module {
     public let body: RetinaMobileNetBody
     public let fpn: RetinaFPN
     public let ssh1: RetinaSSH, ssh2: RetinaSSH, ssh3: RetinaSSH
-    public let classHead: [Module], bboxHead: [Module], landmarkHead: [Module]
+    public let classHead: [RetinaHead], bboxHead: [RetinaHead], landmarkHead: [RetinaHead]
 
     /// Feature strides of the three levels.
     public static let steps = [8, 16, 32]
@@ -254,8 +257,8 @@ public final class RetinaFace: Module {
         precondition(x.rank == 4 && x.shape[3] == 3, "RetinaFace: input must be [N, H, W, 3] BGR, got \(x.shape)")
         let pyramid = fpn(body(x))
         let features = [ssh1(pyramid[0]), ssh2(pyramid[1]), ssh3(pyramid[2])]
-        func heads(_ hs: [Module]) -> Tensor {
-            Tensor.concat(zip(hs, features).map { ($0.0 as! RetinaHead)($0.1) }, axis: 1)
+        func heads(_ hs: [RetinaHead]) -> Tensor {
+            Tensor.concat(zip(hs, features).map { $0.0($0.1) }, axis: 1)
         }
         return Output(loc: heads(bboxHead), conf: heads(classHead).softmax(axis: -1), landmarks: heads(landmarkHead))
     }

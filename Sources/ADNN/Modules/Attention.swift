@@ -79,7 +79,7 @@ public final class TransformerEncoderLayer: Module, UnaryLayer {
 
 /// Stack of encoder layers with a final LayerNorm (PyTorch `nn.TransformerEncoder(..., norm=LayerNorm)`).
 public final class TransformerEncoder: Module, UnaryLayer {
-    public let layers: [Module]
+    public let layers: [TransformerEncoderLayer]
     public let norm: LayerNorm
 
     public init(layers count: Int, dModel: Int, heads: Int, dFF: Int, dropout: Float) {
@@ -89,7 +89,7 @@ public final class TransformerEncoder: Module, UnaryLayer {
 
     // x: [N, T, d]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        norm(layers.reduce(x) { ($1 as! TransformerEncoderLayer)($0) })
+        norm(layers.reduce(x) { $1($0) })
     }
 }
 

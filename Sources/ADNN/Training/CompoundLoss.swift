@@ -91,14 +91,32 @@ public struct DistributionAwareSmoothing: Sendable {
     }
 }
 
+/// Weights and settings of the compound loss (SPEC §2 `loss`), kept beside the loss.
+public struct CompoundLossConfig: Codable, Equatable, Sendable {
+    public var ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15
+    public var centerAlpha: Float = 0.5, dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4
+    /// Divide the center loss by the feature width (mean over dimensions instead of SPEC's sum).
+    /// With wide LayerNorm-ed features the summed form dominates CE and collapses the features.
+    public var centerPerDim = false
+    public init(ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15, centerAlpha: Float = 0.5,
+                dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4) {
+        self.ce = ce; self.center = center; self.dls = dls
+        self.centerAlpha = centerAlpha; self.dlsEpsilon = dlsEpsilon; self.dlsEpsilonMax = dlsEpsilonMax
+    }
+    enum CodingKeys: String, CodingKey {
+        case ce, center, dls, centerAlpha = "center_alpha", dlsEpsilon = "dls_epsilon", dlsEpsilonMax = "dls_epsilon_max"
+        case centerPerDim = "center_per_dim"
+    }
+}
+
 /// `L = w_ce·CE + w_center·Center + w_dls·DLS` (SPEC §1.4), with each term reported.
 public final class CompoundLoss {
-    public let config: Config.Loss
+    public let config: CompoundLossConfig
     public let center: CenterLoss
     public let smoothing: DistributionAwareSmoothing
     public let numClasses: Int
 
-    public init(config: Config.Loss, numClasses: Int, featureDim: Int, classCounts: [Int]) {
+    public init(config: CompoundLossConfig, numClasses: Int, featureDim: Int, classCounts: [Int]) {
         self.config = config
         self.numClasses = numClasses
         center = CenterLoss(classes: numClasses, dim: featureDim, alpha: config.centerAlpha, perDimension: config.centerPerDim)

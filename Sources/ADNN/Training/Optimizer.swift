@@ -41,6 +41,9 @@ open class Optimizer {
         } }
     }
 
+    /// The optimised tensors, in entry order.
+    public var parameters: [Tensor] { entries.map(\.tensor) }
+
     /// Clears all gradients.
     public func zeroGrad() { for e in entries { e.tensor.grad = nil } }
 
@@ -123,19 +126,14 @@ extension ADNNFER {
     /// Parameter entries with layer-wise LR decay over the backbone stages and no weight decay on
     /// norms, biases and `pos_embed` (BEiT-style layer decay: scale = decay^(top − layer)).
     public func parameterGroups(weightDecay: Float, layerDecay: Float) -> [ParamGroupEntry] {
-        let stages: Int = (backbone as? EfficientNet)?.blocks.count ?? 4
-        let top = stages + 2
-        func layerID(_ name: String) -> Int {
-            guard name.hasPrefix("backbone.") else { return top }
-            let rest = name.dropFirst("backbone.".count)
-            if rest.hasPrefix("conv_stem") || rest.hasPrefix("bn1") || rest.hasPrefix("conv1") { return 0 }
-            if rest.hasPrefix("blocks.") { return (Int(rest.split(separator: ".")[1]) ?? 0) + 1 }
-            if rest.hasPrefix("layer"), let d = Int(rest.dropFirst(5).prefix(1)) { return d }
-            return stages + 1   // conv_head, bn2
-        }
+        // Depths from the backbone's structure: stem 0, stage s → s + 1, its head stages + 1; the
+        // modules after the backbone (CBAM, transformer, head) sit on top.
+        let top = backbone.stages.count + 2
+        let depths = backbone.layerDepths()
         return namedParameters().map { (name, t) in
             let noDecay = t.rank <= 1 || name.contains("pos_embed")
-            let scale = layerDecay >= 1 ? 1 : Foundation.pow(layerDecay, Float(top - layerID(name)))
+            let depth = depths[ObjectIdentifier(t)] ?? top
+            let scale = layerDecay >= 1 ? 1 : Foundation.pow(layerDecay, Float(top - depth))
             return ParamGroupEntry(name: name, tensor: t, lrScale: scale, weightDecay: noDecay ? 0 : weightDecay)
         }
     }

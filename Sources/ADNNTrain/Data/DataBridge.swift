@@ -3,8 +3,8 @@ import ADNN
 import ADNNData
 
 /// Opens the data set for a config (`--data` path, or the built-in synthetic set).
-func openDataset(_ cfg: Config, path: String?) throws -> Dataset {
-    let format: DatasetFormat? = cfg.data.format == "auto" ? nil : DatasetFormat(rawValue: cfg.data.format)
+public func openDataset(_ cfg: Config, path: String?) throws -> Dataset {
+    let format = cfg.data.format.layout
     let p = path ?? (format == .synthetic ? "synthetic" : nil)
     guard let p else { throw ADNNError.invalid("no data: pass --data D (or set data.format: synthetic)") }
     let synth = SyntheticFaceConfig(size: 48, trainCount: cfg.data.syntheticCount, valCount: max(100, cfg.data.syntheticCount / 5),
@@ -16,13 +16,13 @@ func openDataset(_ cfg: Config, path: String?) throws -> Dataset {
 }
 
 /// Evaluation-time transform of a config (resize to the model input, CLAHE, normalisation).
-func evalTransform(_ cfg: Config) -> TransformConfig {
+public func evalTransform(_ cfg: Config) -> TransformConfig {
     TransformConfig(size: cfg.model.inputSize, channels: cfg.model.inChans, clahe: cfg.data.clahe,
                     mean: cfg.data.mean, std: cfg.data.std)
 }
 
 /// Training augmentation of a config (SPEC §2 `augment`).
-func augmentConfig(_ cfg: Config) -> AugmentConfig {
+public func augmentConfig(_ cfg: Config) -> AugmentConfig {
     let a = cfg.augment
     return AugmentConfig(hflip: Double(a.hflip), crop: Double(a.crop), colorJitter: Double(a.colorJitter), rotate: Double(a.rotate),
                          rotateDegrees: Double(a.rotateDegrees), noise: Double(a.noise), cutout: Double(a.cutout),
@@ -31,20 +31,20 @@ func augmentConfig(_ cfg: Config) -> AugmentConfig {
 
 /// Adapts a `DataLoader` to the trainer's `BatchProvider`, optionally mapping dataset labels to
 /// model class indices (cross-dataset evaluation) and dropping samples the model cannot name.
-final class LoaderProvider: BatchProvider {
-    let loader: DataLoader
-    let labelMap: [Int]?
+public final class LoaderProvider: BatchProvider {
+    public let loader: DataLoader
+    public let labelMap: [Int]?
     /// At most this many batches per epoch (`data.limit` images), nil for all.
-    let maxBatches: Int?
+    public let maxBatches: Int?
 
-    init(_ loader: DataLoader, labelMap: [Int]? = nil, limitImages: Int = 0) {
+    public init(_ loader: DataLoader, labelMap: [Int]? = nil, limitImages: Int = 0) {
         self.loader = loader; self.labelMap = labelMap
         maxBatches = limitImages > 0 ? max(1, limitImages / loader.options.batchSize) : nil
     }
 
-    func batchCount(epoch: Int) -> Int { min(loader.batchesPerEpoch, maxBatches ?? .max) }
+    public func batchCount(epoch: Int) -> Int { min(loader.batchesPerEpoch, maxBatches ?? .max) }
 
-    func batches(epoch: Int) -> AnyIterator<TrainBatch> {
+    public func batches(epoch: Int) -> AnyIterator<TrainBatch> {
         let seq = loader.batches(epoch: epoch)
         let map = labelMap
         var produced = 0
@@ -77,35 +77,87 @@ final class LoaderProvider: BatchProvider {
 }
 
 /// Loader options from a config.
-func loaderOptions(_ cfg: Config, train: Bool, batchSize: Int? = nil) -> LoaderOptions {
+public func loaderOptions(_ cfg: Config, train: Bool, batchSize: Int? = nil) -> LoaderOptions {
     LoaderOptions(batchSize: batchSize ?? cfg.data.batchSize, shuffle: train, dropLast: train, balanced: train && cfg.data.balanced,
                   workers: max(1, cfg.data.workers), seed: UInt64(cfg.seed))
 }
 
 /// A checkpoint opened for classifying single images (`adnn predict`, `adnn explain`): the model in
 /// eval mode, its evaluation transform, class names and input geometry.
-struct ImageClassifier {
-    let checkpoint: Checkpoint
-    let model: ADNNFER
-    let transform: TransformConfig
+public struct ImageClassifier {
+    /// The checkpoint file.
+    public let path: String
+    public let checkpoint: Checkpoint
+    public let model: ADNNFER
+    public let transform: TransformConfig
     /// The checkpoint's class names (`class0`, `class1`, … when it has none).
-    let classes: [String]
+    public let classes: [String]
     /// `model.input_size` and `model.in_chans`.
-    let size: Int, channels: Int
+    public let size: Int, channels: Int
+    /// The run configuration stored in the checkpoint.
+    public var config: Config { checkpoint.config }
 
     /// Reads `path`; a missing or bad checkpoint is one error naming the file.
-    init(checkpoint path: String) throws {
+    public init(checkpoint path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw ADNNError.io("\(path): no such checkpoint") }
+        self.path = path
         checkpoint = try Checkpoint.read(path)
-        model = try checkpoint.makeModel()
+        model = try checkpoint.makeModel(source: path)
         transform = evalTransform(checkpoint.config)
-        classes = checkpoint.classes.isEmpty ? (0..<checkpoint.config.model.numClasses).map { "class\($0)" } : checkpoint.classes
+        let k = checkpoint.config.model.numClasses
+        if !checkpoint.classes.isEmpty && checkpoint.classes.count != k {
+            throw ADNNError.invalid("\(path): metadata names \(checkpoint.classes.count) classes for a \(k)-class model")
+        }
+        classes = checkpoint.classes.isEmpty ? (0..<k).map { "class\($0)" } : checkpoint.classes
         size = checkpoint.config.model.inputSize
         channels = checkpoint.config.model.inChans
     }
 
     /// The model input `[1, size, size, channels]` for an image (resized, CLAHE, normalised).
-    func input(_ image: PixelImage) -> Tensor {
+    public func input(_ image: PixelImage) -> Tensor {
         Tensor(transform.tensorData(for: image), shape: [1, size, size, channels])
     }
+
+    /// Class probabilities of one image (or aligned face).
+    /// - Throws: when the model's output is not finite (a damaged checkpoint), naming the file.
+    public func probabilities(_ image: PixelImage) throws -> [Float] {
+        try probabilities(batch: [image])[0]
+    }
+
+    /// Class probabilities of several images in one forward pass `[N, classes]`.
+    public func probabilities(batch images: [PixelImage]) throws -> [[Float]] {
+        guard !images.isEmpty else { return [] }
+        var data: [Float] = []
+        data.reserveCapacity(images.count * size * size * channels)
+        for im in images { data += transform.tensorData(for: im) }
+        let x = Tensor(data, shape: [images.count, size, size, channels])
+        let p = noGrad { model(x).softmax(axis: -1) }.scalars
+        guard p.allSatisfy({ $0.isFinite }) else { throw ADNNError.invalid("\(path): the model's outputs are not finite (damaged weights?)") }
+        let k = classes.count
+        return (0..<images.count).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
+    }
+}
+
+/// A data set named on the command line (`adnn dataset`, `adnn preprocess`): where it is, its layout
+/// (`auto` to detect) and the class count.
+public struct DatasetSource {
+    public var data: String
+    public var format: String
+    public var numClasses: Int?
+
+    public init(data: String, format: String = "auto", numClasses: Int? = nil) {
+        self.data = data; self.format = format; self.numClasses = numClasses
+    }
+
+    /// `format` as a layout; nil for `auto`.
+    public func layout() throws -> DatasetFormat? {
+        if format == "auto" { return nil }
+        guard let f = DatasetFormat(rawValue: format) else {
+            throw ADNNError.invalid("--format \(format): expected auto, \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return f
+    }
+
+    /// `DatasetOptions` for `Dataset.load`.
+    public func loadOptions() throws -> DatasetOptions { DatasetOptions(format: try layout(), numClasses: numClasses) }
 }

@@ -3,16 +3,16 @@ import ADNN
 import ADNNData
 
 /// Default RetinaFace weights: `ADNN_RETINAFACE`, else the shared copy next to the project.
-func defaultDetectorPath() -> String {
+public func defaultDetectorPath() -> String {
     ProcessInfo.processInfo.environment["ADNN_RETINAFACE"] ?? "../shared/models/retinaface_mobilenet0.25.safetensors"
 }
 
 /// Detects faces with RetinaFace and returns SPEC §6 aligned crops with their boxes.
-final class FaceCropper {
-    let detector: RetinaFace
-    let threshold: Float
+public final class FaceCropper {
+    public let detector: RetinaFace
+    public let threshold: Float
 
-    init(weights: String, threshold: Float = 0.5) throws {
+    public init(weights: String, threshold: Float = 0.5) throws {
         guard FileManager.default.fileExists(atPath: weights) else {
             throw ADNNError.io("\(weights): RetinaFace weights not found (pass --detector or set ADNN_RETINAFACE)")
         }
@@ -21,7 +21,7 @@ final class FaceCropper {
     }
 
     /// Faces (highest score first) with aligned `size`×`size` crops.
-    func faces(in image: PixelImage, size: Int) -> [(detection: FaceDetection, crop: PixelImage)] {
+    public func faces(in image: PixelImage, size: Int) -> [(detection: FaceDetection, crop: PixelImage)] {
         let rgb = image.channels == 3 ? image : image.converted(toChannels: 3)
         let dets = noGrad {
             rgb.pixels.withUnsafeBufferPointer {

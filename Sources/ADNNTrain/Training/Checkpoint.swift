@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// A training checkpoint (SPEC §4): model tensors under PyTorch names plus metadata
 /// `format: adnn/1`, `config` (resolved config JSON), `classes` (JSON list), `epoch`, `metric`.
@@ -46,12 +47,13 @@ public struct Checkpoint {
     /// Tensors as a dictionary.
     public var tensorDict: [String: Tensor] { Dictionary(tensors, uniquingKeysWith: { a, _ in a }) }
 
-    /// Builds the model from the stored config and loads its weights (strict).
-    public func makeModel() throws -> ADNNFER {
+    /// Builds the model from the stored config and loads its weights (strict); `source` names the
+    /// file in errors.
+    public func makeModel(source: String = "checkpoint") throws -> ADNNFER {
         let model = try ADNNFER(config.model)
         let sd = tensorDict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") && !$0.key.hasPrefix("ema.") }
         do { try model.load(stateDict: sd, strict: true) } catch {
-            throw ADNNError.invalid("checkpoint does not match its config: \(error)")
+            throw ADNNError.invalid("\(source): checkpoint does not match its config: \(error)")
         }
         model.eval()
         return model

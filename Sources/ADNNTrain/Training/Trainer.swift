@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// One mini-batch for training or evaluation: NHWC images and targets.
 public struct TrainBatch {
@@ -76,6 +77,11 @@ public final class Trainer {
     public let runDir: String
     public let schedule: WarmupCosineSchedule
     public let stepsPerEpoch: Int
+    /// Exponential moving average of the weights (`schedule.ema > 0`), used for validation and `best`.
+    public let ema: WeightEMA?
+    /// Called after `backward` and before clipping with the parameters whose gradients are set, so a
+    /// data-parallel run can average them across processes.
+    public var gradientHook: (([Tensor]) -> Void)?
 
     public var startEpoch = 0
     public var bestMetric: Float = -.infinity
@@ -92,23 +98,29 @@ public final class Trainer {
     public var bestPath: String { runDir + "/best.safetensors" }
     public var metricsPath: String { runDir + "/metrics.jsonl" }
 
-    public init(config: Config, classes: [String], classCounts: [Int], runDir: String, stepsPerEpoch: Int) throws {
+    /// - Parameter model: a model built from `config.model` to train instead of a fresh one (`adnn bench`).
+    public init(config: Config, classes: [String], classCounts: [Int], runDir: String, stepsPerEpoch: Int,
+                model given: ADNNFER? = nil) throws {
         self.config = config
         self.classes = classes
         self.runDir = runDir
         self.stepsPerEpoch = max(1, stepsPerEpoch)
-        GlobalRNG.seed(UInt64(config.seed))
-        model = try ADNNFER(config.model)
-        if let pre = config.model.pretrained {
+        if let given {
+            model = given
+        } else {
+            GlobalRNG.seed(UInt64(config.seed))
+            model = try ADNNFER(config.model)
+        }
+        if given == nil, let pre = config.model.pretrained {
             try model.loadPretrainedBackbone(try loadWeights(pre), source: pre)
         }
         loss = CompoundLoss(config: config.loss, numClasses: config.model.numClasses, featureDim: model.featureDim, classCounts: classCounts)
         let groups = model.parameterGroups(weightDecay: config.optim.weightDecay, layerDecay: config.optim.layerDecay)
-        if config.optim.name.lowercased() == "sgd" {
-            optimizer = SGD(entries: groups, lr: config.optim.lr)
-        } else {
-            optimizer = AdamW(entries: groups, lr: config.optim.lr, betas: (config.optim.betas[0], config.optim.betas[1]))
+        switch config.optim.name {
+        case .sgd: optimizer = SGD(entries: groups, lr: config.optim.lr)
+        case .adamw: optimizer = AdamW(entries: groups, lr: config.optim.lr, betas: (config.optim.betas[0], config.optim.betas[1]))
         }
+        ema = config.schedule.ema > 0 ? WeightEMA(model, decay: config.schedule.ema) : nil
         schedule = WarmupCosineSchedule(baseLR: config.optim.lr, minLR: config.schedule.minLR,
                                         warmupSteps: config.schedule.warmupEpochs * self.stepsPerEpoch,
                                         totalSteps: config.schedule.epochs * self.stepsPerEpoch)
@@ -117,9 +129,9 @@ public final class Trainer {
     /// Monitored value of a record (higher is better).
     func monitored(_ r: EpochRecord) -> Float {
         switch config.schedule.monitor {
-        case "val_macro_f1": return r.valMacroF1
-        case "val_loss": return -r.valLoss
-        default: return r.valAccuracy
+        case .valMacroF1: return r.valMacroF1
+        case .valLoss: return -r.valLoss
+        case .valAccuracy: return r.valAccuracy
         }
     }
 
@@ -127,6 +139,7 @@ public final class Trainer {
     func checkpoint(epoch: Int, metric: Float) -> Checkpoint {
         var tensors = model.stateDict()
         tensors.append(("center_loss.centers", loss.center.centers))
+        if let ema { tensors += ema.stateTensors() }
         tensors += optimizer.stateTensors()
         let state: [String: Any] = ["best_metric": bestMetric.isFinite ? Double(bestMetric) : -1e30, "best_epoch": bestEpoch,
                                     "bad_epochs": badEpochs, "completed_epochs": epoch + 1]
@@ -141,6 +154,7 @@ public final class Trainer {
         let dict = ck.tensorDict
         try model.load(stateDict: dict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") }, strict: true)
         if let c = dict["center_loss.centers"] { loss.center.centers.assign(c) }
+        if let ema { try ema.loadState(dict, source: lastPath) }
         optimizer.loadState(dict)
         if let s = ck.extra["train_state"], let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] {
             bestMetric = Float(obj["best_metric"] as? Double ?? -1e30)
@@ -174,36 +188,18 @@ public final class Trainer {
             var step = 0
             while let batch = it.next() {
                 if Trainer.stopRequested { return records }
-                let globalStep = epoch * stepsPerEpoch + step
-                optimizer.lr = schedule.lr(at: globalStep)
-                let out = model.forward(batch.images)
-                let l = loss(logits: out.logits, features: out.features, targets: batch.targets)
-                let value = l.total.item
-                guard value.isFinite else {
-                    throw NonFiniteLossError(epoch: epoch, step: step,
-                                             lastGood: FileManager.default.fileExists(atPath: lastPath) ? lastPath : nil)
-                }
-                optimizer.zeroGrad()
-                l.total.backward()
-                optimizer.clipGradNorm(config.optim.gradClip)
-                optimizer.step()
-                noGrad { loss.center.update(features: out.features, labels: batch.targets.dominantLabels) }
-                let n = batch.targets.labels.count
-                let k = out.logits.shape[1]
-                let lp = out.logits.ptr
-                for i in 0..<n {
-                    var best = 0
-                    for j in 1..<k where lp[i * k + j] > lp[i * k + best] { best = j }
-                    if best == batch.targets.dominantLabels[i] { correct += 1 }
-                }
-                sumLoss += Double(value) * Double(n); sumCE += Double(l.ce) * Double(n)
-                sumCenter += Double(l.center) * Double(n); sumDLS += Double(l.dls) * Double(n)
-                seen += n
+                let r = try self.step(batch, globalStep: epoch * stepsPerEpoch + step, epoch: epoch, stepInEpoch: step)
+                let n = Double(r.count)
+                correct += r.correct
+                sumLoss += Double(r.loss) * n; sumCE += Double(r.ce) * n
+                sumCenter += Double(r.center) * n; sumDLS += Double(r.dls) * n
+                seen += r.count
                 step += 1
                 onStep?(epoch, step, steps, Float(sumLoss / Double(seen)), Double(seen) / Date().timeIntervalSince(start))
             }
             let trainSeconds = Date().timeIntervalSince(start)
-            let (probs, labels, _) = predictProbabilities(model, val)
+            let (probs, labels, _) = ema.map { e in e.withAveragedWeights { predictProbabilities(model, val) } }
+                ?? predictProbabilities(model, val)
             let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
             let rec = EpochRecord(epoch: epoch + 1, lr: optimizer.lr, loss: Float(sumLoss / Double(max(seen, 1))),
                                   lossCE: Float(sumCE / Double(max(seen, 1))), lossCenter: Float(sumCenter / Double(max(seen, 1))),
@@ -214,7 +210,10 @@ public final class Trainer {
             let improved = metric > bestMetric
             if improved { bestMetric = metric; bestEpoch = epoch + 1; badEpochs = 0 } else { badEpochs += 1 }
             let ck = checkpoint(epoch: epoch, metric: metric)
-            if improved { try ck.write(to: bestPath) }
+            if improved {
+                if let ema { try ema.withAveragedWeights { try checkpoint(epoch: epoch, metric: metric).write(to: bestPath) } }
+                else { try ck.write(to: bestPath) }
+            }
             try ck.write(to: lastPath)
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
             let line = String(decoding: try enc.encode(rec), as: UTF8.self) + "\n"
@@ -226,12 +225,45 @@ public final class Trainer {
     }
 }
 
-/// Reads a weights file: safetensors, or a PyTorch `.pth` state dict.
-public func loadWeights(_ path: String) throws -> [String: Tensor] {
-    guard FileManager.default.fileExists(atPath: path) else { throw ADNNError.io("\(path): weights file not found") }
-    if path.hasSuffix(".pth") || path.hasSuffix(".pt") || path.hasSuffix(".bin") {
-        return try TorchPickle.readStateDict(path)
+/// What one training step did: the loss and its terms, and how many samples it classified right.
+public struct StepResult {
+    public var loss: Float, ce: Float, center: Float, dls: Float
+    /// Samples in the batch and those whose arg-max logit is the dominant label.
+    public var count: Int, correct: Int
+}
+
+extension Trainer {
+    /// The one training step (used by `fit`, `adnn bench` and data-parallel training): learning rate
+    /// of `globalStep`, forward, compound loss, backward, `gradientHook`, clipping, optimiser step,
+    /// center update and the EMA update.
+    /// - Throws: `NonFiniteLossError` when the loss is NaN or infinite (nothing is updated then).
+    @discardableResult
+    public func step(_ batch: TrainBatch, globalStep: Int, epoch: Int = 0, stepInEpoch: Int = 0) throws -> StepResult {
+        optimizer.lr = schedule.lr(at: globalStep)
+        let out = model.forward(batch.images)
+        let l = loss(logits: out.logits, features: out.features, targets: batch.targets)
+        let value = l.total.item
+        guard value.isFinite else {
+            throw NonFiniteLossError(epoch: epoch, step: stepInEpoch,
+                                     lastGood: FileManager.default.fileExists(atPath: lastPath) ? lastPath : nil)
+        }
+        optimizer.zeroGrad()
+        l.total.backward()
+        gradientHook?(optimizer.parameters)
+        optimizer.clipGradNorm(config.optim.gradClip)
+        optimizer.step()
+        noGrad { loss.center.update(features: out.features, labels: batch.targets.dominantLabels) }
+        ema?.update()
+        let n = batch.targets.labels.count
+        let k = out.logits.shape[1]
+        let lp = out.logits.ptr
+        let dominant = batch.targets.dominantLabels
+        var correct = 0
+        for i in 0..<n {
+            var best = 0
+            for j in 1..<k where lp[i * k + j] > lp[i * k + best] { best = j }
+            if best == dominant[i] { correct += 1 }
+        }
+        return StepResult(loss: value, ce: l.ce, center: l.center, dls: l.dls, count: n, correct: correct)
     }
-    let st = try SafeTensors.read(path)
-    return st.tensors
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// One tuned setting: a numeric config key (dotted, e.g. `optim.lr`) and its range.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// Generic access to numeric settings by dotted key (`optim.lr`, `model.transformer.layers`),
 /// through the config's JSON form, so that every numeric key can be tuned.

@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// Expected Improvement for maximisation (Jones, Schonlau & Welch, "Efficient Global Optimization
 /// of Expensive Black-Box Functions", J. Global Optim. 13, 1998, eq. 15; Snoek, Larochelle &

@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// Bayesian optimisation of a black-box function on the unit cube [0, 1]^d, maximising: a
 /// Gaussian-process surrogate (``GaussianProcess``, Matérn-5/2 ARD, hyper-parameters by maximum

@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 import Yams
 
 /// The settings `adnn tune` searches over: a list of ``SearchDimension``s, in order.

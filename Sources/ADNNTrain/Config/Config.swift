@@ -1,71 +1,20 @@
 import Foundation
 import Yams
+import ADNN
+import ADNNData
 
 /// The run configuration (SPEC §2). Every key has a default; unknown keys are an error naming the
 /// key and the file. Encodes to JSON/YAML with the same snake_case keys.
 public struct Config: Codable, Equatable, Sendable {
-    public struct CBAMConfig: Codable, Equatable, Sendable {
-        public var stage = true, head = true
-        public var reduction = 16
-        public var kernelSize = 7
-        public init(stage: Bool = true, head: Bool = true, reduction: Int = 16, kernelSize: Int = 7) {
-            self.stage = stage; self.head = head; self.reduction = reduction; self.kernelSize = kernelSize
-        }
-        enum CodingKeys: String, CodingKey { case stage, head, reduction, kernelSize = "kernel_size" }
-    }
-    public struct TransformerConfig: Codable, Equatable, Sendable {
-        public var layers = 6, heads = 8
-        public var dModel = 2048, dFF = 4096
-        public var dropout: Float = 0.1
-        public init(layers: Int = 6, heads: Int = 8, dModel: Int = 2048, dFF: Int = 4096, dropout: Float = 0.1) {
-            self.layers = layers; self.heads = heads; self.dModel = dModel; self.dFF = dFF; self.dropout = dropout
-        }
-        enum CodingKeys: String, CodingKey { case layers, heads, dModel = "d_model", dFF = "d_ff", dropout }
-    }
-    public struct Model: Codable, Equatable, Sendable {
-        public init() {}
-        public var backbone = "efficientnet_b5"
-        public var inChans = 3
-        public var inputSize = 224
-        public var numClasses = 7
-        public var dropRate: Float = 0.4
-        public var dropPathRate: Float = 0.2
-        public var cbam: CBAMConfig? = CBAMConfig()
-        public var transformer: TransformerConfig? = TransformerConfig()
-        public var pretrained: String? = nil
-        enum CodingKeys: String, CodingKey {
-            case backbone, inChans = "in_chans", inputSize = "input_size", numClasses = "num_classes", dropRate = "drop_rate"
-            case dropPathRate = "drop_path_rate", cbam, transformer, pretrained
-        }
-        /// Encodes absent optional sections as explicit `null` so they survive a round trip.
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(backbone, forKey: .backbone); try c.encode(inChans, forKey: .inChans)
-            try c.encode(inputSize, forKey: .inputSize); try c.encode(numClasses, forKey: .numClasses)
-            try c.encode(dropRate, forKey: .dropRate); try c.encode(dropPathRate, forKey: .dropPathRate)
-            try c.encode(cbam, forKey: .cbam); try c.encode(transformer, forKey: .transformer)
-            try c.encode(pretrained, forKey: .pretrained)
-        }
-    }
-    public struct Loss: Codable, Equatable, Sendable {
-        public var ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15
-        public var centerAlpha: Float = 0.5, dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4
-        /// Divide the center loss by the feature width (mean over dimensions instead of SPEC's sum).
-        /// With wide LayerNorm-ed features the summed form dominates CE and collapses the features.
-        public var centerPerDim = false
-        public init(ce: Float = 0.60, center: Float = 0.25, dls: Float = 0.15, centerAlpha: Float = 0.5,
-                    dlsEpsilon: Float = 0.1, dlsEpsilonMax: Float = 0.4) {
-            self.ce = ce; self.center = center; self.dls = dls
-            self.centerAlpha = centerAlpha; self.dlsEpsilon = dlsEpsilon; self.dlsEpsilonMax = dlsEpsilonMax
-        }
-        enum CodingKeys: String, CodingKey {
-            case ce, center, dls, centerAlpha = "center_alpha", dlsEpsilon = "dls_epsilon", dlsEpsilonMax = "dls_epsilon_max"
-            case centerPerDim = "center_per_dim"
-        }
-    }
+    public typealias CBAMConfig = ADNN.CBAMConfig
+    public typealias TransformerConfig = ADNN.TransformerConfig
+    /// The `model` section: the network's own configuration.
+    public typealias Model = ADNNFERConfig
+    /// The `loss` section: the compound loss's own configuration.
+    public typealias Loss = CompoundLossConfig
     public struct Optim: Codable, Equatable, Sendable {
         public init() {}
-        public var name = "adamw"
+        public var name = OptimizerKind.adamw
         public var lr: Float = 3e-4
         public var weightDecay: Float = 0.05
         public var betas: [Float] = [0.9, 0.999]
@@ -78,13 +27,14 @@ public struct Config: Codable, Equatable, Sendable {
         public var epochs = 150, warmupEpochs = 10
         public var minLR: Float = 1e-6
         public var patience = 20
-        public var monitor = "val_accuracy"
+        public var monitor = Monitor.valAccuracy
+        /// Weight EMA decay per step (0: off); evaluation and `best` use the averaged weights when on.
         public var ema: Float = 0
         enum CodingKeys: String, CodingKey { case epochs, warmupEpochs = "warmup_epochs", minLR = "min_lr", patience, monitor, ema }
     }
     public struct DataConfig: Codable, Equatable, Sendable {
         public init() {}
-        public var format = "auto"
+        public var format = DataFormatSetting.auto
         public var batchSize = 32
         public var clahe = true
         public var faceAlign = false
@@ -153,7 +103,8 @@ public struct Config: Codable, Equatable, Sendable {
         } catch let DecodingError.valueNotFound(_, ctx) {
             throw ADNNError.invalid("\(file): key '\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))' is null")
         } catch let DecodingError.dataCorrupted(ctx) {
-            throw ADNNError.invalid("\(file): key '\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))' is invalid")
+            let key = ctx.codingPath.map { $0.stringValue }.joined(separator: ".")
+            throw ADNNError.invalid("\(file): key '\(key)': \(ctx.debugDescription)")
         }
         try validate(file: file)
     }
@@ -188,27 +139,15 @@ public struct Config: Codable, Equatable, Sendable {
         return out
     }
 
-    /// Range checks with messages naming the key.
+    /// Range checks with messages naming the key (run by every decode: `load`, `parse`, `apply`).
     public func validate(file: String) throws {
         func fail(_ key: String, _ why: String) -> ADNNError { .invalid("\(file): key '\(key)' \(why)") }
-        if model.inChans != 1 && model.inChans != 3 { throw fail("model.in_chans", "must be 1 or 3") }
-        if model.inputSize < 16 { throw fail("model.input_size", "must be at least 16") }
-        if model.numClasses < 2 { throw fail("model.num_classes", "must be at least 2") }
-        if model.backbone != "resnet50" && EfficientNetSpec.named(model.backbone) == nil {
-            throw fail("model.backbone", "'\(model.backbone)' is not one of resnet50, \(EfficientNetSpec.allNames.joined(separator: ", "))")
-        }
-        if let t = model.transformer, t.dModel % t.heads != 0 { throw fail("model.transformer.heads", "must divide d_model") }
+        if let problem = model.firstProblem() { throw fail("model." + problem.key, problem.reason) }
         if data.batchSize < 1 { throw fail("data.batch_size", "must be positive") }
         if data.mean.count != data.std.count || data.mean.isEmpty { throw fail("data.std", "must have as many entries as data.mean") }
-        if optim.name.lowercased() != "adamw" && optim.name.lowercased() != "sgd" { throw fail("optim.name", "must be adamw or sgd") }
         if optim.betas.count != 2 { throw fail("optim.betas", "must have two values") }
         if schedule.epochs < 1 { throw fail("schedule.epochs", "must be positive") }
-        if !["val_accuracy", "val_macro_f1", "val_loss"].contains(schedule.monitor) {
-            throw fail("schedule.monitor", "must be val_accuracy, val_macro_f1 or val_loss")
-        }
-        if !["auto", "fer2013", "ferplus", "rafdb", "affectnet", "folder", "synthetic"].contains(data.format) {
-            throw fail("data.format", "'\(data.format)' is not a known format")
-        }
+        if !(schedule.ema >= 0 && schedule.ema < 1) { throw fail("schedule.ema", "must be in [0, 1), got \(schedule.ema)") }
     }
 
     /// JSON text of the resolved configuration (checkpoint metadata).

@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// Significance tests for the ablation (paired t-test over seeds, McNemar on per-image predictions).
 public enum Statistics {

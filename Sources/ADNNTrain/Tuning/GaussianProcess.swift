@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// Hyper-parameters of a Gaussian-process prior with a Matérn-5/2 kernel,
 /// `k(x, x′) = σ_f² (1 + √5 r + 5r²/3) exp(−√5 r)` with `r² = Σ_i ((x_i − x′_i)/ℓ_i)²`,

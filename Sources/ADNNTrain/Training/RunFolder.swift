@@ -5,7 +5,7 @@ import ADNNData
 /// A finished run folder: its eval.json and predictions.json (nil when either is missing).
 /// Metrics are rebuilt from the stored predictions (one-hot probabilities keep accuracy, F1 and the
 /// confusion matrix); the AUC is taken from eval.json.
-func loadFinishedRun(_ dir: String, classes: [String]) throws -> RunResult? {
+public func loadFinishedRun(_ dir: String, classes: [String]) throws -> RunResult? {
     guard let e = try? Data(contentsOf: URL(fileURLWithPath: dir + "/eval.json")),
           let p = try? Data(contentsOf: URL(fileURLWithPath: dir + "/predictions.json")),
           let eval = try JSONSerialization.jsonObject(with: e) as? [String: Any],
@@ -29,7 +29,7 @@ func loadFinishedRun(_ dir: String, classes: [String]) throws -> RunResult? {
 /// run (with eval.json) is reloaded, an interrupted one (with last.safetensors) resumes, otherwise
 /// `cfg` trains from scratch. Writes `dir/config.yaml` and `dir/train_speed.json`.
 /// - Returns: the run's result and whether it was reloaded rather than trained.
-func trainOrReuseRun(_ cfg: Config, configPath: String, dataset: Dataset, dir: String, label: String) throws -> (result: RunResult, reused: Bool) {
+public func trainOrReuseRun(_ cfg: Config, configPath: String, dataset: Dataset, dir: String, label: String) throws -> (result: RunResult, reused: Bool) {
     if let done = try loadFinishedRun(dir, classes: dataset.classes) {
         print("\(label): done (\(String(format: "%.2f", done.metrics.accuracy * 100)) %), skipped")
         return (done, true)

@@ -1,4 +1,5 @@
 import Foundation
+import ADNN
 
 /// Classification metrics of an evaluation (SPEC §5 eval JSON).
 public struct EvalMetrics {

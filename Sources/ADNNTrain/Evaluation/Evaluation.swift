@@ -1,0 +1,59 @@
+import Foundation
+import ADNN
+import ADNNData
+
+/// `adnn eval`: a checkpoint on a data split (SPEC §5 eval JSON + Markdown table). Classes are
+/// matched by canonical name, so a model trained on one data set can be evaluated on another with a
+/// different label order; data-set classes the model lacks are reported and skipped.
+public struct EvaluationRequest {
+    public var checkpoint: String
+    public var data: String
+    /// Split to evaluate (default: test if present, else val).
+    public var split: String?
+    /// Also write the eval JSON to this file.
+    public var jsonPath: String?
+    public var batchSize: Int
+    /// Horizontal-flip test-time augmentation.
+    public var tta: Bool
+
+    public init(checkpoint: String, data: String, split: String? = nil, jsonPath: String? = nil, batchSize: Int = 64, tta: Bool = false) {
+        self.checkpoint = checkpoint; self.data = data; self.split = split; self.jsonPath = jsonPath
+        self.batchSize = batchSize; self.tta = tta
+    }
+
+    /// Evaluates, prints the table and returns the metrics with the eval JSON object.
+    @discardableResult
+    public func run(printing: Bool = true) throws -> (metrics: EvalMetrics, json: [String: Any]) {
+        guard batchSize >= 1 else { throw ADNNError.invalid("--batch \(batchSize): must be positive") }
+        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ADNNError.io("\(checkpoint): no such checkpoint") }
+        let ck = try Checkpoint.read(checkpoint)
+        let model = try ck.makeModel(source: checkpoint)
+        var cfg = ck.config
+        cfg.data.format = .auto
+        let dataset = try openDataset(cfg, path: data)
+        let splitName = split ?? (dataset.splitNames.contains("test") ? "test" : "val")
+        let classes = ck.classes.isEmpty ? dataset.classes : ck.classes
+        let map = dataset.classes.map { name in classes.firstIndex(of: name) ?? -1 }
+        let missing = dataset.classes.enumerated().filter { map[$0.offset] < 0 }.map { $0.element }
+        if !missing.isEmpty && printing {
+            print("note: the model has no class for \(missing.joined(separator: ", ")); those images are skipped")
+        }
+        let loader = try DataLoader(dataset: dataset, split: splitName, transform: evalTransform(cfg), augment: nil,
+                                    options: LoaderOptions(batchSize: batchSize, shuffle: false, workers: max(1, cfg.data.workers),
+                                                           seed: UInt64(cfg.seed)))
+        let identity = map == Array(0..<map.count) && classes.count == dataset.classes.count
+        let provider = LoaderProvider(loader, labelMap: identity ? nil : map)
+        let (probs, labels, ips) = predictProbabilities(model, provider, hflipTTA: tta)
+        guard !labels.isEmpty else { throw ADNNError.invalid("\(data): no images of classes the model knows in split \(splitName)") }
+        let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
+        var obj = m.json(dataset: dataset.root, split: splitName, imagesPerSecond: ips)
+        obj["checkpoint"] = checkpoint
+        if !missing.isEmpty { obj["classes_missing_in_model"] = missing }
+        if let jsonPath { try jsonLine(obj).write(toFile: jsonPath, atomically: true, encoding: .utf8) }
+        if printing {
+            print(m.markdown(title: "\(URL(fileURLWithPath: checkpoint).lastPathComponent) on \(dataset.root) \(splitName)"))
+            print(String(format: "%.1f images/s%@", ips, tta ? " (with flip TTA)" : ""))
+        }
+        return (m, obj)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import ADNN
+import ADNNData
+
+/// One classified region of an image: the whole image, or a detected and aligned face.
+public struct FacePrediction {
+    /// `[x1, y1, x2, y2]` in image pixels.
+    public var box: [Float]
+    /// Detector score (nil for the whole image).
+    public var score: Float?
+    /// Softmax probabilities in the classifier's class order.
+    public var probabilities: [Float]
+    /// The most probable class.
+    public var label: String
+}
+
+/// `adnn predict`: classifies images with a checkpoint, per detected face when aligning.
+public struct PredictionRequest {
+    public var checkpoint: String
+    public var images: [String]
+    public var json: Bool
+    /// Classes in each text line.
+    public var top: Int
+    /// Detect and align every face (default: the checkpoint's `data.face_align`).
+    public var align: Bool
+    /// RetinaFace weights (default: `defaultDetectorPath()`).
+    public var detector: String?
+    /// Per-image timing on stderr.
+    public var timing: Bool
+
+    public init(checkpoint: String, images: [String], json: Bool = false, top: Int = 3, align: Bool = false,
+                detector: String? = nil, timing: Bool = false) {
+        self.checkpoint = checkpoint; self.images = images; self.json = json; self.top = top; self.align = align
+        self.detector = detector; self.timing = timing
+    }
+
+    /// Classifies every image and prints one line per face (JSON lines with `json`).
+    /// - Returns: the predictions per image, in order.
+    @discardableResult
+    public func run() throws -> [[FacePrediction]] {
+        guard top >= 1 else { throw ADNNError.invalid("--top \(top): must be positive") }
+        let classifier = try ImageClassifier(checkpoint: checkpoint)
+        let classes = classifier.classes
+        let useAlign = align || classifier.config.data.faceAlign
+        let cropper = useAlign ? try FaceCropper(weights: detector ?? defaultDetectorPath()) : nil
+        var totals = (decode: 0.0, detect: 0.0, classify: 0.0, frames: 0)
+        var all: [[FacePrediction]] = []
+        for path in images {
+            let t0 = Date()
+            let img = try ADNNData.loadImage(path)
+            let t1 = Date()
+            let regions: [(box: [Float], score: Float?, image: PixelImage)]
+            if let cropper {
+                regions = cropper.faces(in: img, size: classifier.size).map { ($0.detection.box, $0.detection.score, $0.crop) }
+            } else {
+                regions = [([0, 0, Float(img.width), Float(img.height)], nil, img)]
+            }
+            let t2 = Date()
+            var faces: [[String: Any]] = [], text: [String] = [], predictions: [FacePrediction] = []
+            for r in regions {
+                let p = try classifier.probabilities(r.image)
+                let best = p.indices.max { p[$0] < p[$1] } ?? 0
+                predictions.append(FacePrediction(box: r.box, score: r.score, probabilities: p, label: classes[best]))
+                var probs: [String: Double] = [:]
+                for (i, name) in classes.enumerated() { probs[name] = Double(p[i]) }
+                var face: [String: Any] = ["box": r.box.map { Double($0) }, "label": classes[best], "probs": probs]
+                if let score = r.score { face["score"] = Double(score) }
+                faces.append(face)
+                let order = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
+                let place = cropper == nil ? "" : String(format: " [%.0f,%.0f,%.0f,%.0f]", r.box[0], r.box[1], r.box[2], r.box[3])
+                text.append(place + " " + order.map { String(format: "%@ %.3f", classes[$0], p[$0]) }.joined(separator: ", "))
+            }
+            let t3 = Date()
+            all.append(predictions)
+            totals.decode += t1.timeIntervalSince(t0); totals.detect += t2.timeIntervalSince(t1)
+            totals.classify += t3.timeIntervalSince(t2); totals.frames += 1
+            if timing {
+                printError(String(format: "%@ (%d×%d): decode %.1f ms, detect+align %.1f ms, classify %.1f ms (%d faces)",
+                    path, img.width, img.height, t1.timeIntervalSince(t0) * 1000, t2.timeIntervalSince(t1) * 1000,
+                    t3.timeIntervalSince(t2) * 1000, regions.count))
+            }
+            if json { print(jsonLine(["image": path, "faces": faces])) }
+            else if text.isEmpty { print("\(path): no face found") }
+            else { for t in text { print("\(path):" + t) } }
+        }
+        if timing && totals.frames > 0 {
+            let per = (totals.detect + totals.classify) / Double(totals.frames)
+            printError(String(format: "mean per frame: detect+align %.1f ms, classify %.1f ms → %.1f frames/s (decode %.1f ms not counted)",
+                totals.detect / Double(totals.frames) * 1000, totals.classify / Double(totals.frames) * 1000, 1 / per,
+                totals.decode / Double(totals.frames) * 1000))
+        }
+        return all
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import ADNN
+import ADNNData
+import ADNNKernels
+
+/// Thrown when Ctrl-C / SIGTERM stopped a run; the last completed epoch is in `lastCheckpoint`.
+public struct TrainingInterrupted: Error, CustomStringConvertible {
+    public let lastCheckpoint: String
+    public var description: String { "interrupted; continue from \(lastCheckpoint) with --resume" }
+}
+
+/// What `adnn train` asks for: a config file and its command-line overrides.
+public struct TrainingRequest {
+    public var configPath: String
+    public var dataPath: String?
+    /// Run folder (default: `runs/<config name>`).
+    public var out: String?
+    public var epochs: Int?
+    public var seed: Int?
+    public var limit: Int?
+    public var resume: Bool
+    public var tta: Bool
+
+    public init(configPath: String, dataPath: String? = nil, out: String? = nil, epochs: Int? = nil, seed: Int? = nil,
+                limit: Int? = nil, resume: Bool = false, tta: Bool = false) {
+        self.configPath = configPath; self.dataPath = dataPath; self.out = out; self.epochs = epochs; self.seed = seed
+        self.limit = limit; self.resume = resume; self.tta = tta
+    }
+
+    /// The run folder this request writes.
+    public var runDir: String { out ?? "runs/" + URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent }
+
+    /// The resolved configuration: the file (or the run's saved `config.yaml` when resuming) with the
+    /// overrides applied and validated.
+    public func resolvedConfig() throws -> Config {
+        var cfg = try loadConfig(configPath)
+        if resume {
+            let saved = runDir + "/config.yaml"
+            guard FileManager.default.fileExists(atPath: runDir + "/last.safetensors") else {
+                throw ADNNError.io("\(runDir)/last.safetensors: nothing to resume")
+            }
+            if FileManager.default.fileExists(atPath: saved) { cfg = try Config.load(path: saved) }
+        }
+        if let epochs { cfg.schedule.epochs = epochs }
+        if let seed { cfg.seed = seed }
+        if let limit { cfg.data.limit = limit }
+        try cfg.validate(file: configPath)
+        return cfg
+    }
+
+    /// Trains (or resumes) the run, prints the evaluation table of the best checkpoint and returns it.
+    @discardableResult
+    public func run() throws -> RunResult {
+        let cfg = try resolvedConfig()
+        let runDir = self.runDir
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        if !resume { try cfg.yamlString().write(toFile: runDir + "/config.yaml", atomically: true, encoding: .utf8) }
+        let dataset = try openDataset(cfg, path: dataPath)
+        let result = try runTraining(cfg, configPath: configPath, dataset: dataset, runDir: runDir, resume: resume, tta: tta)
+        print("")
+        print(result.metrics.markdown(title: "best checkpoint (epoch \(result.epoch)) on \(dataset.root) \(result.split)"))
+        print(String(format: "%.1f images/s; eval JSON in %@/eval.json", result.imagesPerSecond, runDir))
+        return result
+    }
+}
+
+/// Outcome of one training run: metrics of the best checkpoint on the validation split.
+public struct RunResult {
+    public var metrics: EvalMetrics
+    public var predictions: [Int]
+    public var labels: [Int]
+    public var imagesPerSecond: Double
+    public var trainImagesPerSecond: Double
+    public var params: Int
+    public var epoch: Int
+    public var split: String
+    /// AUC from a stored eval.json (runs reloaded by `adnn ablate`).
+    public var aucOverride: Double? = nil
+
+    public init(metrics: EvalMetrics, predictions: [Int], labels: [Int], imagesPerSecond: Double, trainImagesPerSecond: Double,
+                params: Int, epoch: Int, split: String, aucOverride: Double? = nil) {
+        self.metrics = metrics; self.predictions = predictions; self.labels = labels; self.imagesPerSecond = imagesPerSecond
+        self.trainImagesPerSecond = trainImagesPerSecond; self.params = params; self.epoch = epoch; self.split = split
+        self.aucOverride = aucOverride
+    }
+
+    /// AUC recorded in eval.json for runs reloaded from disk.
+    public var auc: Double { aucOverride ?? metrics.aucMacroOvR }
+}
+
+/// Trains `cfg` on `dataset` into `runDir` (resuming if asked), then evaluates the best checkpoint on
+/// the validation split (test when there is none) and writes `eval.json` and `predictions.json`.
+public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: Bool,
+                 quiet: Bool = false) throws -> RunResult {
+    let trainLoader = try DataLoader(dataset: dataset, split: "train", transform: evalTransform(cfg),
+                                     augment: augmentConfig(cfg), options: loaderOptions(cfg, train: true))
+    let valSplit = dataset.splitNames.contains("val") ? "val" : "test"
+    let valLoader = try DataLoader(dataset: dataset, split: valSplit, transform: evalTransform(cfg), augment: nil,
+                                   options: loaderOptions(cfg, train: false, batchSize: max(cfg.data.batchSize, 64)))
+    guard dataset.numClasses == cfg.model.numClasses else {
+        throw ADNNError.invalid("\(configPath): model.num_classes is \(cfg.model.numClasses) but \(dataset.root) has \(dataset.numClasses) classes (\(dataset.classes.joined(separator: ", ")))")
+    }
+    let train = LoaderProvider(trainLoader, limitImages: cfg.data.limit)
+    let val = LoaderProvider(valLoader, limitImages: cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0)
+    let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
+                              runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0))
+    if resume {
+        try trainer.resume()
+        print("resumed \(runDir) after epoch \(trainer.startEpoch)")
+    }
+    print("training \(cfg.model.backbone) (\(trainer.model.parameterCount.formatted(.number)) params) on \(dataset.root): " +
+          "\(trainLoader.count) train / \(valLoader.count) \(valSplit) images, \(dataset.classes.count) classes, " +
+          "batch \(cfg.data.batchSize), \(cfg.schedule.epochs) epochs, \(Threading.threads) threads → \(runDir)")
+    installInterruptHandler()
+    let progress = ProgressPrinter(epochs: cfg.schedule.epochs, quiet: quiet)
+    trainer.onStep = { e, s, n, loss, ips in progress.step(epoch: e, step: s, steps: n, loss: loss, imagesPerSecond: ips) }
+    var trainIPS: [Float] = []
+    trainer.onEpoch = { r in trainIPS.append(r.imagesPerSecond); progress.epoch(r) }
+    do {
+        try trainer.fit(train: train, val: val)
+    } catch let e as NonFiniteLossError {
+        throw ADNNError.invalid(e.description)
+    }
+    progress.finish()
+    if Trainer.stopRequested {
+        print("interrupted; the last completed epoch is in \(trainer.lastPath) — continue with --resume")
+        throw TrainingInterrupted(lastCheckpoint: trainer.lastPath)
+    }
+    let best = try Checkpoint.read(trainer.bestPath)
+    let model = try best.makeModel()
+    let (probs, labels, ips) = predictProbabilities(model, val, hflipTTA: tta)
+    let m = EvalMetrics(probabilities: probs, labels: labels, classes: dataset.classes)
+    let k = dataset.classes.count
+    let preds = (0..<labels.count).map { i in (0..<k).max { probs[i * k + $0] < probs[i * k + $1] }! }
+    var json = m.json(dataset: dataset.root, split: valSplit, imagesPerSecond: ips)
+    json["checkpoint"] = trainer.bestPath
+    json["epoch"] = best.epoch
+    json["params"] = model.parameterCount
+    try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
+    try jsonLine(["labels": labels, "predictions": preds]).write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
+    if trainIPS.isEmpty, let text = try? String(contentsOfFile: trainer.metricsPath, encoding: .utf8) {
+        for line in text.split(separator: "\n") {
+            if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let v = o["images_per_second"] as? Double {
+                trainIPS.append(Float(v))
+            }
+        }
+    }
+    return RunResult(metrics: m, predictions: preds, labels: labels, imagesPerSecond: ips,
+                     trainImagesPerSecond: Double(trainIPS.reduce(0, +)) / Double(max(trainIPS.count, 1)),
+                     params: model.parameterCount, epoch: best.epoch, split: valSplit)
+}
+
+/// Ctrl-C / SIGTERM stop training at the next step boundary; a second Ctrl-C exits at once.
+public func installInterruptHandler() {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig) { _ in
+            if Trainer.stopRequested { _exit(130) }
+            Trainer.stopRequested = true
+        }
+    }
+}
+
+/// Live progress on a terminal (one rewritten line), plain lines otherwise.
+public final class ProgressPrinter {
+    let epochs: Int
+    let tty: Bool
+    let quiet: Bool
+    var lastPlain = Date.distantPast
+    var epochStart = Date()
+
+    init(epochs: Int, quiet: Bool = false) {
+        self.epochs = epochs; self.quiet = quiet
+        tty = !quiet && isatty(STDOUT_FILENO) != 0
+    }
+
+    func step(epoch: Int, step: Int, steps: Int, loss: Float, imagesPerSecond: Double) {
+        if step == 1 { epochStart = Date() }
+        let elapsed = Date().timeIntervalSince(epochStart)
+        let eta = step > 0 ? elapsed / Double(step) * Double(max(steps - step, 0)) : 0
+        let line = String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.1f img/s  ETA %@", epoch + 1, epochs, step, steps, loss,
+                          imagesPerSecond, formatDuration(eta))
+        if tty {
+            print("\r\u{1B}[2K" + line, terminator: ""); fflush(stdout)
+        } else if !quiet && (Date().timeIntervalSince(lastPlain) > 30 || step == steps) {
+            print(line); fflush(stdout); lastPlain = Date()
+        }
+    }
+
+    func epoch(_ r: EpochRecord) {
+        if tty { print("\r\u{1B}[2K", terminator: "") }
+        print(String(format: "epoch %d/%d  loss %.4f (ce %.4f center %.4f dls %.4f)  train acc %.2f%%  val acc %.2f%%  macro-F1 %.2f%%  lr %.2e  %.1f img/s  %.0f s",
+                     r.epoch, epochs, r.loss, r.lossCE, r.lossCenter, r.lossDLS, r.trainAccuracy * 100, r.valAccuracy * 100,
+                     r.valMacroF1 * 100, r.lr, r.imagesPerSecond, r.seconds))
+        fflush(stdout)
+    }
+
+    func finish() { if tty { print("") } }
+}
+
+public func formatDuration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+}
