@@ -152,7 +152,8 @@ public final class Trainer {
     public func resume() throws {
         let ck = try Checkpoint.read(lastPath)
         let dict = ck.tensorDict
-        try model.load(stateDict: dict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") }, strict: true)
+        try model.load(stateDict: dict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") && !$0.key.hasPrefix("ema.") },
+                       strict: true)
         if let c = dict["center_loss.centers"] { loss.center.centers.assign(c) }
         if let ema { try ema.loadState(dict, source: lastPath) }
         optimizer.loadState(dict)
