@@ -11,7 +11,7 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Data set folder or CSV (default: the config's synthetic set).") var data: String?
     @Option(help: "Comma-separated seeds.") var seeds: String = "42,123,256,789,1024"
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Override schedule.epochs for every run.") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Override schedule.epochs for every run.") var epochs: Int?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {

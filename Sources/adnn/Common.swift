@@ -22,7 +22,7 @@ func guarded(_ body: () throws -> Void) throws {
 
 /// Thread-count option shared by commands.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: "Worker threads for kernels and BLAS (default: all cores or ADNN_NUM_THREADS).")
+    @Option(parsing: .unconditional, help: "Worker threads for kernels and BLAS (default: all cores or ADNN_NUM_THREADS).")
     var threads: Int?
 
     func apply() { if let t = threads { Threading.threads = t } }

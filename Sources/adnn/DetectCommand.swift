@@ -17,7 +17,7 @@ struct DetectCommand: ParsableCommand {
     var images: [String]
     @Flag(help: "One JSON line per image: {\"image\", \"faces\": [{\"box\", \"score\", \"landmarks\"}]}.")
     var json = false
-    @Option(help: "Minimum face probability.")
+    @Option(parsing: .unconditional, help: "Minimum face probability.")
     var threshold: Float = 0.5
     @Option(name: .customLong("nms"), help: "IoU above which a lower-scoring overlapping box is dropped.")
     var nmsThreshold: Float = 0.4

@@ -44,6 +44,8 @@ public final class LoaderProvider: BatchProvider {
 
     public func batchCount(epoch: Int) -> Int { min(loader.batchesPerEpoch, maxBatches ?? .max) }
 
+    public var failure: String? { loader.failure }
+
     public func batches(epoch: Int) -> AnyIterator<TrainBatch> {
         let seq = loader.batches(epoch: epoch)
         let map = labelMap
@@ -52,6 +54,7 @@ public final class LoaderProvider: BatchProvider {
         return AnyIterator {
             while produced < cap, let b = seq.next() {
                 produced += 1
+                if loader.failure != nil { return nil }
                 var keep = Array(0..<b.count)
                 if let map { keep = keep.filter { map[b.labels[$0]] >= 0 } }
                 if keep.isEmpty { continue }
