@@ -54,7 +54,7 @@ public final class LoaderProvider: BatchProvider {
         return AnyIterator {
             while produced < cap, let b = seq.next() {
                 produced += 1
-                if loader.failure != nil { return nil }
+                if self.loader.failure != nil { return nil }
                 var keep = Array(0..<b.count)
                 if let map { keep = keep.filter { map[b.labels[$0]] >= 0 } }
                 if keep.isEmpty { continue }
