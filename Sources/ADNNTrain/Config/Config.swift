@@ -71,8 +71,18 @@ public struct Config: Codable, Equatable, Sendable {
 
     /// Loads a YAML file; errors name the file and the offending key.
     public static func load(path: String) throws -> Config {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ADNNError.io("\(path): config file not found") }
+        if isDir.boolValue { throw ADNNError.io("\(path): is a folder, not a config file") }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard (attributes?[.type] as? FileAttributeType) == .typeRegular else {
+            throw ADNNError.io("\(path): not a regular file")
+        }
+        if let size = attributes?[.size] as? Int, size > maximumFileBytes {
+            throw ADNNError.invalid("\(path): \(size) bytes is too large for a config file (at most \(maximumFileBytes))")
+        }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ADNNError.io("\(path): cannot read config file")
+            throw ADNNError.io("\(path): cannot read config file (not UTF-8 text, or unreadable)")
         }
         return try parse(yaml: text, file: path)
     }
