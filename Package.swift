@@ -8,6 +8,7 @@ import PackageDescription
 /// - `ADNNKernels`: plain functions over raw buffers (the only importer of CBLAS), built `-Ounchecked`.
 /// - `ADNN`: `Tensor`, reverse-mode autograd, differentiable ops, modules, models, losses, optimizers.
 /// - `ADNNData`: image I/O, dataset readers, transforms, augmentation, loader.
+/// - `ADNNReport`: `adnn report` HTML reports and TensorBoard event files (on ADNN and ADNNData).
 /// - `adnn`: the command-line tool.
 ///
 /// On x86-64 the Swift kernels are compiled for the building machine's CPU (`-march=native`: AVX2/FMA or
@@ -31,6 +32,7 @@ let package = Package(
         .executable(name: "adnn", targets: ["adnn"]),
         .library(name: "ADNN", targets: ["ADNN"]),
         .library(name: "ADNNData", targets: ["ADNNData"]),
+        .library(name: "ADNNReport", targets: ["ADNNReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,13 +49,15 @@ let package = Package(
         .target(name: "ADNN", dependencies: ["ADNNKernels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: coreFlags),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
+        .target(name: "ADNNReport", dependencies: ["ADNN", "ADNNData"], swiftSettings: coreFlags),
         .executableTarget(name: "adnn", dependencies: [
-            "ADNN", "ADNNData", "ADNNKernels",
+            "ADNN", "ADNNData", "ADNNKernels", "ADNNReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels", "ADNNData"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ADNNReportTests", dependencies: ["ADNNReport", "ADNN", "ADNNData"]),
         .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
     ],
