@@ -50,12 +50,12 @@ public struct Calibration {
     /// The reliability diagram: per-bin accuracy bars, the gap to the bin's mean confidence, the
     /// diagonal of perfect calibration, and the images per bin underneath.
     public func svg(title: String = "Reliability diagram") -> String {
-        let width = 440.0, height = 430.0, left = 64.0, top = 56.0
-        let plot = 300.0, histTop = top + plot + 44, histH = 48.0
+        let width = 470.0, height = 478.0, left = 64.0, top = 56.0
+        let plot = 300.0, histTop = top + plot + 50, histH = 56.0
         let fullTitle = title + String(format: " — ECE %.2f %%", ece * 100)
         var s = ChartFrame.svgOpen(width: width, height: height, label: fullTitle) + ChartFrame.title(fullTitle, x: left)
-        s += ChartFrame.legend([[("accuracy", "#4878d0", false, left), ("gap to confidence", "#d65f5f", false, left + 100),
-                                 ("perfect calibration", "#555555", true, left + 250)]], y0: 40)
+        s += ChartFrame.legend([[("accuracy", "#4878d0", false, left), ("gap to mean confidence", "#d65f5f", false, left + 96),
+                                 ("perfect calibration", "#555555", true, left + 268)]], y0: 40)
         func px(_ v: Double) -> Double { left + plot * v }
         func py(_ v: Double) -> Double { top + plot * (1 - v) }
         for t in stride(from: 0.0, through: 1.0001, by: 0.2) {
@@ -82,7 +82,8 @@ public struct Calibration {
             s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#999\"/>", x, histTop + histH - h, w, h)
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\" fill=\"#333\">%d</text>\n", x + w / 2, histTop + histH - h - 2, bin.count)
         }
-        s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\" fill=\"#444\">images</text>\n", left - 6, histTop + histH - 4)
+        s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\" fill=\"#444\">images</text>\n", left - 6, histTop + histH - 2)
+        s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#444\">per bin</text>\n", left + plot + 6, histTop + histH - 2)
         s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#666\"/>\n", left, histTop + histH, left + plot, histTop + histH)
         return s + "</svg>"
     }

@@ -56,7 +56,7 @@ public enum HTML {
     caption { text-align: left; font-size: 12px; color: #555; caption-side: bottom; padding-top: 4px; }
     th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; }
     th { background: #f2f2f2; }
-    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
     tr.best td { background: #eaf6ea; font-weight: bold; }
     pre { background: #f7f7f7; border: 1px solid #e2e2e2; padding: 8px; font-size: 12px; overflow-x: auto; }
     .mistakes { display: flex; flex-wrap: wrap; gap: 12px; }
