@@ -282,7 +282,7 @@ struct RunFolderReport {
             default: return HTML.fixed(v, 4)
             }
         } }
-        b += "<details><summary>metrics.jsonl (\(metrics.count) epochs)</summary>\n"
+        b += "<details><summary>metrics.jsonl (\(metrics.count) epoch\(metrics.count == 1 ? "" : "s"))</summary>\n"
         b += HTML.table(header: header, rows: rows, numeric: Set(0..<header.count)) + "</details>\n"
         return b
     }

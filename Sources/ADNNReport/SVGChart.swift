@@ -184,7 +184,7 @@ public struct LineChart {
             return s + "<text x=\"\(Int(width / 2))\" y=\"\(Int(height / 2))\" font-size=\"12\" text-anchor=\"middle\">no data</text>\n</svg>"
         }
         let integerX = xs.allSatisfy { $0 == $0.rounded() }
-        let xt = AxisTicks.linear(xMin, xMax, count: min(8, max(1, Int(xMax - xMin))), integer: integerX)
+        let xt = AxisTicks.linear(xMin, xMax, count: integerX ? min(8, max(2, Int(xMax - xMin))) : 5, integer: integerX)
         let yt = logY ? AxisTicks.log10Scale(yMin, yMax) : AxisTicks.linear(yMin, yMax)
         func px(_ x: Double) -> Double { frame.left + frame.plotWidth * (x - xt.low) / max(xt.high - xt.low, 1e-12) }
         func py(_ y: Double) -> Double {

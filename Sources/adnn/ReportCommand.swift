@@ -23,13 +23,13 @@ struct ReportCommand: ParsableCommand {
         try guarded {
             threads.apply()
             let output = out ?? (dir as NSString).appendingPathComponent("report.html")
+            if tensorboard, try RunFolder.kind(of: dir) != .run { throw ADNNError.invalid("--tensorboard: \(dir) is not a run folder") }
             var options = RunReport.Options(mistakeCount: mistakes)
             if !noImages { options.openDataset = { cfg, path in try openDataset(cfg, path: data ?? path) } }
             let (kind, notes) = try RunReport.write(dir: dir, to: output, force: force, options: options)
             for n in notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
             print("wrote \(output) (\(kind.rawValue) folder)")
             if tensorboard {
-                guard kind == .run else { throw ADNNError.invalid("--tensorboard: \(dir) is not a run folder") }
                 let (path, n) = try TensorBoardWriter.exportTensorBoard(runDir: dir, replace: force)
                 print("wrote \(path) (\(n) scalars)")
             }
