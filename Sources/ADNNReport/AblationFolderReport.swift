@@ -59,7 +59,7 @@ struct AblationFolderReport {
         }
         b += HTML.table(header: ["variant", "EfficientNet", "CBAM", "Transformer", "compound loss", "accuracy (%)", "Δ acc", "macro-F1 (%)", "Δ F1",
                                  "AUC", "params", "paired t vs full: p (Bonferroni)", "McNemar vs full: p per seed"],
-                        rows: rows, numeric: [5, 6, 7, 8, 9, 10, 11],
+                        rows: rows, numeric: [5, 6, 7, 8, 9, 10],
                         caption: "Mean ± sample standard deviation over seeds; Δ to the previous row; paired two-sided t-test of accuracy over seeds "
                             + "against the full model (Bonferroni-corrected); McNemar exact test on per-image correctness, per seed.")
         let chart = BarChart(title: "Accuracy and macro-F1: mean ± std over \(seeds.count) seed(s)", groups: names, series: [

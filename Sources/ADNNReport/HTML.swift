@@ -52,7 +52,7 @@ public enum HTML {
     .card .k { font-size: 12px; color: #666; }
     .grid { display: flex; flex-wrap: wrap; gap: 12px; }
     .grid > div { flex: 0 0 auto; }
-    table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
+    table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; max-width: 100%; }
     caption { text-align: left; font-size: 12px; color: #555; caption-side: bottom; padding-top: 4px; }
     th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; }
     th { background: #f2f2f2; }
