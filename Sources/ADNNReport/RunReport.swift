@@ -115,7 +115,9 @@ struct RunFolderReport {
         } else if probabilities != nil {
             notes.append("No reliability diagram: predictions.json has probabilities but no labels.")
         }
-        if probabilities == nil {
+        if probabilities == nil && !fm.fileExists(atPath: path("predictions.json")) {
+            notes.append("No reliability diagram: no predictions.json, and the best checkpoint could not be re-evaluated.")
+        } else if probabilities == nil {
             notes.append("No reliability diagram: predictions.json has no \"probabilities\" field (one array of \(classCount > 0 ? String(classCount) : "K") "
                          + "softmax probabilities per image, in the order of \"labels\"), and the best checkpoint could not be re-evaluated.")
         }
