@@ -9,8 +9,10 @@ import PackageDescription
 /// - `ADNN`: `Tensor`, reverse-mode autograd, differentiable ops, modules, models, losses, optimizers.
 /// - `ADNNData`: image I/O, dataset readers, transforms, augmentation, loader.
 /// - `ADNNTrain`: the application layer: typed run configuration, training runs, evaluation,
-///   checkpoints, the image classifier and face cropper, ablation, tuning and their reports.
-/// - `adnn`: the command-line tool (argument parsing plus one `ADNNTrain` call per command).
+///   checkpoints, the image classifier and face cropper, ablation, tuning and their reports,
+///   TensorBoard event files.
+/// - `ADNNReport`: `adnn report`, one self-contained HTML file for a run, ablation or tuning folder.
+/// - `adnn`: the command-line tool (argument parsing plus one library call per command).
 ///
 /// On x86-64 the Swift kernels are compiled for the building machine's CPU (`-march=native`: AVX2/FMA or
 /// AVX-512 lanes for the SIMD16 loops instead of four SSE halves). Set `ADNN_MARCH` to another clang
@@ -33,6 +35,7 @@ let package = Package(
         .executable(name: "adnn", targets: ["adnn"]),
         .library(name: "ADNN", targets: ["ADNN"]),
         .library(name: "ADNNData", targets: ["ADNNData"]),
+        .library(name: "ADNNReport", targets: ["ADNNReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,13 +53,15 @@ let package = Package(
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "ADNNTrain", dependencies: ["ADNN", "ADNNData", "ADNNKernels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: coreFlags),
+        .target(name: "ADNNReport", dependencies: ["ADNNTrain", "ADNN", "ADNNData"], swiftSettings: coreFlags),
         .executableTarget(name: "adnn", dependencies: [
-            "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain",
+            "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain", "ADNNReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels", "ADNNData", "ADNNTrain"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ADNNTrainTests", dependencies: ["ADNNTrain", "ADNN", "ADNNData"]),
+        .testTarget(name: "ADNNReportTests", dependencies: ["ADNNReport", "ADNNTrain", "ADNN", "ADNNData"]),
         .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
     ],

@@ -66,6 +66,9 @@ public struct TrainingRequest {
                 throw ADNNError.io("\(runDir): already holds a run (\(existing.joined(separator: ", "))); pass --resume to continue it or --force to replace it")
             }
             for f in existing { try fm.removeItem(atPath: runDir + "/" + f) }
+            if force, let names = try? fm.contentsOfDirectory(atPath: runDir) {
+                for n in names where n.hasPrefix("events.out.tfevents.") { try fm.removeItem(atPath: runDir + "/" + n) }
+            }
         }
         do { try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true) } catch {
             throw ADNNError.io("\(runDir): cannot create the run folder (\(RunFolder.reason(error)))")
@@ -133,7 +136,16 @@ public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, run
     let progress = ProgressPrinter(epochs: cfg.schedule.epochs, quiet: quiet)
     trainer.onStep = { e, s, n, loss, ips in progress.step(epoch: e, step: s, steps: n, loss: loss, imagesPerSecond: ips) }
     var trainIPS: [Float] = []
-    trainer.onEpoch = { r in trainIPS.append(r.imagesPerSecond); progress.epoch(r) }
+    // TensorBoard scalars next to metrics.jsonl (`tensorboard --logdir runs`); a resumed run adds a
+    // second event file, which TensorBoard merges.
+    let tensorBoard: TensorBoardWriter?
+    do { tensorBoard = try TensorBoardWriter(logDir: runDir) } catch {
+        printError("warning: \(runDir): no TensorBoard events (\(error))"); tensorBoard = nil
+    }
+    trainer.onEpoch = { r in
+        trainIPS.append(r.imagesPerSecond); progress.epoch(r)
+        do { try tensorBoard?.logEpoch(encoding: r) } catch { printError("warning: TensorBoard events: \(error)") }
+    }
     do {
         try trainer.fit(train: train, val: val)
     } catch let e as NonFiniteLossError {
@@ -155,7 +167,10 @@ public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, run
     json["epoch"] = best.epoch
     json["params"] = model.parameterCount
     try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
-    try jsonLine(["labels": labels, "predictions": preds]).write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
+    // Per-image probabilities (6 decimals) for calibration and the report's confident mistakes.
+    let probabilities = (0..<labels.count).map { i in (0..<k).map { (Double(probs[i * k + $0]) * 1e6).rounded() / 1e6 } }
+    try jsonLine(["labels": labels, "predictions": preds, "probabilities": probabilities])
+        .write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
     if trainIPS.isEmpty, let text = try? String(contentsOfFile: trainer.metricsPath, encoding: .utf8) {
         for line in text.split(separator: "\n") {
             if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let v = o["images_per_second"] as? Double {
