@@ -10,6 +10,8 @@ import PackageDescription
 /// - `ADNNData`: image I/O, dataset readers, transforms, augmentation, loader.
 /// - `ADNNTrain`: the application layer: typed run configuration, training runs, evaluation,
 ///   checkpoints, the image classifier and face cropper, ablation, tuning and their reports.
+/// - `CMPI`, `ADNNDistributed`: Open MPI (C API) and data-parallel training helpers (communicator,
+///   bucketed gradient allreduce, epoch sharding); `adnn-mpi-check` is its multi-process test helper.
 /// - `adnn`: the command-line tool (argument parsing plus one `ADNNTrain` call per command).
 ///
 /// On x86-64 the Swift kernels are compiled for the building machine's CPU (`-march=native`: AVX2/FMA or
@@ -45,11 +47,15 @@ let package = Package(
                        providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "ADNNKernels", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
         .target(name: "ADNN", dependencies: ["ADNNKernels"], swiftSettings: coreFlags),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "ADNNTrain", dependencies: ["ADNN", "ADNNData", "ADNNKernels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: coreFlags),
+        .target(name: "ADNNDistributed", dependencies: ["CMPI", "ADNN"], swiftSettings: coreFlags),
+        .executableTarget(name: "adnn-mpi-check", dependencies: ["ADNNDistributed", "ADNN", "ADNNTrain"]),
         .executableTarget(name: "adnn", dependencies: [
             "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -57,6 +63,7 @@ let package = Package(
         .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels", "ADNNData", "ADNNTrain"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ADNNTrainTests", dependencies: ["ADNNTrain", "ADNN", "ADNNData"]),
+        .testTarget(name: "ADNNDistributedTests", dependencies: ["ADNNDistributed", "ADNN", "adnn-mpi-check"]),
         .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
     ],

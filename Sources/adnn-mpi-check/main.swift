@@ -1,0 +1,258 @@
+// adnn-mpi-check: the multi-process test helper of ADNNDistributed, run under
+// `mpirun -np N adnn-mpi-check <mode> ...` by Tests/ADNNDistributedTests and Scripts/mpi_two_hosts.sh.
+//
+//   collectives  --out DIR [--bucket-bytes 4096]  known buffers through every collective; rank r writes DIR/rank-r.txt
+//   equivalence  [--steps 6] [--batch 8] [--samples 21] [--optimizer adamw|sgd] [--input 32] [--out DIR]
+//                N ranks with per-rank batch B/N vs one process with batch B (real Trainer objects)
+//   die          [--rank 1] [--after 3]    that rank exits mid-run; the others must end with one clear line
+import Foundation
+import ADNN
+import ADNNDistributed
+
+/// Command-line options as `--key value` pairs after the mode.
+struct Options {
+    var values: [String: String] = [:]
+    init(_ args: ArraySlice<String>) {
+        var it = args.makeIterator()
+        while let a = it.next() {
+            guard a.hasPrefix("--") else { continue }
+            values[String(a.dropFirst(2))] = it.next() ?? ""
+        }
+    }
+    func int(_ k: String, _ d: Int) -> Int { values[k].flatMap { Int($0) } ?? d }
+    func string(_ k: String, _ d: String) -> String { values[k] ?? d }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data(("adnn-mpi-check: " + message + "\n").utf8))
+    exit(1)
+}
+
+/// Writes `text` to `path` atomically.
+func write(_ text: String, to path: String) throws {
+    let tmp = path + ".tmp-\(getpid())"
+    try text.write(toFile: tmp, atomically: false, encoding: .utf8)
+    if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+    try FileManager.default.moveItem(atPath: tmp, toPath: path)
+}
+
+func format(_ v: [Float]) -> String { v.map { "\($0)" }.joined(separator: " ") }
+
+// MARK: - collectives
+
+/// Rank r holds known values; the test checks every reduced element against the closed form.
+/// Bucket sizes [3, 1000, 7, 2500, 1] through 4 KiB buckets (1024 floats) cross bucket boundaries.
+func collectives(_ comm: Communicator, _ o: Options) throws {
+    let r = Float(comm.rank)
+    var lines = ["rank \(comm.rank)", "size \(comm.size)", "distributed \(comm.isDistributed)"]
+    var single = (0..<10).map { r + 1 + Float($0) }                      // Σ_r = S(S+1)/2 + S·i
+    try single.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
+    lines.append("sum " + format(single))
+    var mean = (0..<10).map { r * 2 + Float($0) }                        // mean = (S−1) + i
+    try mean.withUnsafeMutableBufferPointer { try comm.allreduceMean($0) }
+    lines.append("mean " + format(mean))
+    let sizes = [3, 1000, 7, 2500, 1]
+    var buffers = sizes.enumerated().map { b, n in (0..<n).map { i in r + 1 + Float(b) * 0.25 + Float(i % 13) } }
+    let pointers = buffers.indices.map { b in
+        buffers[b].withUnsafeMutableBufferPointer { $0 }                // stable: arrays are not resized below
+    }
+    try comm.allreduceSum(pointers)
+    for (b, v) in buffers.enumerated() { lines.append("bucket\(b) " + format(v)) }
+    buffers = sizes.map { n in (0..<n).map { _ in r + 1 } }              // weighted: Σ_r w·(r+1), w = 0.5
+    let p2 = buffers.indices.map { b in buffers[b].withUnsafeMutableBufferPointer { $0 } }
+    try comm.allreduceSum(p2, weight: 0.5, scale: 2)
+    lines.append("weighted " + format(buffers[3]))
+    let d = try comm.allreduceSum([Double(comm.rank) + 0.125, 1e300 / Double(max(comm.size, 1))])
+    lines.append("double \(d[0]) \(d[1])")
+    let counts = try comm.allreduceSum([comm.rank, 1, 1 << 40])
+    lines.append("int64 \(counts.map(String.init).joined(separator: " "))")
+    lines.append("max \(try comm.allreduceMax(Double(comm.rank * 10)))")
+    lines.append("any \(try comm.any(comm.rank == comm.size - 1)) \(try comm.any(false))")
+    var bc = (0..<5).map { Float($0) + r * 100 }
+    try bc.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
+    lines.append("broadcast " + format(bc))
+    lines.append("string \(try comm.broadcast(comm.rank == 0 ? "run-from-rank-0 ✓" : "other", root: 0))")
+    lines.append("gather \(try comm.allgather("r\(comm.rank)").joined(separator: ","))")
+    try comm.barrier()
+    lines.append("hosts \(try comm.hostCount())")
+    lines.append("mpi_calls \(comm.mpiCalls)")
+    let dir = o.string("out", ".")
+    try write(lines.joined(separator: "\n") + "\n", to: dir + "/rank-\(comm.rank).txt")
+    print("rank \(comm.rank) of \(comm.size): collectives done (\(comm.mpiCalls) MPI calls) on \(comm.processorName())")
+}
+
+// MARK: - equivalence
+
+/// A tiny FER model (EfficientNet-Lite0 trunk at `input` px, gray) trained through real `Trainer`
+/// objects: AdamW/SGD with layer decay and weight-decay groups, gradient clipping, warm-up schedule,
+/// CE + center loss + DLS with the centers updated after every step. BN runs on its running
+/// statistics and dropout is off (`model.eval()`): BN is local per rank, so batch statistics over B/N
+/// samples would differ from those over B by design (see docs/distributed.md).
+func equivalence(_ comm: Communicator, _ o: Options) throws {
+    let steps = o.int("steps", 6), batch = o.int("batch", 8), samples = o.int("samples", 21)
+    let side = o.int("input", 32), classes = 7
+    var config = Config()
+    config.model.backbone = "tf_efficientnet_lite0"
+    config.model.inChans = 1; config.model.inputSize = side; config.model.numClasses = classes
+    config.model.dropRate = 0; config.model.dropPathRate = 0
+    config.model.cbam = nil; config.model.transformer = nil; config.model.pretrained = nil
+    config.loss = Config.Loss(ce: 0.6, center: 0.25, dls: 0.15, centerAlpha: 0.5)
+    config.optim.name = o.string("optimizer", "adamw")
+    config.optim.lr = 1e-3; config.optim.gradClip = 1.0
+    config.schedule.epochs = 10; config.schedule.warmupEpochs = 1
+    config.data.batchSize = batch
+    config.seed = 7
+
+    // The data set: the same on every rank (deterministic), like a data set every rank reads.
+    var rng = SeededRNG(seed: 2024)
+    let plane = side * side
+    let images = (0..<(samples * plane)).map { _ in rng.nextNormal() }
+    let labels = (0..<samples).map { _ in Int(rng.next() % UInt64(classes)) }
+    func epochOrder(_ epoch: Int) -> [Int] {
+        var g = SeededRNG(seed: 99 &+ UInt64(epoch))
+        var p = Array(0..<samples)
+        for i in stride(from: samples - 1, to: 0, by: -1) { p.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+        return p
+    }
+    func batchTensor(_ idx: [Int]) -> TrainBatch {
+        var x = [Float](); x.reserveCapacity(idx.count * plane)
+        for i in idx { x += images[(i * plane)..<((i + 1) * plane)] }
+        return TrainBatch(images: Tensor(x, shape: [idx.count, side, side, 1]), targets: BatchTargets(labels: idx.map { labels[$0] }))
+    }
+    let stepsPerEpoch = (samples + batch - 1) / batch
+
+    // DLS class counts: each rank counts its own shard, the allreduce makes them global.
+    var local = [Int](repeating: 0, count: classes)
+    for i in shard(of: epochOrder(0), rank: comm.rank, size: comm.size, batchSize: batch) { local[labels[i]] += 1 }
+    let classCounts = try comm.allreduceSum(local)
+    var expected = [Int](repeating: 0, count: classes)
+    for y in labels { expected[y] += 1 }
+    guard classCounts == expected else { fail("global class counts \(classCounts) != \(expected)") }
+
+    let runDir = FileManager.default.temporaryDirectory.path
+    let names = (0..<classes).map { "c\($0)" }
+    let trainer = try Trainer(config: config, classes: names, classCounts: classCounts, runDir: runDir, stepsPerEpoch: stepsPerEpoch)
+    let params = trainer.optimizer.entries.map(\.tensor)
+    let state = trainer.model.namedTensors().map(\.tensor) + [trainer.loss.center.centers]
+    try comm.broadcast(state, root: 0)                       // every rank starts from rank 0's weights
+    trainer.model.eval()
+    let initialState = state.map { $0.copy() }
+    let initial = params.map { $0.copy() }
+    let t0 = Date()
+    for s in 0..<steps {
+        let epoch = s / stepsPerEpoch, k = s % stepsPerEpoch
+        let positions = shardPositions(count: samples, rank: comm.rank, size: comm.size, batchSize: batch)[k]
+        let order = epochOrder(epoch)
+        let b = batchTensor(positions.map { order[$0] })
+        trainer.optimizer.lr = trainer.schedule.lr(at: s)
+        trainer.optimizer.zeroGrad()
+        var features = Tensor(zeros: [0, trainer.model.featureDim])
+        if !positions.isEmpty {
+            let out = trainer.model.forward(b.images)
+            let l = trainer.loss(logits: out.logits, features: out.features, targets: b.targets)
+            l.total.backward()
+            features = out.features
+        }
+        try comm.averageGradients(params, localSamples: positions.count)   // ← the one new line of a step
+        trainer.optimizer.clipGradNorm(config.optim.gradClip)
+        trainer.optimizer.step()
+        try noGrad { try comm.updateCenters(trainer.loss.center.centers, alpha: trainer.loss.center.alpha,
+                                           features: features, labels: b.targets.dominantLabels) }
+    }
+    let seconds = Date().timeIntervalSince(t0)
+    let drift = try comm.maxRelativeDeviationFromRoot(params + [trainer.loss.center.centers])
+    let reduced = comm.reducedBytes
+    let hosts = try comm.hostCount()
+    guard comm.isRoot else { return }
+
+    // The reference: one process, batch B, exactly the current `Trainer.fit` step body.
+    let ref = try Trainer(config: config, classes: names, classCounts: expected, runDir: runDir, stepsPerEpoch: stepsPerEpoch)
+    for (a, b) in zip(ref.model.namedTensors().map(\.tensor) + [ref.loss.center.centers], initialState) { a.assign(b) }
+    ref.model.eval()
+    for s in 0..<steps {
+        let epoch = s / stepsPerEpoch, k = s % stepsPerEpoch
+        let order = epochOrder(epoch)
+        let b = batchTensor(Array(order[(k * batch)..<min(samples, (k + 1) * batch)]))
+        ref.optimizer.lr = ref.schedule.lr(at: s)
+        let out = ref.model.forward(b.images)
+        let l = ref.loss(logits: out.logits, features: out.features, targets: b.targets)
+        ref.optimizer.zeroGrad()
+        l.total.backward()
+        ref.optimizer.clipGradNorm(config.optim.gradClip)
+        ref.optimizer.step()
+        noGrad { ref.loss.center.update(features: out.features, labels: b.targets.dominantLabels) }
+    }
+    // Relative difference per tensor (‖a − b‖₂ / ‖b‖₂), worst tensor; and relative to the training update.
+    var worst = 0.0, worstName = "", worstUpdate = 0.0, maxAbs = 0.0
+    let refTensors = ref.optimizer.entries.map { ($0.name, $0.tensor) } + [("center_loss.centers", ref.loss.center.centers)]
+    let mine = params + [trainer.loss.center.centers]
+    for (i, (name, b)) in refTensors.enumerated() {
+        let a = mine[i]
+        var diff = 0.0, norm = 0.0, update = 0.0
+        for j in 0..<b.count {
+            let d = Double(a.ptr[j] - b.ptr[j]); diff += d * d; norm += Double(b.ptr[j] * b.ptr[j])
+            maxAbs = max(maxAbs, abs(d))
+            if i < initial.count { let u = Double(b.ptr[j] - initial[i].ptr[j]); update += u * u }
+        }
+        let rel = norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot()
+        if rel > worst { worst = rel; worstName = name }
+        if update > 0 { worstUpdate = max(worstUpdate, (diff / update).squareRoot()) }
+    }
+    let tolerance = 1e-5
+    let verdict = worst <= tolerance ? "PASS" : "FAIL"
+    let report = """
+    equivalence \(verdict)
+    ranks \(comm.size)
+    hosts \(hosts)
+    optimizer \(config.optim.name)
+    steps \(steps)
+    global_batch \(batch)
+    samples \(samples)
+    parameters \(params.reduce(0) { $0 + $1.count })
+    max_relative_difference \(worst)
+    worst_tensor \(worstName)
+    max_difference_over_update \(worstUpdate)
+    max_abs_difference \(maxAbs)
+    replica_drift \(drift)
+    allreduce_bytes_rank0 \(reduced)
+    seconds \(String(format: "%.2f", seconds))
+    """
+    print(report)
+    if let dir = o.values["out"] { try write(report + "\n", to: dir + "/equivalence.txt") }
+    if worst > tolerance { exit(2) }
+}
+
+// MARK: - die
+
+/// Every rank allreduces in a loop; rank `--rank` exits abruptly (no MPI_Finalize) after `--after`
+/// rounds. The survivors must not hang: they end with one clear line.
+func die(_ comm: Communicator, _ o: Options) throws {
+    let victim = o.int("rank", 1), after = o.int("after", 3)
+    var buf = [Float](repeating: 1, count: 1 << 16)
+    for round in 0..<1000 {
+        if comm.rank == victim && round == after {
+            FileHandle.standardError.write(Data("adnn-mpi-check: rank \(comm.rank) exits on purpose at round \(round)\n".utf8))
+            exit(3)
+        }
+        try buf.withUnsafeMutableBufferPointer { try comm.allreduceMean($0) }
+        usleep(20_000)
+    }
+}
+
+// MARK: - main
+
+let args = CommandLine.arguments
+guard args.count >= 2 else { fail("usage: adnn-mpi-check collectives|equivalence|die [--key value ...]") }
+let options = Options(args.dropFirst(2))
+do {
+    let comm = try Communicator.initializeIfLaunched(bucketBytes: options.int("bucket-bytes", 4 << 20))
+    switch args[1] {
+    case "collectives": try collectives(comm, options)
+    case "equivalence": try equivalence(comm, options)
+    case "die": try die(comm, options)
+    default: fail("unknown mode '\(args[1])' (collectives, equivalence, die)")
+    }
+    try comm.finalize()
+} catch {
+    fail("\(error)")
+}
