@@ -95,7 +95,7 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
     config.model.backbone = "tf_efficientnet_lite0"
     config.model.inChans = 1; config.model.inputSize = side; config.model.numClasses = classes
     config.model.dropRate = 0; config.model.dropPathRate = 0
-    config.model.cbam = nil; config.model.transformer = nil; config.model.pretrained = nil
+    config.model.cbam = nil; config.model.transformer = nil; config.model.pretrained = o.values["pretrained"]
     config.loss = Config.Loss(ce: 0.6, center: 0.25, dls: 0.15, centerAlpha: 0.5)
     config.optim.name = o.string("optimizer", "adamw")
     config.optim.lr = 1e-3; config.optim.gradClip = 1.0
@@ -138,12 +138,15 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
     trainer.model.eval()
     let initialState = state.map { $0.copy() }
     let initial = params.map { $0.copy() }
+    // Rank 0 keeps, per step, the state the step started from and the averaged gradients it produced.
+    var stepStates: [[Tensor]] = [], stepGradients: [[Tensor?]] = []
     let t0 = Date()
     for s in 0..<steps {
         let epoch = s / stepsPerEpoch, k = s % stepsPerEpoch
         let positions = shardPositions(count: samples, rank: comm.rank, size: comm.size, batchSize: batch)[k]
         let order = epochOrder(epoch)
         let b = batchTensor(positions.map { order[$0] })
+        if comm.isRoot { stepStates.append((params + [trainer.loss.center.centers]).map { $0.copy() }) }
         trainer.optimizer.lr = trainer.schedule.lr(at: s)
         trainer.optimizer.zeroGrad()
         var features = Tensor(zeros: [0, trainer.model.featureDim])
@@ -154,6 +157,7 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
             features = out.features
         }
         try comm.averageGradients(params, localSamples: positions.count)   // ← the one new line of a step
+        if comm.isRoot { stepGradients.append(params.map { $0.grad?.copy() }) }
         trainer.optimizer.clipGradNorm(config.optim.gradClip)
         trainer.optimizer.step()
         try noGrad { try comm.updateCenters(trainer.loss.center.centers, alpha: trainer.loss.center.alpha,
@@ -167,12 +171,56 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
 
     // The reference: one process, batch B, exactly the current `Trainer.fit` step body.
     let ref = try Trainer(config: config, classes: names, classCounts: expected, runDir: runDir, stepsPerEpoch: stepsPerEpoch)
-    for (a, b) in zip(ref.model.namedTensors().map(\.tensor) + [ref.loss.center.centers], initialState) { a.assign(b) }
+    let refState = ref.model.namedTensors().map(\.tensor) + [ref.loss.center.centers]
+    let refParams = ref.optimizer.entries.map(\.tensor) + [ref.loss.center.centers]
     ref.model.eval()
+    func globalBatch(_ s: Int) -> TrainBatch {
+        let order = epochOrder(s / stepsPerEpoch), k = s % stepsPerEpoch
+        return batchTensor(Array(order[(k * batch)..<min(samples, (k + 1) * batch)]))
+    }
+    /// ‖a − b‖₂ and ‖b‖₂ over a list of tensor pairs.
+    func distance(_ a: [Tensor], _ b: [Tensor]) -> (diff: Double, norm: Double, worst: Double, worstIndex: Int, maxAbs: Double) {
+        var diff = 0.0, norm = 0.0, worst = 0.0, worstIndex = -1, maxAbs = 0.0
+        for (i, (x, y)) in zip(a, b).enumerated() {
+            var d2 = 0.0, n2 = 0.0
+            for j in 0..<y.count {
+                let d = Double(x.ptr[j] - y.ptr[j]); d2 += d * d; n2 += Double(y.ptr[j]) * Double(y.ptr[j])
+                maxAbs = max(maxAbs, abs(d))
+            }
+            diff += d2; norm += n2
+            let rel = n2 > 0 ? (d2 / n2).squareRoot() : d2.squareRoot()
+            if rel > worst { worst = rel; worstIndex = i }
+        }
+        return (diff.squareRoot(), norm.squareRoot(), worst, worstIndex, maxAbs)
+    }
+
+    // 1. Gradients, step by step: from the very state the distributed step started from, one process
+    //    with the whole batch B must compute the gradients that the allreduce produced.
+    var gradientWorst = 0.0, presenceMismatches = 0
     for s in 0..<steps {
-        let epoch = s / stepsPerEpoch, k = s % stepsPerEpoch
-        let order = epochOrder(epoch)
-        let b = batchTensor(Array(order[(k * batch)..<min(samples, (k + 1) * batch)]))
+        for (a, b) in zip(refParams, stepStates[s]) { a.assign(b) }
+        let b = globalBatch(s)
+        let out = ref.model.forward(b.images)
+        let l = ref.loss(logits: out.logits, features: out.features, targets: b.targets)
+        ref.optimizer.zeroGrad()
+        l.total.backward()
+        var mine: [Tensor] = [], theirs: [Tensor] = []
+        for (i, e) in ref.optimizer.entries.enumerated() {
+            switch (stepGradients[s][i], e.tensor.grad) {
+            case let (h?, g?): mine.append(h); theirs.append(g)
+            case (nil, nil): break
+            default: presenceMismatches += 1
+            }
+        }
+        let d = distance(mine, theirs)
+        gradientWorst = max(gradientWorst, d.norm > 0 ? d.diff / d.norm : d.diff)
+    }
+    ref.optimizer.zeroGrad()
+
+    // 2. Parameters after all steps: one process trained with batch B from the same start.
+    for (a, b) in zip(refState, initialState) { a.assign(b) }
+    for s in 0..<steps {
+        let b = globalBatch(s)
         ref.optimizer.lr = ref.schedule.lr(at: s)
         let out = ref.model.forward(b.images)
         let l = ref.loss(logits: out.logits, features: out.features, targets: b.targets)
@@ -182,44 +230,41 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
         ref.optimizer.step()
         noGrad { ref.loss.center.update(features: out.features, labels: b.targets.dominantLabels) }
     }
-    // Relative difference per tensor (‖a − b‖₂ / ‖b‖₂), worst tensor; and relative to the training update.
-    var worst = 0.0, worstName = "", worstUpdate = 0.0, maxAbs = 0.0
-    let refTensors = ref.optimizer.entries.map { ($0.name, $0.tensor) } + [("center_loss.centers", ref.loss.center.centers)]
-    let mine = params + [trainer.loss.center.centers]
-    for (i, (name, b)) in refTensors.enumerated() {
-        let a = mine[i]
-        var diff = 0.0, norm = 0.0, update = 0.0
-        for j in 0..<b.count {
-            let d = Double(a.ptr[j] - b.ptr[j]); diff += d * d; norm += Double(b.ptr[j] * b.ptr[j])
-            maxAbs = max(maxAbs, abs(d))
-            if i < initial.count { let u = Double(b.ptr[j] - initial[i].ptr[j]); update += u * u }
-        }
-        let rel = norm > 0 ? (diff / norm).squareRoot() : diff.squareRoot()
-        if rel > worst { worst = rel; worstName = name }
-        if update > 0 { worstUpdate = max(worstUpdate, (diff / update).squareRoot()) }
+    if let path = o.values["dump"] {   // the reference parameters, raw float32, for cross-run comparisons
+        var bytes = Data()
+        for e in ref.optimizer.entries { bytes.append(UnsafeBufferPointer(start: e.tensor.ptr, count: e.tensor.count)) }
+        try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
+    let mine = params + [trainer.loss.center.centers]
+    let p = distance(mine, refParams)
+    let parameterRelative = p.diff / p.norm
+    let updates = distance(refParams, initial + [Tensor(zeros: trainer.loss.center.centers.shape)])
+    let names2 = ref.optimizer.entries.map(\.name) + ["center_loss.centers"]
     let tolerance = 1e-5
-    let verdict = worst <= tolerance ? "PASS" : "FAIL"
+    let pass = gradientWorst <= tolerance && presenceMismatches == 0 && parameterRelative <= tolerance
     let report = """
-    equivalence \(verdict)
+    equivalence \(pass ? "PASS" : "FAIL")
     ranks \(comm.size)
     hosts \(hosts)
     optimizer \(config.optim.name)
+    pretrained \(config.model.pretrained ?? "none")
     steps \(steps)
     global_batch \(batch)
     samples \(samples)
     parameters \(params.reduce(0) { $0 + $1.count })
-    max_relative_difference \(worst)
-    worst_tensor \(worstName)
-    max_difference_over_update \(worstUpdate)
-    max_abs_difference \(maxAbs)
+    gradient_relative_difference_worst_step \(gradientWorst)
+    gradient_presence_mismatches \(presenceMismatches)
+    parameter_relative_difference \(parameterRelative)
+    parameter_difference_over_update \(p.diff / max(updates.diff, 1e-30))
+    worst_tensor \(p.worstIndex >= 0 ? names2[p.worstIndex] : "-") \(p.worst)
+    max_abs_difference \(p.maxAbs)
     replica_drift \(drift)
     allreduce_bytes_rank0 \(reduced)
     seconds \(String(format: "%.2f", seconds))
     """
     print(report)
     if let dir = o.values["out"] { try write(report + "\n", to: dir + "/equivalence.txt") }
-    if worst > tolerance { exit(2) }
+    if !pass { exit(2) }
 }
 
 // MARK: - die
