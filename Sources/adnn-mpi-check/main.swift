@@ -4,7 +4,7 @@
 //   collectives  --out DIR [--bucket-bytes 4096]  known buffers through every collective; rank r writes DIR/rank-r.txt
 //   equivalence  [--steps 6] [--batch 8] [--samples 21] [--optimizer adamw|sgd] [--input 32] [--out DIR]
 //                N ranks with per-rank batch B/N vs one process with batch B (real Trainer objects)
-//   die          [--rank 1] [--after 3]    that rank exits mid-run; the others must end with one clear line
+//   die          [--rank 1] [--after 3] [--signal 9]  that rank exits (or kills itself) mid-run; the others must end with one clear line
 import Foundation
 import ADNN
 import ADNNDistributed
@@ -277,6 +277,7 @@ func die(_ comm: Communicator, _ o: Options) throws {
     for round in 0..<1000 {
         if comm.rank == victim && round == after {
             FileHandle.standardError.write(Data("adnn-mpi-check: rank \(comm.rank) exits on purpose at round \(round)\n".utf8))
+            if let sig = o.values["signal"].flatMap({ Int32($0) }) { kill(getpid(), sig) }
             exit(3)
         }
         try buf.withUnsafeMutableBufferPointer { try comm.allreduceMean($0) }
@@ -291,6 +292,7 @@ guard args.count >= 2 else { fail("usage: adnn-mpi-check collectives|equivalence
 let options = Options(args.dropFirst(2))
 do {
     let comm = try Communicator.initializeIfLaunched(bucketBytes: options.int("bucket-bytes", 4 << 20))
+    comm.installTerminationHandler(note: "last checkpoint: none (adnn-mpi-check writes none)")
     switch args[1] {
     case "collectives": try collectives(comm, options)
     case "equivalence": try equivalence(comm, options)
