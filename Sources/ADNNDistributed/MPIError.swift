@@ -22,8 +22,12 @@ public struct MPIError: Error, CustomStringConvertible, Equatable {
         "MPI error in \(operation) on rank \(rank) of \(size): \(message)\(code != 0 ? " (code \(code))" : "")"
     }
 
-    /// The text MPI gives for an error code.
+    /// The text MPI gives for an error code (`MPI_Error_string` aborts before `MPI_Init` in Open MPI,
+    /// so without an initialised MPI the code is only named).
     static func text(for code: Int32) -> String {
+        var initialized: Int32 = 0, finalized: Int32 = 0
+        _ = MPI_Initialized(&initialized); _ = MPI_Finalized(&finalized)
+        guard initialized != 0 && finalized == 0 else { return "MPI error code \(code)" }
         var buffer = [CChar](repeating: 0, count: Int(adnn_mpi_max_error_string()) + 1)
         var length: Int32 = 0
         guard MPI_Error_string(code, &buffer, &length) == adnn_mpi_success() else { return "unknown MPI error" }
