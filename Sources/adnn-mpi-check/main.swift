@@ -196,7 +196,7 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
 
     // 1. Gradients, step by step: from the very state the distributed step started from, one process
     //    with the whole batch B must compute the gradients that the allreduce produced.
-    var gradientWorst = 0.0, presenceMismatches = 0
+    var gradientWorst = 0.0, presenceMismatches = 0, gradientSteps: [Double] = []
     for s in 0..<steps {
         for (a, b) in zip(refParams, stepStates[s]) { a.assign(b) }
         let b = globalBatch(s)
@@ -213,7 +213,8 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
             }
         }
         let d = distance(mine, theirs)
-        gradientWorst = max(gradientWorst, d.norm > 0 ? d.diff / d.norm : d.diff)
+        gradientSteps.append(d.norm > 0 ? d.diff / d.norm : d.diff)
+        gradientWorst = max(gradientWorst, gradientSteps[s])
     }
     ref.optimizer.zeroGrad()
 
@@ -253,6 +254,7 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
     samples \(samples)
     parameters \(params.reduce(0) { $0 + $1.count })
     gradient_relative_difference_worst_step \(gradientWorst)
+    gradient_relative_difference_steps \(gradientSteps.map { String(format: "%.2e", $0) }.joined(separator: " "))
     gradient_presence_mismatches \(presenceMismatches)
     parameter_relative_difference \(parameterRelative)
     parameter_difference_over_update \(p.diff / max(updates.diff, 1e-30))
