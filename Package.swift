@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "ADNNTrain", dependencies: ["ADNN", "ADNNData", "ADNNKernels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: coreFlags),
         .target(name: "ADNNDistributed", dependencies: ["CMPI", "ADNN"], swiftSettings: coreFlags),
-        .executableTarget(name: "adnn-mpi-check", dependencies: ["ADNNDistributed", "ADNN", "ADNNTrain"]),
+        .executableTarget(name: "adnn-mpi-check", dependencies: ["ADNNDistributed", "ADNN", "ADNNTrain", "ADNNKernels", "CMPI"]),
         .executableTarget(name: "adnn", dependencies: [
             "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

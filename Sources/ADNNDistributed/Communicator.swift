@@ -32,6 +32,8 @@ public final class Communicator: @unchecked Sendable {
     /// The MPI communicator; `nil` for the single-process one.
     let comm: MPI_Comm?
     private var finalized = false
+    /// False for `withBucket(bytes:)` views, which must not free the shared handle.
+    private var ownsHandle = true
     private var staging: UnsafeMutablePointer<Float>?
 
     nonisolated(unsafe) private static var launched: Communicator?
@@ -48,9 +50,16 @@ public final class Communicator: @unchecked Sendable {
         comm = nil
     }
 
-    private init(mpi comm: MPI_Comm, rank: Int, size: Int, localRank: Int, localSize: Int, bucketBytes: Int) {
+    private init(mpi comm: MPI_Comm?, rank: Int, size: Int, localRank: Int, localSize: Int, bucketBytes: Int, owner: Bool = true) {
         self.comm = comm; self.rank = rank; self.size = size; self.localRank = localRank; self.localSize = localSize
         bucketElements = max(1, bucketBytes / MemoryLayout<Float>.stride)
+        ownsHandle = owner
+    }
+
+    /// The same process group with another allreduce bucket size (for measurements). It shares this
+    /// communicator's MPI handle; its `finalize()` does nothing.
+    public func withBucket(bytes: Int) -> Communicator {
+        Communicator(mpi: comm, rank: rank, size: size, localRank: localRank, localSize: localSize, bucketBytes: bytes, owner: false)
     }
 
     deinit { staging?.deallocate() }
@@ -163,7 +172,7 @@ public final class Communicator: @unchecked Sendable {
 
     /// Ends MPI (collective: every rank calls it once, after its last collective). No-op without MPI.
     public func finalize() throws {
-        guard let comm, !finalized else { return }
+        guard let comm, !finalized, ownsHandle else { return }
         finalized = true
         var handle: MPI_Comm? = comm
         try check(MPI_Comm_free(&handle), "MPI_Comm_free")

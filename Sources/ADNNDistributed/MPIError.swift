@@ -18,6 +18,11 @@ public struct MPIError: Error, CustomStringConvertible, Equatable {
         self.operation = operation; self.code = code; self.message = message; self.rank = rank; self.size = size
     }
 
+    /// The error of return code `code` of `operation`, with MPI's text for it.
+    public init(operation: String, code: Int32, rank: Int, size: Int) {
+        self.init(operation: operation, code: code, message: MPIError.text(for: code), rank: rank, size: size)
+    }
+
     public var description: String {
         "MPI error in \(operation) on rank \(rank) of \(size): \(message)\(code != 0 ? " (code \(code))" : "")"
     }

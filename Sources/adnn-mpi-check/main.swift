@@ -4,10 +4,14 @@
 //   collectives  --out DIR [--bucket-bytes 4096]  known buffers through every collective; rank r writes DIR/rank-r.txt
 //   equivalence  [--steps 6] [--batch 8] [--samples 21] [--optimizer adamw|sgd] [--input 32] [--out DIR]
 //                N ranks with per-rank batch B/N vs one process with batch B (real Trainer objects)
+//   bench        [--floats 3379399] [--iters 10]   bucketed allreduce time per "step" (FER recipe size)
+//   throughput   [--config Configs/fer2013-cpu.yaml] [--batch 64] [--steps 4]  train steps/s, global batch
 //   die          [--rank 1] [--after 3] [--signal 9]  that rank exits (or kills itself) mid-run; the others must end with one clear line
 import Foundation
 import ADNN
 import ADNNDistributed
+import ADNNKernels
+import CMPI
 
 /// Command-line options as `--key value` pairs after the mode.
 struct Options {
@@ -73,6 +77,13 @@ func collectives(_ comm: Communicator, _ o: Options) throws {
     lines.append("broadcast " + format(bc))
     lines.append("string \(try comm.broadcast(comm.rank == 0 ? "run-from-rank-0 ✓" : "other", root: 0))")
     lines.append("gather \(try comm.allgather("r\(comm.rank)").joined(separator: ","))")
+    // A real MPI error under MPI_ERRORS_RETURN (set on MPI_COMM_WORLD too): a negative count comes
+    // back as MPI_ERR_COUNT instead of aborting the job.
+    if comm.isDistributed {
+        var x: Float = 1
+        let rc = MPI_Allreduce(adnn_mpi_in_place(), &x, -1, adnn_mpi_float(), adnn_mpi_sum(), adnn_mpi_comm_world())
+        lines.append("error \(MPIError(operation: "MPI_Allreduce", code: rc, rank: comm.rank, size: comm.size))")
+    }
     try comm.barrier()
     lines.append("hosts \(try comm.hostCount())")
     lines.append("mpi_calls \(comm.mpiCalls)")
@@ -269,6 +280,76 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
     if !pass { exit(2) }
 }
 
+// MARK: - bench
+
+/// Times the bucketed mean allreduce of `--floats` floats split like a model's parameters (a few
+/// large and many small tensors), for several bucket sizes.
+func bench(_ comm: Communicator, _ o: Options) throws {
+    let floats = o.int("floats", 3_379_399), iters = o.int("iters", 10)
+    var sizes: [Int] = [], left = floats, k = 0
+    while left > 0 { let n = min(left, k % 5 == 0 ? 409_600 : 1_280 + k * 17); sizes.append(n); left -= n; k += 1 }
+    var storage = sizes.map { [Float](repeating: Float(comm.rank + 1), count: $0) }
+    let buffers = storage.indices.map { i in storage[i].withUnsafeMutableBufferPointer { $0 } }
+    for bucket in [1 << 20, 4 << 20, 16 << 20, 64 << 20] {
+        let c = comm.withBucket(bytes: bucket)
+        try c.allreduceMean(buffers)                                    // warm-up (connections)
+        try comm.barrier()
+        let t0 = Date()
+        for _ in 0..<iters { try c.allreduceMean(buffers) }
+        let per = Date().timeIntervalSince(t0) / Double(iters)
+        let bytes = Double(floats * 4)
+        let maxPer = try comm.allreduceMax(per)
+        if comm.isRoot {
+            print(String(format: "bench ranks %d floats %d bucket %d MiB: %.2f ms per allreduce, %.2f GB/s algorithm bandwidth, %.2f GB/s bus (2(N-1)/N)",
+                         comm.size, floats, bucket >> 20, maxPer * 1e3, bytes / maxPer / 1e9,
+                         bytes * 2 * Double(comm.size - 1) / Double(comm.size) / maxPer / 1e9))
+        }
+    }
+    _ = storage.count
+}
+
+// MARK: - throughput
+
+/// Training steps of a real recipe model in train mode (local BN, dropout): images/s for a global
+/// batch split over the ranks, and the share of time spent in the gradient allreduce.
+func throughput(_ comm: Communicator, _ o: Options) throws {
+    var config = try Config.load(path: o.string("config", "Configs/fer2013-cpu.yaml"))
+    config.model.pretrained = nil
+    let batch = o.int("batch", config.data.batchSize), steps = o.int("steps", 4)
+    let local = shardBatchSizes(count: batch, rank: comm.rank, size: comm.size, batchSize: batch)[0]
+    let side = config.model.inputSize, ch = config.model.inChans, classes = config.model.numClasses
+    let trainer = try Trainer(config: config, classes: (0..<classes).map { "c\($0)" },
+                              classCounts: [Int](repeating: 10, count: classes), runDir: FileManager.default.temporaryDirectory.path,
+                              stepsPerEpoch: steps)
+    let params = trainer.optimizer.entries.map(\.tensor)
+    try comm.broadcast(trainer.model.namedTensors().map(\.tensor), root: 0)
+    var rng = SeededRNG(seed: UInt64(comm.rank) &+ 5)
+    let x = Tensor.normal([local, side, side, ch], rng: &rng)
+    let targets = BatchTargets(labels: (0..<local).map { $0 % classes })
+    trainer.model.train()
+    var start = Date(), reduceStart = 0.0
+    for s in 0...steps {
+        if s == 1 { try comm.barrier(); start = Date(); reduceStart = comm.reduceSeconds }   // step 0 warms up
+        let out = trainer.model.forward(x)
+        let l = trainer.loss(logits: out.logits, features: out.features, targets: targets)
+        trainer.optimizer.zeroGrad()
+        l.total.backward()
+        try comm.averageGradients(params, localSamples: local)
+        trainer.optimizer.clipGradNorm(config.optim.gradClip)
+        trainer.optimizer.step()
+        try noGrad { try comm.updateCenters(trainer.loss.center.centers, alpha: trainer.loss.center.alpha,
+                                           features: out.features, labels: targets.dominantLabels) }
+    }
+    try comm.barrier()
+    let seconds = Date().timeIntervalSince(start)
+    let reduce = try comm.allreduceMax(comm.reduceSeconds - reduceStart)
+    if comm.isRoot {
+        print(String(format: "throughput %@: %@, global batch %d at %dpx: %.1f img/s, %.3f s/step, allreduce %.1f %% of the step",
+                     config.model.backbone, comm.startupLine(threads: Threading.threads), batch, side,
+                     Double(batch * steps) / seconds, seconds / Double(steps), 100 * reduce / seconds))
+    }
+}
+
 // MARK: - die
 
 /// Every rank allreduces in a loop; rank `--rank` exits abruptly (no MPI_Finalize) after `--after`
@@ -299,7 +380,9 @@ do {
     case "collectives": try collectives(comm, options)
     case "equivalence": try equivalence(comm, options)
     case "die": try die(comm, options)
-    default: fail("unknown mode '\(args[1])' (collectives, equivalence, die)")
+    case "bench": try bench(comm, options)
+    case "throughput": try throughput(comm, options)
+    default: fail("unknown mode '\(args[1])' (collectives, equivalence, bench, throughput, die)")
     }
     try comm.finalize()
 } catch {

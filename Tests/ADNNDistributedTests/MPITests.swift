@@ -91,6 +91,9 @@ final class MPITests: XCTestCase {
             XCTAssertEqual(f["string"], ["run-from-rank-0", "✓"])
             XCTAssertEqual(f["gather"], ["r0,r1"])
             XCTAssertEqual(f["hosts"], ["1"])
+            // MPI_ERRORS_RETURN: a bad call is one clear line, not an abort of the job.
+            XCTAssertEqual(f["error"]?.joined(separator: " "),
+                           "MPI error in MPI_Allreduce on rank \(rank) of 2: MPI_ERR_COUNT: invalid count argument (code 2)")
             XCTAssertGreaterThan(Int(f["mpi_calls"]?.first ?? "") ?? 0, 10)
         }
     }
