@@ -14,6 +14,10 @@ extension Communicator {
     /// - Returns: the global number of samples `N` of this step.
     @discardableResult
     public func averageGradients(_ parameters: [Tensor], localSamples: Int) throws -> Int {
+        guard isDistributed else {        // one process: its gradients are the whole batch's already
+            guard localSamples > 0 else { throw misuse("averageGradients", "no rank has samples in this step") }
+            return localSamples
+        }
         let contributes = localSamples > 0
         var header = [Int64(localSamples), contributes ? 1 : 0]
         header += parameters.map { contributes && $0.grad != nil ? 1 : 0 }
