@@ -100,27 +100,27 @@ extension Communicator {
         let cap = bucketElements
         let stage = bucket
         var fill = 0
-        var pending: [(buffer: Int, start: Int, count: Int, offset: Int)] = []
+        var pending: [(destination: UnsafeMutablePointer<Float>, count: Int, offset: Int)] = []
         func flush() throws {
             try timed(fill * MemoryLayout<Float>.stride) {
                 try check(MPI_Allreduce(adnn_mpi_in_place(), stage, Int32(fill), adnn_mpi_float(), adnn_mpi_sum(), comm),
                           "MPI_Allreduce")
             }
             for p in pending {
-                let dst = buffers[p.buffer].baseAddress! + p.start, src = stage + p.offset
+                let dst = p.destination, src = stage + p.offset
                 if scale == 1 { dst.update(from: src, count: p.count) } else { for k in 0..<p.count { dst[k] = src[k] * scale } }
             }
             pending.removeAll(keepingCapacity: true)
             fill = 0
         }
-        for (bi, b) in buffers.enumerated() {
+        for b in buffers {
             guard let base = b.baseAddress else { continue }
             var start = 0
             while start < b.count {
                 let n = Swift.min(b.count - start, cap - fill)
                 let src = base + start, dst = stage + fill
                 if weight == 1 { dst.update(from: src, count: n) } else { for k in 0..<n { dst[k] = src[k] * weight } }
-                pending.append((bi, start, n, fill))
+                pending.append((src, n, fill))
                 fill += n; start += n
                 if fill == cap { try flush() }
             }

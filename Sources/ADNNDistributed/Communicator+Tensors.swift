@@ -52,6 +52,14 @@ extension Communicator {
         try broadcast(tensors.map { $0.mutableBuffer }, root: root)
     }
 
+    /// Replaces each tensor by its mean over the ranks, in place (one bucketed allreduce). For the
+    /// batch-norm running statistics at the end of an epoch: BN is local, so each rank's running
+    /// mean/variance has seen only its own shards; averaged, every rank validates and rank 0
+    /// checkpoints the same model. E.g. `model.namedBuffers().filter { $0.0.contains("running_") }.map(\.1)`.
+    public func average(_ tensors: [Tensor]) throws {
+        try allreduceMean(tensors.map { $0.mutableBuffer })
+    }
+
     /// Largest relative deviation of any element of `tensors` from rank 0's value, over all ranks
     /// (`|x − x₀| / max(|x₀|, 1e-6)`; 0 without MPI). A check that the replicas have not drifted.
     public func maxRelativeDeviationFromRoot(_ tensors: [Tensor]) throws -> Double {

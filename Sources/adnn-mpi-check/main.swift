@@ -40,7 +40,16 @@ func write(_ text: String, to path: String) throws {
     try FileManager.default.moveItem(atPath: tmp, toPath: path)
 }
 
-func format(_ v: [Float]) -> String { v.map { "\($0)" }.joined(separator: " ") }
+func format<C: Collection>(_ v: C) -> String where C.Element == Float { v.map { "\($0)" }.joined(separator: " ") }
+
+/// Float buffers allocated for the whole run (they outlive every collective that uses them).
+func makeBuffers(_ sizes: [Int], _ value: (Int, Int) -> Float) -> [UnsafeMutableBufferPointer<Float>] {
+    sizes.enumerated().map { b, n in
+        let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+        for i in 0..<n { p[i] = value(b, i) }
+        return p
+    }
+}
 
 // MARK: - collectives
 
@@ -56,16 +65,13 @@ func collectives(_ comm: Communicator, _ o: Options) throws {
     try mean.withUnsafeMutableBufferPointer { try comm.allreduceMean($0) }
     lines.append("mean " + format(mean))
     let sizes = [3, 1000, 7, 2500, 1]
-    var buffers = sizes.enumerated().map { b, n in (0..<n).map { i in r + 1 + Float(b) * 0.25 + Float(i % 13) } }
-    let pointers = buffers.indices.map { b in
-        buffers[b].withUnsafeMutableBufferPointer { $0 }                // stable: arrays are not resized below
-    }
-    try comm.allreduceSum(pointers)
+    let buffers = makeBuffers(sizes) { b, i in r + 1 + Float(b) * 0.25 + Float(i % 13) }
+    try comm.allreduceSum(buffers)
     for (b, v) in buffers.enumerated() { lines.append("bucket\(b) " + format(v)) }
-    buffers = sizes.map { n in (0..<n).map { _ in r + 1 } }              // weighted: Σ_r w·(r+1), w = 0.5
-    let p2 = buffers.indices.map { b in buffers[b].withUnsafeMutableBufferPointer { $0 } }
-    try comm.allreduceSum(p2, weight: 0.5, scale: 2)
-    lines.append("weighted " + format(buffers[3]))
+    let weighted = makeBuffers(sizes) { _, _ in r + 1 }                  // Σ_r w·(r+1)·s, w = 0.5, s = 2
+    try comm.allreduceSum(weighted, weight: 0.5, scale: 2)
+    lines.append("weighted " + format(weighted[3]))
+    for b in buffers + weighted { b.deallocate() }
     let d = try comm.allreduceSum([Double(comm.rank) + 0.125, 1e300 / Double(max(comm.size, 1))])
     lines.append("double \(d[0]) \(d[1])")
     let counts = try comm.allreduceSum([comm.rank, 1, 1 << 40])
@@ -288,8 +294,8 @@ func bench(_ comm: Communicator, _ o: Options) throws {
     let floats = o.int("floats", 3_379_399), iters = o.int("iters", 10)
     var sizes: [Int] = [], left = floats, k = 0
     while left > 0 { let n = min(left, k % 5 == 0 ? 409_600 : 1_280 + k * 17); sizes.append(n); left -= n; k += 1 }
-    var storage = sizes.map { [Float](repeating: Float(comm.rank + 1), count: $0) }
-    let buffers = storage.indices.map { i in storage[i].withUnsafeMutableBufferPointer { $0 } }
+    let buffers = makeBuffers(sizes) { _, _ in Float(comm.rank + 1) }
+    defer { for b in buffers { b.deallocate() } }
     for bucket in [1 << 20, 4 << 20, 16 << 20, 64 << 20] {
         let c = comm.withBucket(bytes: bucket)
         try c.allreduceMean(buffers)                                    // warm-up (connections)
@@ -305,7 +311,6 @@ func bench(_ comm: Communicator, _ o: Options) throws {
                          bytes * 2 * Double(comm.size - 1) / Double(comm.size) / maxPer / 1e9))
         }
     }
-    _ = storage.count
 }
 
 // MARK: - throughput
