@@ -4,7 +4,8 @@
 # them (Open MPI's rsh launcher with Scripts/netns_rsh in place of ssh), running the equivalence check
 # of adnn-mpi-check: 2 ranks with batch B/2 each vs one process with batch B.
 # Usage (as root): bash Scripts/mpi_two_hosts.sh [adnn-mpi-check equivalence options...]
-#   without options: SGD from random weights, then AdamW from ../shared/models' Lite0 weights if present.
+#   without options: SGD from random weights (step body, then the real Trainer.step + gradientHook),
+#   then AdamW from ../shared/models' Lite0 weights if present.
 # Cleans up the namespaces on exit. Traffic only inside the namespaces it creates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,7 @@ if [ $# -gt 0 ]; then
   check "$@" || status=$?
 else
   check --optimizer sgd || status=$?
+  check --optimizer sgd --via-step 1 || status=$?
   weights="$root/../shared/models/tf_efficientnet_lite0.in1k.safetensors"
   if [ -f "$weights" ]; then check --optimizer adamw --pretrained "$weights" || status=$?
   else echo "skipping the AdamW check: $weights not present"; fi

@@ -9,6 +9,7 @@
 //   die          [--rank 1] [--after 3] [--signal 9]  that rank exits (or kills itself) mid-run; the others must end with one clear line
 import Foundation
 import ADNN
+import ADNNTrain
 import ADNNDistributed
 import ADNNKernels
 import CMPI
@@ -108,13 +109,18 @@ func collectives(_ comm: Communicator, _ o: Options) throws {
 func equivalence(_ comm: Communicator, _ o: Options) throws {
     let steps = o.int("steps", 6), batch = o.int("batch", 8), samples = o.int("samples", 21)
     let side = o.int("input", 32), classes = 7
+    // --via-step 1: the distributed ranks run the real `Trainer.step` with `gradientHook` doing the
+    // allreduce. Its center update is local (no hook for it yet), so the center-loss weight is 0 then.
+    let viaStep = o.int("via-step", 0) != 0
     var config = Config()
     config.model.backbone = "tf_efficientnet_lite0"
     config.model.inChans = 1; config.model.inputSize = side; config.model.numClasses = classes
     config.model.dropRate = 0; config.model.dropPathRate = 0
     config.model.cbam = nil; config.model.transformer = nil; config.model.pretrained = o.values["pretrained"]
-    config.loss = Config.Loss(ce: 0.6, center: 0.25, dls: 0.15, centerAlpha: 0.5)
-    config.optim.name = o.string("optimizer", "adamw")
+    config.loss = viaStep ? Config.Loss(ce: 0.85, center: 0, dls: 0.15, centerAlpha: 0.5)
+                          : Config.Loss(ce: 0.6, center: 0.25, dls: 0.15, centerAlpha: 0.5)
+    guard let kind = OptimizerKind(rawValue: o.string("optimizer", "adamw")) else { fail("--optimizer: adamw or sgd") }
+    config.optim.name = kind
     config.optim.lr = 1e-3; config.optim.gradClip = 1.0
     config.schedule.epochs = 10; config.schedule.warmupEpochs = 1
     config.data.batchSize = batch
@@ -157,6 +163,15 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
     let initial = params.map { $0.copy() }
     // Rank 0 keeps, per step, the state the step started from and the averaged gradients it produced.
     var stepStates: [[Tensor]] = [], stepGradients: [[Tensor?]] = []
+    var hookError: Error?, localSamples = 0
+    if viaStep {
+        trainer.gradientHook = { ps in
+            do {
+                try comm.averageGradients(ps, localSamples: localSamples)
+                if comm.isRoot { stepGradients.append(ps.map { $0.grad?.copy() }) }
+            } catch { hookError = error }
+        }
+    }
     let t0 = Date()
     for s in 0..<steps {
         let epoch = s / stepsPerEpoch, k = s % stepsPerEpoch
@@ -164,6 +179,13 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
         let order = epochOrder(epoch)
         let b = batchTensor(positions.map { order[$0] })
         if comm.isRoot { stepStates.append((params + [trainer.loss.center.centers]).map { $0.copy() }) }
+        if viaStep {
+            guard !positions.isEmpty else { fail("--via-step: rank \(comm.rank) has no sample in step \(s) (Trainer.step needs one)") }
+            localSamples = positions.count
+            try trainer.step(b, globalStep: s)
+            if let e = hookError { throw e }
+            continue
+        }
         trainer.optimizer.lr = trainer.schedule.lr(at: s)
         trainer.optimizer.zeroGrad()
         var features = Tensor(zeros: [0, trainer.model.featureDim])
@@ -181,12 +203,14 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
                                            features: features, labels: b.targets.dominantLabels) }
     }
     let seconds = Date().timeIntervalSince(t0)
-    let drift = try comm.maxRelativeDeviationFromRoot(params + [trainer.loss.center.centers])
+    // Under --via-step the centers are updated locally (weight 0 in the loss): compare parameters only.
+    let compared = viaStep ? params : params + [trainer.loss.center.centers]
+    let drift = try comm.maxRelativeDeviationFromRoot(compared)
     let reduced = comm.reducedBytes
     let hosts = try comm.hostCount()
     guard comm.isRoot else { return }
 
-    // The reference: one process, batch B, exactly the current `Trainer.fit` step body.
+    // The reference: one process, batch B, the unchanged `Trainer.step` (as `fit` runs it).
     let ref = try Trainer(config: config, classes: names, classCounts: expected, runDir: runDir, stepsPerEpoch: stepsPerEpoch)
     let refState = ref.model.namedTensors().map(\.tensor) + [ref.loss.center.centers]
     let refParams = ref.optimizer.entries.map(\.tensor) + [ref.loss.center.centers]
@@ -212,18 +236,20 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
     }
 
     // 1. Gradients, step by step: from the very state the distributed step started from, one process
-    //    with the whole batch B must compute the gradients that the allreduce produced.
+    //    with the whole batch B must compute the gradients that the allreduce produced. A separate
+    //    trainer (its optimiser state is spent here), the gradients caught by its `gradientHook`.
+    let probe = try Trainer(config: config, classes: names, classCounts: expected, runDir: runDir, stepsPerEpoch: stepsPerEpoch)
+    let probeParams = probe.optimizer.entries.map(\.tensor) + [probe.loss.center.centers]
+    probe.model.eval()
+    var caught: [Tensor?] = []
+    probe.gradientHook = { ps in caught = ps.map { $0.grad?.copy() } }
     var gradientWorst = 0.0, presenceMismatches = 0, gradientSteps: [Double] = []
     for s in 0..<steps {
-        for (a, b) in zip(refParams, stepStates[s]) { a.assign(b) }
-        let b = globalBatch(s)
-        let out = ref.model.forward(b.images)
-        let l = ref.loss(logits: out.logits, features: out.features, targets: b.targets)
-        ref.optimizer.zeroGrad()
-        l.total.backward()
+        for (a, b) in zip(probeParams, stepStates[s]) { a.assign(b) }
+        try probe.step(globalBatch(s), globalStep: s)
         var mine: [Tensor] = [], theirs: [Tensor] = []
-        for (i, e) in ref.optimizer.entries.enumerated() {
-            switch (stepGradients[s][i], e.tensor.grad) {
+        for (h, g) in zip(stepGradients[s], caught) {
+            switch (h, g) {
             case let (h?, g?): mine.append(h); theirs.append(g)
             case (nil, nil): break
             default: presenceMismatches += 1
@@ -233,30 +259,18 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
         gradientSteps.append(d.norm > 0 ? d.diff / d.norm : d.diff)
         gradientWorst = max(gradientWorst, gradientSteps[s])
     }
-    ref.optimizer.zeroGrad()
 
     // 2. Parameters after all steps: one process trained with batch B from the same start.
     for (a, b) in zip(refState, initialState) { a.assign(b) }
-    for s in 0..<steps {
-        let b = globalBatch(s)
-        ref.optimizer.lr = ref.schedule.lr(at: s)
-        let out = ref.model.forward(b.images)
-        let l = ref.loss(logits: out.logits, features: out.features, targets: b.targets)
-        ref.optimizer.zeroGrad()
-        l.total.backward()
-        ref.optimizer.clipGradNorm(config.optim.gradClip)
-        ref.optimizer.step()
-        noGrad { ref.loss.center.update(features: out.features, labels: b.targets.dominantLabels) }
-    }
+    for s in 0..<steps { try ref.step(globalBatch(s), globalStep: s) }
     if let path = o.values["dump"] {   // the reference parameters, raw float32, for cross-run comparisons
         var bytes = Data()
         for e in ref.optimizer.entries { bytes.append(UnsafeBufferPointer(start: e.tensor.ptr, count: e.tensor.count)) }
         try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
-    let mine = params + [trainer.loss.center.centers]
-    let p = distance(mine, refParams)
+    let p = distance(compared, Array(refParams.prefix(compared.count)))
     let parameterRelative = p.diff / p.norm
-    let updates = distance(refParams, initial + [Tensor(zeros: trainer.loss.center.centers.shape)])
+    let updates = distance(Array(refParams.prefix(compared.count)), Array((initial + [Tensor(zeros: trainer.loss.center.centers.shape)]).prefix(compared.count)))
     let names2 = ref.optimizer.entries.map(\.name) + ["center_loss.centers"]
     let tolerance = 1e-5
     let pass = gradientWorst <= tolerance && presenceMismatches == 0 && parameterRelative <= tolerance
@@ -264,7 +278,8 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
     equivalence \(pass ? "PASS" : "FAIL")
     ranks \(comm.size)
     hosts \(hosts)
-    optimizer \(config.optim.name)
+    optimizer \(config.optim.name.rawValue)
+    via_trainer_step \(viaStep)
     pretrained \(config.model.pretrained ?? "none")
     steps \(steps)
     global_batch \(batch)

@@ -107,6 +107,15 @@ final class MPITests: XCTestCase {
         try checkEquivalence(r, dir)
     }
 
+    /// The same through the real `Trainer.step`, its `gradientHook` doing the allreduce.
+    func testTwoRanksThroughTrainerStepAndGradientHookMatchOneProcess() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try launch(ranks: 2, ["equivalence", "--optimizer", "sgd", "--via-step", "1", "--out", dir])
+        try checkEquivalence(r, dir)
+        XCTAssertEqual(try fields(dir + "/equivalence.txt")["via_trainer_step"], ["true"])
+    }
+
     func testTwoRanksMatchOneProcessWithAdamWFromPretrainedWeights() throws {
         let weights = sharedModels + "/tf_efficientnet_lite0.in1k.safetensors"
         guard FileManager.default.fileExists(atPath: weights) else { throw XCTSkip("\(weights) not present") }
