@@ -11,6 +11,8 @@ import PackageDescription
 /// - `ADNNTrain`: the application layer: typed run configuration, training runs, evaluation,
 ///   checkpoints, the image classifier and face cropper, ablation, tuning and their reports,
 ///   TensorBoard event files.
+/// - `CMPI`, `ADNNDistributed`: Open MPI (C API) and data-parallel training helpers (communicator,
+///   bucketed gradient allreduce, epoch sharding); `adnn-mpi-check` is its multi-process test helper.
 /// - `ADNNReport`: `adnn report`, one self-contained HTML file for a run, ablation or tuning folder.
 /// - `adnn`: the command-line tool (argument parsing plus one library call per command).
 ///
@@ -48,12 +50,16 @@ let package = Package(
                        providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "ADNNKernels", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
         .target(name: "ADNN", dependencies: ["ADNNKernels"], swiftSettings: coreFlags),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "ADNNTrain", dependencies: ["ADNN", "ADNNData", "ADNNKernels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: coreFlags),
         .target(name: "ADNNReport", dependencies: ["ADNNTrain", "ADNN", "ADNNData"], swiftSettings: coreFlags),
+        .target(name: "ADNNDistributed", dependencies: ["CMPI", "ADNN"], swiftSettings: coreFlags),
+        .executableTarget(name: "adnn-mpi-check", dependencies: ["ADNNDistributed", "ADNN", "ADNNTrain", "ADNNKernels", "CMPI"]),
         .executableTarget(name: "adnn", dependencies: [
             "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain", "ADNNReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -62,6 +68,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ADNNTrainTests", dependencies: ["ADNNTrain", "ADNN", "ADNNData"]),
         .testTarget(name: "ADNNReportTests", dependencies: ["ADNNReport", "ADNNTrain", "ADNN", "ADNNData"]),
+        .testTarget(name: "ADNNDistributedTests", dependencies: ["ADNNDistributed", "ADNN", "adnn-mpi-check"]),
         .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
     ],
