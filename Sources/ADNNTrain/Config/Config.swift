@@ -144,6 +144,27 @@ public struct Config: Codable, Equatable, Sendable {
         "model.transformer": try! JSONSerialization.jsonObject(with: JSONEncoder().encode(TransformerConfig())),
     ]
 
+    /// The keys that hold whole numbers (`Int` fields).
+    static let wholeNumberKeys: Set<String> = [
+        "model.in_chans", "model.input_size", "model.num_classes", "model.cbam.reduction", "model.cbam.kernel_size",
+        "model.transformer.layers", "model.transformer.heads", "model.transformer.d_model", "model.transformer.d_ff",
+        "schedule.epochs", "schedule.warmup_epochs", "schedule.patience", "data.batch_size", "data.workers",
+        "data.synthetic_count", "data.limit", "seed",
+    ]
+
+    /// A number must be finite, and a whole number where the key holds one (`batch_size: 2.5`).
+    private static func checkScalar(_ v: Any, like base: Any?, key: String, file: String) throws {
+        let values: [Any] = (v as? [Any]) ?? [v]
+        for item in values {
+            guard let n = item as? NSNumber, !(item is Bool) || String(cString: n.objCType) != "c" else { continue }
+            let d = n.doubleValue
+            guard d.isFinite else { throw ADNNError.invalid("\(file): key '\(key)' must be a finite number, got \(d)") }
+            if Config.wholeNumberKeys.contains(key), d != d.rounded() {
+                throw ADNNError.invalid("\(file): key '\(key)' must be a whole number, got \(d)")
+            }
+        }
+    }
+
     private static func merge(_ base: [String: Any], _ over: [String: Any], path: String, file: String,
                               nullable: Set<String>) throws -> [String: Any] {
         var out = base
@@ -162,6 +183,7 @@ public struct Config: Codable, Equatable, Sendable {
                 out[k] = try merge(baseSub, sub, path: full, file: file, nullable: nullable)
             } else {
                 if base[k] is [String: Any] { throw ADNNError.invalid("\(file): key '\(full)' must be a mapping") }
+                try checkScalar(v, like: base[k], key: full, file: file)
                 out[k] = v
             }
         }
