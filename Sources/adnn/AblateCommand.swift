@@ -16,7 +16,7 @@ struct AblateCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             _ = try AblationRequest(config: config, data: data, seeds: seeds, out: out, epochs: epochs).run()
         }
     }

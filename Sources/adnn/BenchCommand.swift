@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try BenchmarkRequest(config: config, mode: mode, batch: batch, seconds: seconds, warmup: warmup, json: json).run()
         }
     }

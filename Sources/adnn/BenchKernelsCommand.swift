@@ -15,7 +15,7 @@ struct BenchKernelsCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try KernelBenchmarkRequest(batch: batch, size: size, backbone: backbone, seconds: seconds, json: json).run()
         }
     }

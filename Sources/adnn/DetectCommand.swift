@@ -27,7 +27,7 @@ struct DetectCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threadOptions.apply()
+            try threadOptions.apply()
             try DetectionRequest(weights: weights, images: images, json: json, threshold: threshold, nmsThreshold: nmsThreshold, draw: draw).run()
         }
     }

@@ -17,7 +17,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try EvaluationRequest(checkpoint: checkpoint, data: data, split: split, jsonPath: json, batchSize: batch, tta: tta).run()
         }
     }
@@ -40,7 +40,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try PredictionRequest(checkpoint: checkpoint, images: images, json: json, top: top, align: align,
                                   detector: detector, timing: timing).run()
         }

@@ -25,7 +25,7 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try ExplanationRequest(checkpoint: checkpoint, method: method, target: target, grid: grid, samples: samples, seed: seed, alpha: alpha, align: align, detector: detector, json: json, out: out, images: images).run()
         }
     }

@@ -22,7 +22,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             let output = out ?? (dir as NSString).appendingPathComponent("report.html")
             if tensorboard, try ReportFolder.kind(of: dir) != .run { throw ADNNError.invalid("--tensorboard: \(dir) is not a run folder") }
             var options = RunReport.Options(mistakeCount: mistakes)

@@ -20,7 +20,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try TrainingRequest(configPath: config, dataPath: data, out: out, epochs: epochs, seed: seed, limit: limit,
                                 resume: resume, tta: tta, force: force).run()
         }

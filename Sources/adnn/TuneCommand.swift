@@ -26,7 +26,7 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try TuningRequest(config: config, data: data, trials: trials, out: out, epochs: epochs, metric: metric,
                               space: space, seed: seed).run()
         }
