@@ -7,11 +7,7 @@ import ADNNData
 /// The application layer in process: training runs, evaluation, ablation, tuning, typed config,
 /// weight EMA and custom-class folder data sets — no binary spawned.
 final class AppLayerTests: XCTestCase {
-    func tempDir() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("adnn-app-\(getpid())-\(UUID().uuidString.prefix(6))").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tempDir() throws -> String { try makeTemporaryFolder("app") }
 
     /// A tiny gray 24 px EfficientNet-B0 recipe (no CBAM, no transformer) on synthetic faces.
     func writeTinyConfig(_ path: String, epochs: Int = 2, extra: String = "") throws {

@@ -7,11 +7,7 @@ import ADNNData
 /// Bad input gets one clear error naming the file or key; nothing is lost or silently overwritten;
 /// interrupted writes are cleaned up and resumes find a checkpoint.
 final class ReliabilityTests: XCTestCase {
-    func tempDir() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("adnn-rel-\(getpid())-\(UUID().uuidString.prefix(6))").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func tempDir() throws -> String { try makeTemporaryFolder("rel") }
 
     let tinyData = "synthetic:train=64,val=32,test=0,size=24"
 

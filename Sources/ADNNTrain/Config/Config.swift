@@ -209,7 +209,7 @@ public struct Config: Codable, Equatable, Sendable {
         try fraction("loss.center_alpha", loss.centerAlpha)
         try fraction("loss.dls_epsilon", loss.dlsEpsilon, below1: true); try fraction("loss.dls_epsilon_max", loss.dlsEpsilonMax, below1: true)
         // optim
-        guard optim.lr.isFinite && optim.lr > 0 && optim.lr <= 10 else { throw fail("optim.lr", "must be in (0, 10], got \(optim.lr)") }
+        guard optim.lr.isFinite && optim.lr > 0 else { throw fail("optim.lr", "must be a finite number > 0, got \(optim.lr)") }
         try nonNegative("optim.weight_decay", optim.weightDecay)
         if optim.betas.count != 2 { throw fail("optim.betas", "must have two values") }
         for b in optim.betas { try fraction("optim.betas", b, below1: true) }
