@@ -71,6 +71,12 @@ public struct LoaderOptions: Sendable {
     public var cache: CachePolicy
     /// Print a warning line to stderr for every skipped (corrupt) image.
     public var warn: Bool
+    /// Data-parallel sharding: this process builds only part `shardRank` of `shardCount` of every
+    /// batch (contiguous, sizes differing by at most one: positions `lo + m·r/n ..< lo + m·(r+1)/n` of
+    /// a batch of `m` positions starting at `lo`). The epoch order and every sample's augmentation are
+    /// those of one process (keyed by position), so the parts of all ranks are exactly the batch one
+    /// process builds. Mixup pairs samples within a part. `(0, 1)`: the whole batch.
+    public var shardRank = 0, shardCount = 1
 
     public init(batchSize: Int = 32, shuffle: Bool = true, dropLast: Bool = false, balanced: Bool = false,
                 workers: Int = 2, prefetch: Int = 4, seed: UInt64 = 42, cache: CachePolicy = .auto(maxBytes: 1 << 30),
@@ -146,6 +152,9 @@ public final class DataLoader: @unchecked Sendable {
         try transform.validate()
         try augment?.validate()
         guard options.batchSize > 0 else { throw DataError.invalid(key: "data.batch_size", reason: "must be positive") }
+        guard options.shardCount > 0, (0..<options.shardCount).contains(options.shardRank) else {
+            throw DataError.invalid(key: "loader shard", reason: "rank \(options.shardRank) of \(options.shardCount) is not a part")
+        }
         self.dataset = dataset
         self.splitName = split
         self.transform = transform
@@ -295,7 +304,10 @@ public final class DataLoader: @unchecked Sendable {
     /// Builds batch `b` of an epoch order (called on worker threads).
     func makeBatch(_ b: Int, order: [Int], epoch: Int, renderer: SampleRenderer) -> Batch {
         let bs = options.batchSize
-        let lo = b * bs, hi = Swift.min(order.count, lo + bs)
+        let first = b * bs, len = Swift.min(order.count, first + bs) - first
+        // This process's part of the batch (all of it without sharding).
+        let lo = first + len * options.shardRank / options.shardCount
+        let hi = first + len * (options.shardRank + 1) / options.shardCount
         let m = hi - lo
         let S = transform.size, c = transform.channels, plane = S * S * c
         var labels = [Int](repeating: 0, count: m), indices = [Int](repeating: 0, count: m)
