@@ -34,7 +34,7 @@ final class TrainEquivalenceTests: XCTestCase {
         env["OMPI_MCA_btl"] = "self,tcp"          // no shared-memory segments needed in containers
         p.environment = env
         let log = dir + "/log-\(UUID().uuidString.prefix(6)).txt"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         p.standardOutput = handle; p.standardError = handle
         try p.run()

@@ -202,7 +202,7 @@ public final class Trainer {
     public func fit(train: BatchProvider, val: BatchProvider) throws -> [EpochRecord] {
         var records: [EpochRecord] = []
         let comm = communicator
-        if startEpoch == 0 && comm.isRoot { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
+        if startEpoch == 0 && comm.isRoot { _ = FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
         for epoch in startEpoch..<config.schedule.epochs {
             if badEpochs >= config.schedule.patience && config.schedule.patience > 0 { break }
             // Every random stream of this epoch derives from (seed, epoch): resume reproduces it exactly.
