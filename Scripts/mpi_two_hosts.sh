@@ -7,7 +7,7 @@
 #            or:     bash Scripts/mpi_two_hosts.sh train
 #   train: `adnn train` itself. A one-process run of 2 epochs (BN learning its statistics) is resumed
 #   for 2 more epochs by one process (batch 16) and by mpirun with one rank per namespace (8 + 8; SGD,
-#   augmentation on, centers and DLS on, --freeze-bn); the two last.safetensors are compared tensor by
+#   augmentation with mixup and cutout on, centers and DLS on, --freeze-bn); the two last.safetensors are compared tensor by
 #   tensor (adnn-mpi-check compare, ≤ 1e-5 relative).
 #   without options: SGD from random weights (step body, then the real Trainer.step + gradientHook),
 #   then AdamW from ../shared/models' Lite0 weights if present.
@@ -71,7 +71,7 @@ loss: {ce: 0.6, center: 0.25, dls: 0.15, center_alpha: 0.5, center_per_dim: true
 optim: {name: sgd, lr: 0.05, weight_decay: 1.0e-4, layer_decay: 1.0}
 schedule: {epochs: 4, warmup_epochs: 0, patience: 0}
 data: {format: synthetic, batch_size: 16, clahe: false, mean: [0.5], std: [0.25], workers: 1}
-augment: {hflip: 0.5, crop: 0.5, color_jitter: 0.3, rotate: 0.3, noise: 0.1, cutout: 0, mixup: 0}
+augment: {hflip: 0.5, crop: 0.5, color_jitter: 0.3, rotate: 0.3, noise: 0.1, cutout: 0.3, mixup: 0.5}
 seed: 5
 YAML
   local args=(train --config "$out/c.yaml" --data synthetic:train=128,val=32,test=0,size=24)

@@ -77,7 +77,7 @@ final class TrainEquivalenceTests: XCTestCase {
     /// N = 2 ranks with batch B/2 each = one process with batch B: a run trained for 2 epochs in one
     /// process (BN learning its statistics) is resumed for 2 more epochs (16 steps) once by one process
     /// and once by `mpirun -np 2` (SGD, augmentation on, centers and DLS on, BN frozen on its running
-    /// statistics so both compute the same function; `--resume` under MPI on the way).
+    /// statistics so both compute the same function; mixup and cutout on too; `--resume` under MPI on the way).
     func testTwoRanksTrainTheSameParametersAsOneProcess() throws {
         guard mpirun != nil else { throw XCTSkip("mpirun is not on PATH (install openmpi-bin)") }
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
@@ -93,7 +93,7 @@ final class TrainEquivalenceTests: XCTestCase {
         optim: {name: sgd, lr: 0.05, weight_decay: 1.0e-4, layer_decay: 1.0}
         schedule: {epochs: 4, warmup_epochs: 0, patience: 0}
         data: {format: synthetic, batch_size: 16, clahe: false, mean: [0.5], std: [0.25], workers: 1}
-        augment: {hflip: 0.5, crop: 0.5, color_jitter: 0.3, rotate: 0.3, noise: 0.1, cutout: 0, mixup: 0}
+        augment: {hflip: 0.5, crop: 0.5, color_jitter: 0.3, rotate: 0.3, noise: 0.1, cutout: 0.3, mixup: 0.5}
         seed: 5
         """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
         let common = ["train", "--config", d + "/c.yaml", "--data", "synthetic:train=128,val=32,test=0,size=24"]
