@@ -71,6 +71,12 @@ public struct LoaderOptions: Sendable {
     public var cache: CachePolicy
     /// Print a warning line to stderr for every skipped (corrupt) image.
     public var warn: Bool
+    /// Data-parallel sharding: this process builds only part `shardRank` of `shardCount` of every
+    /// batch (contiguous, sizes differing by at most one: positions `lo + m·r/n ..< lo + m·(r+1)/n` of
+    /// a batch of `m` positions starting at `lo`). The epoch order and every sample's augmentation are
+    /// those of one process (keyed by position), so the parts of all ranks are exactly the batch one
+    /// process builds — mixup included (a part renders its samples' partners again). `(0, 1)`: the whole batch.
+    public var shardRank = 0, shardCount = 1
 
     public init(batchSize: Int = 32, shuffle: Bool = true, dropLast: Bool = false, balanced: Bool = false,
                 workers: Int = 2, prefetch: Int = 4, seed: UInt64 = 42, cache: CachePolicy = .auto(maxBytes: 1 << 30),
@@ -146,6 +152,9 @@ public final class DataLoader: @unchecked Sendable {
         try transform.validate()
         try augment?.validate()
         guard options.batchSize > 0 else { throw DataError.invalid(key: "data.batch_size", reason: "must be positive") }
+        guard options.shardCount > 0, (0..<options.shardCount).contains(options.shardRank) else {
+            throw DataError.invalid(key: "loader shard", reason: "rank \(options.shardRank) of \(options.shardCount) is not a part")
+        }
         self.dataset = dataset
         self.splitName = split
         self.transform = transform
@@ -295,58 +304,79 @@ public final class DataLoader: @unchecked Sendable {
     /// Builds batch `b` of an epoch order (called on worker threads).
     func makeBatch(_ b: Int, order: [Int], epoch: Int, renderer: SampleRenderer) -> Batch {
         let bs = options.batchSize
-        let lo = b * bs, hi = Swift.min(order.count, lo + bs)
+        let first = b * bs, len = Swift.min(order.count, first + bs) - first
+        // This process's part of the batch (all of it without sharding).
+        let lo = first + len * options.shardRank / options.shardCount
+        let hi = first + len * (options.shardRank + 1) / options.shardCount
         let m = hi - lo
         let S = transform.size, c = transform.channels, plane = S * S * c
         var labels = [Int](repeating: 0, count: m), indices = [Int](repeating: 0, count: m)
         var lam: Float = 1
         var mixLabels = labels
+        /// Renders the sample at `position` of the epoch order into `out` (the next sample of the order
+        /// in place of a bad one) and returns the split index it rendered.
+        func render(position: Int, into out: UnsafeMutablePointer<Float>) -> Int {
+            var index = order[position]
+            var rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(position), UInt64(index))
+            var attempts = 0
+            while true {
+                badLock.lock(); let known = bad.contains(index); badLock.unlock()
+                if !known {
+                    do {
+                        try withPrepared(index) { p, w, h, c in
+                            renderer.render(p, width: w, height: h, channels: c, into: out, rng: &rng)
+                        }
+                        return index
+                    } catch {
+                        badLock.lock(); let fresh = bad.insert(index).inserted; badLock.unlock()
+                        if fresh { report(samples[index], "\(error)") }
+                    }
+                }
+                attempts += 1
+                if attempts > samples.count { break }   // every sample is bad: `failure` says so
+                index = (index + 1) % samples.count
+                rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(position), UInt64(index))
+            }
+            out.initialize(repeating: 0, count: plane)
+            return index
+        }
         // Every element is written by `render` (its normalisation pass covers the whole plane).
         let images = [Float](unsafeUninitializedCapacity: m * plane) { buf, initialized in
             for k in 0..<m {
-                let position = lo + k
-                var index = order[position]
-                var rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(position), UInt64(index))
-                var attempts = 0
-                var rendered = false
-                while true {
-                    badLock.lock(); let known = bad.contains(index); badLock.unlock()
-                    if !known {
-                        do {
-                            try withPrepared(index) { p, w, h, c in
-                                renderer.render(p, width: w, height: h, channels: c, into: buf.baseAddress! + k * plane, rng: &rng)
-                            }
-                            rendered = true
-                            break
-                        } catch {
-                            badLock.lock(); let fresh = bad.insert(index).inserted; badLock.unlock()
-                            if fresh { report(samples[index], "\(error)") }
-                        }
-                    }
-                    attempts += 1
-                    if attempts > samples.count { break }   // every sample is bad: `failure` says so
-                    index = (index + 1) % samples.count
-                    rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(position), UInt64(index))
-                }
-                if !rendered { (buf.baseAddress! + k * plane).initialize(repeating: 0, count: plane) }
-                labels[k] = samples[index].label
-                indices[k] = index
+                indices[k] = render(position: lo + k, into: buf.baseAddress! + k * plane)
+                labels[k] = samples[indices[k]].label
             }
             mixLabels = labels
-            // Mixup: sample i is blended with sample m−1−i, in place, pair by pair.
-            if let a = augment, a.mixup > 0, m > 1 {
+            // Mixup: sample j of the batch is blended with sample len−1−j (λ·own + (1−λ)·partner).
+            if let a = augment, a.mixup > 0, len > 1 {
                 var rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(b), 0x313C)
                 if rng.bernoulli(a.mixup) {
                     lam = Float(rng.beta(a.mixupAlpha, a.mixupAlpha))
-                    for i in 0..<(m / 2) {
-                        let p = buf.baseAddress! + i * plane, q = buf.baseAddress! + (m - 1 - i) * plane
-                        for t in 0..<plane {
-                            let x = p[t], y = q[t]
-                            p[t] = lam * x + (1 - lam) * y
-                            q[t] = lam * y + (1 - lam) * x
+                    if options.shardCount == 1 {
+                        // The whole batch is here: in place, pair by pair.
+                        for i in 0..<(m / 2) {
+                            let p = buf.baseAddress! + i * plane, q = buf.baseAddress! + (m - 1 - i) * plane
+                            for t in 0..<plane {
+                                let x = p[t], y = q[t]
+                                p[t] = lam * x + (1 - lam) * y
+                                q[t] = lam * y + (1 - lam) * x
+                            }
+                        }
+                        mixLabels = (0..<m).map { labels[m - 1 - $0] }
+                    } else {
+                        // A part: the partners may belong to other ranks, so each is rendered here again
+                        // (same generator, same pixels) and blended exactly as one process blends them.
+                        let partner = UnsafeMutablePointer<Float>.allocate(capacity: plane)
+                        defer { partner.deallocate() }
+                        for k in 0..<m {
+                            let j = lo + k - first, pj = len - 1 - j
+                            if pj == j { continue }              // the middle sample of an odd batch stays
+                            let partnerIndex = render(position: first + pj, into: partner)
+                            let p = buf.baseAddress! + k * plane
+                            for t in 0..<plane { p[t] = lam * p[t] + (1 - lam) * partner[t] }
+                            mixLabels[k] = samples[partnerIndex].label
                         }
                     }
-                    mixLabels = (0..<m).map { labels[m - 1 - $0] }
                 }
             }
             initialized = m * plane

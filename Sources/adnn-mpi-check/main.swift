@@ -7,6 +7,8 @@
 //   bench        [--floats 3379399] [--iters 10]   bucketed allreduce time per "step" (FER recipe size)
 //   throughput   [--config Configs/fer2013-cpu.yaml] [--batch 64] [--steps 4]  train steps/s, global batch
 //   die          [--rank 1] [--after 3] [--signal 9]  that rank exits (or kills itself) mid-run; the others must end with one clear line
+//   compare      --a RUN1/last.safetensors --b RUN2/last.safetensors [--tolerance 1e-5]
+//                relative L2 difference of every tensor (optimiser state aside); exit 1 above the tolerance
 import Foundation
 import ADNN
 import ADNNTrain
@@ -388,11 +390,40 @@ func die(_ comm: Communicator, _ o: Options) throws {
     }
 }
 
+// MARK: - compare
+
+/// Compares two checkpoints tensor by tensor (e.g. `mpirun -np 2 adnn train` against one process).
+func compare(_ o: Options) throws {
+    guard let pa = o.values["a"], let pb = o.values["b"] else { fail("compare needs --a FILE --b FILE") }
+    let tolerance = Double(o.string("tolerance", "1e-5")) ?? 1e-5
+    let a = try Checkpoint.read(pa).tensorDict, b = try Checkpoint.read(pb).tensorDict
+    guard Set(a.keys) == Set(b.keys) else { fail("\(pa) and \(pb) hold different tensors") }
+    var worst = 0.0, worstName = "", d2 = 0.0, n2 = 0.0, count = 0, elements = 0
+    for (name, x) in a.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("optim.") {
+        guard let y = b[name], y.shape == x.shape else { fail("tensor \(name): shapes differ") }
+        let s = x.scalars, r = y.scalars
+        var d = 0.0, n = 0.0
+        for i in 0..<s.count { d += Double(s[i] - r[i]) * Double(s[i] - r[i]); n += Double(r[i]) * Double(r[i]) }
+        let rel = d.squareRoot() / max(n.squareRoot(), 1e-3)
+        if rel > worst { worst = rel; worstName = name }
+        d2 += d; n2 += n; count += 1; elements += s.count
+    }
+    let overall = d2.squareRoot() / max(n2.squareRoot(), 1e-12)
+    let pass = overall <= tolerance && worst <= tolerance
+    print("compare \(pass ? "PASS" : "FAIL")   tensors \(count)   elements \(elements)   tolerance \(tolerance)")
+    print(String(format: "relative_difference_all %.3e   worst_tensor %.3e (%@)", overall, worst, worstName))
+    if !pass { exit(1) }
+}
+
 // MARK: - main
 
 let args = CommandLine.arguments
 guard args.count >= 2 else { fail("usage: adnn-mpi-check collectives|equivalence|die [--key value ...]") }
 let options = Options(args.dropFirst(2))
+if args[1] == "compare" {
+    do { try compare(options) } catch { fail("\(error)") }
+    exit(0)
+}
 do {
     let comm = try Communicator.initializeIfLaunched(bucketBytes: options.int("bucket-bytes", 4 << 20))
     comm.installTerminationHandler(note: "last checkpoint: none (adnn-mpi-check writes none)")

@@ -82,9 +82,13 @@ public final class LoaderProvider: BatchProvider {
 }
 
 /// Loader options from a config.
-public func loaderOptions(_ cfg: Config, train: Bool, batchSize: Int? = nil) -> LoaderOptions {
-    LoaderOptions(batchSize: batchSize ?? cfg.data.batchSize, shuffle: train, dropLast: train, balanced: train && cfg.data.balanced,
-                  workers: max(1, cfg.data.workers), seed: UInt64(cfg.seed))
+/// - Parameter shard: under data-parallel training, this rank's part of every batch (`rank`, `ranks`):
+///   `batchSize` stays the global batch and the loader builds only this rank's slice of it.
+public func loaderOptions(_ cfg: Config, train: Bool, batchSize: Int? = nil, shard: (rank: Int, ranks: Int) = (0, 1)) -> LoaderOptions {
+    var o = LoaderOptions(batchSize: batchSize ?? cfg.data.batchSize, shuffle: train, dropLast: train, balanced: train && cfg.data.balanced,
+                          workers: max(1, cfg.data.workers), seed: UInt64(cfg.seed))
+    o.shardRank = shard.rank; o.shardCount = shard.ranks
+    return o
 }
 
 /// A checkpoint opened for classifying single images (`adnn predict`, `adnn explain`): the model in

@@ -1,5 +1,6 @@
 import Foundation
 import ADNN
+import ADNNDistributed
 
 /// One mini-batch for training or evaluation: NHWC images and targets.
 public struct TrainBatch {
@@ -88,6 +89,22 @@ public final class Trainer {
     /// Called after `backward` and before clipping with the parameters whose gradients are set, so a
     /// data-parallel run can average them across processes.
     public var gradientHook: (([Tensor]) -> Void)?
+    /// The processes training this model together (`mpirun -np N adnn train`). The default
+    /// single-process communicator makes no MPI call: one process trains exactly as before. Under MPI
+    /// each rank steps on its part of every global batch; `step` averages the gradients (weighted by
+    /// samples) and updates the centers over all ranks, non-finite losses and stop requests are
+    /// decided collectively, the epoch's train metrics are summed over the ranks, and rank 0 alone
+    /// validates, writes `metrics.jsonl` and the checkpoints (its monitored value is broadcast so
+    /// early stopping is identical everywhere).
+    public var communicator = Communicator()
+    /// Keep every batch-norm layer on its running statistics while training (`--freeze-bn`): for
+    /// fine-tuning with small per-rank batches, and what makes N ranks bit-for-bit the same
+    /// computation as one process (batch statistics over B/N samples differ from those over B).
+    public var freezeBatchNorm = false
+    /// Average the batch-norm running statistics over the ranks at the end of every epoch, before
+    /// validation and the checkpoint (`--sync-bn`; one allreduce of the `running_*` buffers). BN
+    /// itself stays local (each rank normalises with its own part's batch statistics).
+    public var averageBatchNormStatistics = false
 
     public var startEpoch = 0
     public var bestMetric: Float = -.infinity
@@ -173,8 +190,8 @@ public final class Trainer {
         } else {
             startEpoch = ck.epoch
         }
-        // Keep metrics.jsonl consistent with the restored state.
-        if let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) {
+        // Keep metrics.jsonl consistent with the restored state (rank 0 alone writes the run folder).
+        if communicator.isRoot, let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) {
             let kept = text.split(separator: "\n").prefix(startEpoch).joined(separator: "\n")
             try (kept.isEmpty ? "" : kept + "\n").write(toFile: metricsPath, atomically: true, encoding: .utf8)
         }
@@ -184,19 +201,26 @@ public final class Trainer {
     @discardableResult
     public func fit(train: BatchProvider, val: BatchProvider) throws -> [EpochRecord] {
         var records: [EpochRecord] = []
-        if startEpoch == 0 { FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
+        let comm = communicator
+        if startEpoch == 0 && comm.isRoot { _ = FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
         for epoch in startEpoch..<config.schedule.epochs {
             if badEpochs >= config.schedule.patience && config.schedule.patience > 0 { break }
             // Every random stream of this epoch derives from (seed, epoch): resume reproduces it exactly.
             GlobalRNG.seed(UInt64(config.seed) &* 1_000_003 &+ UInt64(epoch) &+ 17)
             model.train()
+            if freezeBatchNorm { for (_, m) in model.namedModules() where m is BatchNorm { m.eval() } }
             let start = Date()
             var sumLoss = 0.0, sumCE = 0.0, sumCenter = 0.0, sumDLS = 0.0, seen = 0, correct = 0
             let it = train.batches(epoch: epoch)
             let steps = train.batchCount(epoch: epoch)
             var step = 0
             while let batch = it.next() {
-                if Trainer.stopRequested { return records }
+                // Every rank leaves at the same step (a stop request may reach one rank only).
+                let stop = try comm.isDistributed ? comm.any(Trainer.stopRequested) : Trainer.stopRequested
+                if stop {
+                    Trainer.stopRequested = true
+                    return records
+                }
                 let r = try self.step(batch, globalStep: epoch * stepsPerEpoch + step, epoch: epoch, stepInEpoch: step)
                 let n = Double(r.count)
                 correct += r.correct
@@ -207,20 +231,45 @@ public final class Trainer {
                 onStep?(epoch, step, steps, Float(sumLoss / Double(seen)), Double(seen) / Date().timeIntervalSince(start))
             }
             if let why = train.failure { throw ADNNError.invalid(why) }
+            if comm.isDistributed {
+                // The epoch's train metrics over the whole global batches (sums of every rank's parts).
+                let t = try comm.allreduceSum([sumLoss, sumCE, sumCenter, sumDLS, Double(seen), Double(correct)])
+                sumLoss = t[0]; sumCE = t[1]; sumCenter = t[2]; sumDLS = t[3]; seen = Int(t[4]); correct = Int(t[5])
+                if averageBatchNormStatistics {
+                    try comm.average(model.namedBuffers().filter { $0.0.contains("running_") }.map(\.1))
+                }
+            }
             let trainSeconds = Date().timeIntervalSince(start)
-            let (probs, labels, _) = ema.map { e in e.withAveragedWeights { predictProbabilities(model, val) } }
-                ?? predictProbabilities(model, val)
-            if let why = val.failure { throw ADNNError.invalid(why) }
-            guard !labels.isEmpty else { throw ADNNError.invalid("\(runDir): the validation split gave no images") }
-            let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
-            let rec = EpochRecord(epoch: epoch + 1, lr: optimizer.lr, loss: Float(sumLoss / Double(max(seen, 1))),
+            var rec = EpochRecord(epoch: epoch + 1, lr: optimizer.lr, loss: Float(sumLoss / Double(max(seen, 1))),
                                   lossCE: Float(sumCE / Double(max(seen, 1))), lossCenter: Float(sumCenter / Double(max(seen, 1))),
                                   lossDLS: Float(sumDLS / Double(max(seen, 1))), trainAccuracy: Float(correct) / Float(max(seen, 1)),
-                                  valAccuracy: Float(m.accuracy), valMacroF1: Float(m.macroF1), valLoss: Float(m.loss),
-                                  imagesPerSecond: Float(Double(seen) / trainSeconds), seconds: Float(Date().timeIntervalSince(start)))
-            let metric = monitored(rec)
+                                  valAccuracy: 0, valMacroF1: 0, valLoss: 0,
+                                  imagesPerSecond: Float(Double(seen) / trainSeconds), seconds: 0)
+            // Validation on rank 0 only (the replicas hold the same weights); the others wait in the
+            // broadcast of its monitored value.
+            var metric: Float = 0
+            if comm.isRoot {
+                let (probs, labels, _) = ema.map { e in e.withAveragedWeights { predictProbabilities(model, val) } }
+                    ?? predictProbabilities(model, val)
+                if let why = val.failure { throw ADNNError.invalid(why) }
+                guard !labels.isEmpty else { throw ADNNError.invalid("\(runDir): the validation split gave no images") }
+                let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
+                rec.valAccuracy = Float(m.accuracy); rec.valMacroF1 = Float(m.macroF1); rec.valLoss = Float(m.loss)
+                rec.seconds = Float(Date().timeIntervalSince(start))
+                metric = monitored(rec)
+            }
+            if comm.isDistributed {
+                var v = [metric]
+                try v.withUnsafeMutableBufferPointer { try comm.broadcast($0, root: 0) }
+                metric = v[0]
+            }
             let improved = metric > bestMetric
             if improved { bestMetric = metric; bestEpoch = epoch + 1; badEpochs = 0 } else { badEpochs += 1 }
+            guard comm.isRoot else {
+                records.append(rec)
+                comm.setTerminationNote("last checkpoint: \(lastPath) (rank 0 writes it)")
+                continue
+            }
             let ck = checkpoint(epoch: epoch, metric: metric)
             if improved {
                 if let ema { try ema.withAveragedWeights { try checkpoint(epoch: epoch, metric: metric).write(to: bestPath) } }
@@ -231,6 +280,7 @@ public final class Trainer {
             let line = String(decoding: try enc.encode(rec), as: UTF8.self) + "\n"
             if let h = FileHandle(forWritingAtPath: metricsPath) { h.seekToEndOfFile(); h.write(Data(line.utf8)); try? h.close() }
             records.append(rec)
+            comm.setTerminationNote("last checkpoint: \(lastPath)")
             onEpoch?(rec)
         }
         return records
@@ -255,16 +305,33 @@ extension Trainer {
         let out = model.forward(batch.images)
         let l = loss(logits: out.logits, features: out.features, targets: batch.targets)
         let value = l.total.item
-        guard value.isFinite else {
+        // Collective under MPI: every rank throws at the same step instead of one leaving the others
+        // waiting in the allreduce.
+        let comm = communicator
+        let nonFinite = try comm.isDistributed ? comm.any(!value.isFinite) : !value.isFinite
+        guard !nonFinite else {
             throw NonFiniteLossError(epoch: epoch, step: stepInEpoch,
                                      lastGood: FileManager.default.fileExists(atPath: lastPath) ? lastPath : nil)
         }
         optimizer.zeroGrad()
         l.total.backward()
         gradientHook?(optimizer.parameters)
+        if comm.isDistributed {
+            // The whole global batch's gradient on every rank (Σ_r n_r/N · g_r), before clipping:
+            // the clipped norm and so the update are the same on every rank.
+            try comm.averageGradients(optimizer.parameters, localSamples: batch.targets.labels.count)
+        }
         optimizer.clipGradNorm(config.optim.gradClip)
         optimizer.step()
-        noGrad { loss.center.update(features: out.features, labels: batch.targets.dominantLabels) }
+        if comm.isDistributed {
+            // Sums and counts over every rank's samples: the centers stay identical everywhere.
+            try noGrad {
+                try comm.updateCenters(loss.center.centers, alpha: loss.center.alpha, features: out.features,
+                                       labels: batch.targets.dominantLabels)
+            }
+        } else {
+            noGrad { loss.center.update(features: out.features, labels: batch.targets.dominantLabels) }
+        }
         ema?.update()
         let n = batch.targets.labels.count
         let k = out.logits.shape[1]

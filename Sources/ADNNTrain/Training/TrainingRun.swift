@@ -2,6 +2,7 @@ import Foundation
 import ADNN
 import ADNNData
 import ADNNKernels
+import ADNNDistributed
 
 /// Thrown when Ctrl-C / SIGTERM stopped a run; the last completed epoch is in `lastCheckpoint`.
 public struct TrainingInterrupted: Error, CustomStringConvertible {
@@ -22,11 +23,20 @@ public struct TrainingRequest {
     public var tta: Bool
     /// Replace an existing run in `out` (without it, an existing run needs `resume`).
     public var force: Bool
+    /// Batch-norm layers on their running statistics while training (`Trainer.freezeBatchNorm`).
+    public var freezeBatchNorm = false
+    /// Under MPI, average the BN running statistics over the ranks every epoch (`Trainer.averageBatchNormStatistics`).
+    public var syncBatchNorm = false
+    /// `--threads` when given: under MPI without it (and without `ADNN_NUM_THREADS`) each rank takes
+    /// the host's cores divided by the ranks on the host.
+    public var threads: Int? = nil
 
     public init(configPath: String, dataPath: String? = nil, out: String? = nil, epochs: Int? = nil, seed: Int? = nil,
-                limit: Int? = nil, resume: Bool = false, tta: Bool = false, force: Bool = false) {
+                limit: Int? = nil, resume: Bool = false, tta: Bool = false, force: Bool = false,
+                freezeBatchNorm: Bool = false, syncBatchNorm: Bool = false, threads: Int? = nil) {
         self.configPath = configPath; self.dataPath = dataPath; self.out = out; self.epochs = epochs; self.seed = seed
         self.limit = limit; self.resume = resume; self.tta = tta; self.force = force
+        self.freezeBatchNorm = freezeBatchNorm; self.syncBatchNorm = syncBatchNorm; self.threads = threads
     }
 
     /// Files that make a folder a run folder.
@@ -53,11 +63,63 @@ public struct TrainingRequest {
         return cfg
     }
 
-    /// Trains (or resumes) the run, prints the evaluation table of the best checkpoint and returns it.
+    /// Trains (or resumes) the run, prints the evaluation table of the best checkpoint and returns it
+    /// (nil on the ranks other than 0 of an MPI run: rank 0 alone evaluates, prints and writes files).
+    ///
+    /// Started by `mpirun -np N`, the N processes train one model together (see `Trainer.communicator`);
+    /// `data.batch_size` is the global batch, each rank takes its part of it. Under MPI `--resume`
+    /// needs the run folder at the same path on every host (a shared file system): every rank reads it.
+    @discardableResult
+    public func runAsRank() throws -> RunResult? {
+        if resume && force { throw ADNNError.invalid("--resume and --force exclude each other") }
+        let comm = try Communicator.initializeIfLaunched()
+        if comm.isDistributed && threads == nil { Threading.threads = comm.threadsPerRank() }
+        let cfg = try resolvedConfig()
+        if comm.isDistributed {
+            guard cfg.data.batchSize >= comm.size else {
+                throw ADNNError.invalid("\(configPath): data.batch_size \(cfg.data.batchSize) is smaller than the \(comm.size) ranks (it is the global batch; every rank needs a part of it)")
+            }
+            // Rank 0 checks and prepares the run folder; the others wait for it, so a refused folder
+            // ends every rank with rank 0's error line.
+            var ok = [Int64(0)]
+            var failure: Error? = nil
+            if comm.isRoot {
+                do { try prepareRunFolder(cfg) } catch { failure = error; ok[0] = 1 }
+            }
+            try ok.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
+            if ok[0] != 0 {
+                try? comm.finalize()
+                if let failure { throw failure }
+                exit(1)                                   // rank 0 printed why
+            }
+        } else {
+            try prepareRunFolder(cfg)
+        }
+        let dataset = try openDataset(cfg, path: dataPath)
+        guard let result = try trainAndEvaluate(cfg, configPath: configPath, dataset: dataset, runDir: runDir, resume: resume, tta: tta,
+                                                quiet: false, communicator: comm,
+                                                freezeBatchNorm: freezeBatchNorm, syncBatchNorm: syncBatchNorm) else {
+            try comm.finalize()
+            return nil
+        }
+        print("")
+        print(result.metrics.markdown(title: "best checkpoint (epoch \(result.epoch)) on \(dataset.root) \(result.split)"))
+        print(String(format: "%.1f images/s; eval JSON in %@/eval.json", result.imagesPerSecond, runDir))
+        try comm.finalize()
+        return result
+    }
+
+    /// `runAsRank()` for callers that need the result (a single process, or rank 0).
     @discardableResult
     public func run() throws -> RunResult {
-        if resume && force { throw ADNNError.invalid("--resume and --force exclude each other") }
-        let cfg = try resolvedConfig()
+        guard let r = try runAsRank() else {
+            throw ADNNError.invalid("rank \(try Communicator.initializeIfLaunched().rank): only rank 0 evaluates (use runAsRank under mpirun)")
+        }
+        return r
+    }
+
+    /// Checks the run folder (an existing run needs `resume` or `force`), creates it and writes `config.yaml`.
+    func prepareRunFolder(_ cfg: Config) throws {
         let runDir = self.runDir
         let fm = FileManager.default
         if !resume {
@@ -75,12 +137,6 @@ public struct TrainingRequest {
         }
         RunFolder.removeStaleTemporaryFiles(runDir)
         if !resume { try cfg.yamlString().write(toFile: runDir + "/config.yaml", atomically: true, encoding: .utf8) }
-        let dataset = try openDataset(cfg, path: dataPath)
-        let result = try runTraining(cfg, configPath: configPath, dataset: dataset, runDir: runDir, resume: resume, tta: tta)
-        print("")
-        print(result.metrics.markdown(title: "best checkpoint (epoch \(result.epoch)) on \(dataset.root) \(result.split)"))
-        print(String(format: "%.1f images/s; eval JSON in %@/eval.json", result.imagesPerSecond, runDir))
-        return result
     }
 }
 
@@ -112,35 +168,80 @@ public struct RunResult {
 /// the validation split (test when there is none) and writes `eval.json` and `predictions.json`.
 public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: Bool,
                  quiet: Bool = false) throws -> RunResult {
+    guard let result = try trainAndEvaluate(cfg, configPath: configPath, dataset: dataset, runDir: runDir, resume: resume,
+                                            tta: tta, quiet: quiet, communicator: Communicator()) else {
+        throw ADNNError.invalid("\(runDir): no evaluation result")       // a single process is always rank 0
+    }
+    return result
+}
+
+/// A validation source for the ranks that do not validate (never iterated).
+private struct NoBatches: BatchProvider {
+    func batchCount(epoch: Int) -> Int { 0 }
+    func batches(epoch: Int) -> AnyIterator<TrainBatch> { AnyIterator { nil } }
+}
+
+/// `runTraining` for one rank of a data-parallel run (`communicator`; single-process by default).
+/// Every rank trains on its part of each global batch; rank 0 alone prints, validates, writes the
+/// run folder and evaluates the best checkpoint: the other ranks return nil.
+func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: Bool,
+                      quiet: Bool, communicator comm: Communicator, freezeBatchNorm: Bool = false,
+                      syncBatchNorm: Bool = false) throws -> RunResult? {
+    let root = comm.isRoot
+    // Every rank reads the whole train split: the epoch order and the DLS class counts
+    // (`trainLoader.classCounts`) are those of the whole split; the loader builds this rank's part.
     let trainLoader = try DataLoader(dataset: dataset, split: "train", transform: evalTransform(cfg),
-                                     augment: augmentConfig(cfg), options: loaderOptions(cfg, train: true))
+                                     augment: augmentConfig(cfg), options: loaderOptions(cfg, train: true, shard: (comm.rank, comm.size)))
     let valSplit = dataset.splitNames.contains("val") ? "val" : "test"
-    let valLoader = try DataLoader(dataset: dataset, split: valSplit, transform: evalTransform(cfg), augment: nil,
-                                   options: loaderOptions(cfg, train: false, batchSize: max(cfg.data.batchSize, 64)))
     guard dataset.numClasses == cfg.model.numClasses else {
         throw ADNNError.invalid("\(configPath): model.num_classes is \(cfg.model.numClasses) but \(dataset.root) has \(dataset.numClasses) classes (\(dataset.classes.joined(separator: ", ")))")
     }
+    // Validation runs on rank 0 only.
+    let valLoader = root ? try DataLoader(dataset: dataset, split: valSplit, transform: evalTransform(cfg), augment: nil,
+                                          options: loaderOptions(cfg, train: false, batchSize: max(cfg.data.batchSize, 64))) : nil
     let train = LoaderProvider(trainLoader, limitImages: cfg.data.limit)
-    let val = LoaderProvider(valLoader, limitImages: cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0)
+    let val: BatchProvider = valLoader.map { LoaderProvider($0, limitImages: cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0) }
+        ?? NoBatches()
     let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
                               runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0))
+    trainer.communicator = comm
+    trainer.freezeBatchNorm = freezeBatchNorm
+    trainer.averageBatchNormStatistics = syncBatchNorm
     if resume {
         let source = RunFolder.resumeCheckpoint(runDir) ?? trainer.lastPath
         try trainer.resume(from: source)
-        print("resumed \(runDir) after epoch \(trainer.startEpoch)\(source == trainer.lastPath ? "" : " (from \(source): last.safetensors is missing)")")
+        if root {
+            print("resumed \(runDir) after epoch \(trainer.startEpoch)\(source == trainer.lastPath ? "" : " (from \(source): last.safetensors is missing)")")
+        }
     }
-    print("training \(cfg.model.backbone) (\(trainer.model.parameterCount.formatted(.number)) params) on \(dataset.root): " +
-          "\(trainLoader.count) train / \(valLoader.count) \(valSplit) images, \(dataset.classes.count) classes, " +
-          "batch \(cfg.data.batchSize), \(cfg.schedule.epochs) epochs, \(Threading.threads) threads → \(runDir)")
+    var hosts = 1
+    if comm.isDistributed {
+        // Every rank starts from rank 0's weights, buffers and centers (they are equal already when
+        // all ranks built the same model from the same seed; this makes it certain).
+        try comm.broadcast(trainer.model.stateDict().map(\.1) + [trainer.loss.center.centers])
+        hosts = try comm.hostCount()
+    }
+    if root {
+        if comm.isDistributed { print(comm.startupLine(threads: Threading.threads, hosts: hosts)) }
+        let valCount = valLoader?.count ?? 0
+        print("training \(cfg.model.backbone) (\(trainer.model.parameterCount.formatted(.number)) params) on \(dataset.root): " +
+              "\(trainLoader.count) train / \(valCount) \(valSplit) images, \(dataset.classes.count) classes, " +
+              "batch \(cfg.data.batchSize)\(comm.isDistributed ? " (\(comm.size) ranks)" : ""), \(cfg.schedule.epochs) epochs, \(Threading.threads) threads → \(runDir)")
+    }
     installInterruptHandler()
-    let progress = ProgressPrinter(epochs: cfg.schedule.epochs, quiet: quiet)
+    // Under mpirun a rank that dies makes mpirun end the job with SIGTERM: each survivor prints one
+    // line naming the last checkpoint (updated by the trainer after every epoch) instead of vanishing.
+    comm.installTerminationHandler(note: FileManager.default.fileExists(atPath: trainer.lastPath) ? "last checkpoint: \(trainer.lastPath)" : "no checkpoint yet")
+    let progress = ProgressPrinter(epochs: cfg.schedule.epochs, quiet: quiet || !root)
     trainer.onStep = { e, s, n, loss, ips in progress.step(epoch: e, step: s, steps: n, loss: loss, imagesPerSecond: ips) }
     var trainIPS: [Float] = []
     // TensorBoard scalars next to metrics.jsonl (`tensorboard --logdir runs`); a resumed run adds a
     // second event file, which TensorBoard merges.
-    let tensorBoard: TensorBoardWriter?
-    do { tensorBoard = try TensorBoardWriter(logDir: runDir) } catch {
-        printError("warning: \(runDir): no TensorBoard events (\(error))"); tensorBoard = nil
+    var tensorBoard: TensorBoardWriter? = nil
+    if root {
+        do { tensorBoard = try TensorBoardWriter(logDir: runDir) } catch {
+            printError("warning: \(runDir): no TensorBoard events (\(error))")
+        }
     }
     trainer.onEpoch = { r in
         trainIPS.append(r.imagesPerSecond); progress.epoch(r)
@@ -153,9 +254,10 @@ public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, run
     }
     progress.finish()
     if Trainer.stopRequested {
-        print("interrupted; the last completed epoch is in \(trainer.lastPath) — continue with --resume")
+        if root { print("interrupted; the last completed epoch is in \(trainer.lastPath) — continue with --resume") }
         throw TrainingInterrupted(lastCheckpoint: trainer.lastPath)
     }
+    guard root else { return nil }
     let best = try Checkpoint.read(trainer.bestPath)
     let model = try best.makeModel()
     let (probs, labels, ips) = predictProbabilities(model, val, hflipTTA: tta)
