@@ -31,7 +31,7 @@ public struct FrameAnnotator: Sendable {
         var out = image.channels == 3 ? image : image.toRGB()
         let short = min(out.width, out.height)
         let line = max(2, short / 240)
-        let scale = max(1, short / 300)
+        let scale = max(1, short / 240), barScale = max(1, short / 400)
         for f in faces {
             let color = Self.color(track: f.face.track)
             let b = f.face.box.map { Int($0.rounded()) }
@@ -49,19 +49,19 @@ public struct FrameAnnotator: Sendable {
             fill(&out, b[0], ty, b[0] + tw - 1, ty + th - 1, color)
             BitmapFont.draw(tag, into: &out, x: b[0] + scale, y: ty + scale, scale: scale, color: (0, 0, 0))
             // Probability bars under the box (inside its bottom when there is no room).
-            let rowH = (BitmapFont.height + 2) * scale
-            let captionW = BitmapFont.textWidth("www", scale: scale) + 2 * scale
-            let barMax = max(30 * scale, b[2] - b[0] - captionW)
+            let rowH = (BitmapFont.height + 2) * barScale
+            let captionW = BitmapFont.textWidth("www", scale: barScale) + 2 * barScale
+            let barMax = max(30 * barScale, b[2] - b[0] - captionW)
             let panelH = rowH * classes.count
             let py = b[3] + 2 + panelH <= out.height ? b[3] + 2 : max(0, b[3] - panelH)
             darken(&out, b[0], py, b[0] + captionW + barMax, py + panelH - 1)
             for (i, name) in classes.enumerated() {
                 let y = py + i * rowH
-                BitmapFont.draw(String(name.prefix(3)), into: &out, x: b[0] + scale, y: y + scale, scale: scale, color: (255, 255, 255))
+                BitmapFont.draw(String(name.prefix(3)), into: &out, x: b[0] + barScale, y: y + barScale, scale: barScale, color: (255, 255, 255))
                 let v = i < f.probabilities.count ? max(0, min(1, f.probabilities[i])) : 0
                 let len = Int((Float(barMax) * v).rounded())
                 if len > 0 {
-                    fill(&out, b[0] + captionW, y + scale, b[0] + captionW + len - 1, y + rowH - scale - 1,
+                    fill(&out, b[0] + captionW, y + barScale, b[0] + captionW + len - 1, y + rowH - barScale - 1,
                          name == f.label ? color : (200, 200, 200))
                 }
             }

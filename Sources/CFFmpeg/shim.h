@@ -93,7 +93,7 @@ static inline adnn_video_reader *adnn_video_reader_open(const char *path, const 
     }
     int err = avformat_open_input(&r->format, path, input_format, NULL);
     if (err < 0) {
-        adnn_ff_error(message, "cannot open as a video", err);
+        adnn_ff_error(message, err == AVERROR_INVALIDDATA ? "not a video" : "cannot open", err);
         r->format = NULL; adnn_video_reader_free(r); return NULL;
     }
     snprintf(r->format_name, sizeof r->format_name, "%s", r->format->iformat->name);

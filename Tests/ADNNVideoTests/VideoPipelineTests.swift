@@ -213,7 +213,7 @@ final class VideoPipelineTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no output folder for \(input)", file: file, line: line)
         }
         try "frame,time\n1,2\nthis is not a video\n".write(toFile: d + "/notes.mp4", atomically: true, encoding: .utf8)
-        expectError(d + "/notes.mp4", mentions: "cannot open as a video")
+        expectError(d + "/notes.mp4", mentions: "not a video")
         try "just some text\n".write(toFile: d + "/notes.txt", atomically: true, encoding: .utf8)
         expectError(d + "/notes.txt", mentions: "not a video")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: fx.clipPath))
@@ -221,7 +221,7 @@ final class VideoPipelineTests: XCTestCase {
         expectError(d + "/truncated.mp4", mentions: "truncated.mp4")
         let empty = try VideoWriter(path: d + "/empty.mp4", width: 64, height: 48)
         try empty.finish()
-        expectError(d + "/empty.mp4", mentions: "no video frames")
+        expectError(d + "/empty.mp4", mentions: "no video")   // an MP4 without samples has no video stream
         expectError(d + "/missing.mp4", mentions: "no such file")
         // An existing output folder is refused without `overwrite`.
         try FileManager.default.createDirectory(atPath: d + "/exists", withIntermediateDirectories: true)
