@@ -81,7 +81,7 @@ public struct VideoSummary: Sendable {
 /// `adnn video`: decode → detect (every N frames) → track → align → classify (all faces of a frame in
 /// one batch) → smooth per track → `frames.csv`, `tracks.json` and optionally `annotated.mp4`.
 public enum VideoPipeline {
-    private struct Decoded: @unchecked Sendable { var frame: VideoFrame?; var error: Error? }
+    private struct Decoded: @unchecked Sendable { var frame: VideoFrame?; var detections: [FaceDetection]? = nil; var error: Error? }
     private struct Annotated: @unchecked Sendable { var frame: PixelImage; var faces: [FaceAnnotation] }
     private final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
 
@@ -98,6 +98,13 @@ public enum VideoPipeline {
     ///   data — the frames before the damage are kept) or the output.
     public static func run(input: String, outputDirectory dir: String, detector: FaceDetecting,
                            classifier: ExpressionClassifying, options: VideoOptions = VideoOptions()) throws -> VideoSummary {
+        // Gradient recording is a process-wide switch: keep it off for the whole run, so that the
+        // detector and classifier threads never see it flip under them.
+        try noGrad { try runUngraded(input: input, outputDirectory: dir, detector: detector, classifier: classifier, options: options) }
+    }
+
+    private static func runUngraded(input: String, outputDirectory dir: String, detector: FaceDetecting,
+                                    classifier: ExpressionClassifying, options: VideoOptions) throws -> VideoSummary {
         try options.validate()
         let fm = FileManager.default
         var isDir: ObjCBool = false
@@ -140,16 +147,34 @@ public enum VideoPipeline {
             }
             decodeQueue.close()
         } : nil
+        // Detection, one frame ahead of tracking and classification on its own thread when pipelined
+        // (the two networks then share the cores instead of taking turns).
+        let isDetectionFrame = { (index: Int) in index % options.every == 0 }
+        let detectQueue = BoundedQueue<Decoded>(capacity: 2)
+        let detectorBox = Box(detector)
+        let detectThread: JoinableThread? = options.pipelined ? JoinableThread(name: "adnn-video-detect") {
+            noGrad {
+                while var d = decodeQueue.take() {
+                    if let f = d.frame, isDetectionFrame(f.index) {
+                        d.detections = Profiler.measure("video.detect") { detectorBox.value.detect(f.image) }
+                    }
+                    if !detectQueue.put(d) { decodeQueue.cancel(); return }
+                }
+                detectQueue.close()
+            }
+        } : nil
         var decodedInline = 0
-        func nextFrame() throws -> VideoFrame? {
+        func nextFrame() throws -> (VideoFrame, [FaceDetection]?)? {
             if options.pipelined {
-                guard let d = decodeQueue.take() else { return nil }
+                guard let d = detectQueue.take() else { return nil }
                 if let e = d.error { throw e }
-                return d.frame
+                guard let f = d.frame else { return nil }
+                return (f, d.detections)
             }
             guard decodedInline < limit else { return nil }
             decodedInline += 1
-            return try Profiler.measure("video.decode") { try reader.next() }
+            guard let f = try Profiler.measure("video.decode", { try reader.next() }) else { return nil }
+            return (f, isDetectionFrame(f.index) ? Profiler.measure("video.detect") { detector.detect(f.image) } : nil)
         }
 
         // Annotated video, encoded on its own thread when pipelined.
@@ -171,7 +196,7 @@ public enum VideoPipeline {
         do {
             while true {
                 if VideoInterrupt.requested { interrupted = true; break }
-                guard let frame = try nextFrame() else { break }
+                guard let (frame, detections) = try nextFrame() else { break }
                 if start == nil { start = Date() }
                 width = frame.image.width; height = frame.image.height
                 if options.annotate && videoWriter == nil {
@@ -187,8 +212,7 @@ public enum VideoPipeline {
                     }
                 }
                 let faces: [TrackedFace]
-                if frame.index % options.every == 0 {
-                    let dets = Profiler.measure("video.detect") { detector.detect(frame.image) }
+                if let dets = detections {
                     faces = tracker.update(dets, frame: frame.index)
                     detectorFrames += 1
                 } else {
@@ -233,7 +257,9 @@ public enum VideoPipeline {
             failure = error
         }
         let seconds = start.map { Date().timeIntervalSince($0) } ?? 0
+        detectQueue.cancel()
         decodeQueue.cancel()
+        detectThread?.join()
         decodeThread?.join()
         encodeQueue.close()
         encodeThread?.join()
