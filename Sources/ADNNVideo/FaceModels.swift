@@ -60,9 +60,41 @@ public final class RetinaFaceDetector: FaceDetecting {
         return (max(1, Int((Double(width) * s).rounded())), max(1, Int((Double(height) * s).rounded())))
     }
 
+    /// `image` at `width`×`height`: the mean of each k×k block when the frame is exactly k times the
+    /// size (640×480 → 320×240, 1280×720 → 320×180, 1920×1080 → 320×180), else an antialiased
+    /// bilinear resize.
+    static func shrink(_ image: PixelImage, width: Int, height: Int) -> PixelImage {
+        let k = image.width / width
+        guard k >= 2, image.width == k * width, image.height == k * height else {
+            return image.resized(width: width, height: height, mode: .bilinear)
+        }
+        let c = image.channels, sw = image.width, area = UInt32(k * k)
+        var out = PixelImage(width: width, height: height, channels: c)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.pixels.withUnsafeMutableBufferPointer { dst in
+                var acc = [UInt32](repeating: 0, count: width * c)
+                for y in 0..<height {
+                    for i in 0..<acc.count { acc[i] = 0 }
+                    for dy in 0..<k {
+                        let row = (y * k + dy) * sw * c
+                        for x in 0..<width {
+                            let base = row + x * k * c
+                            for dx in 0..<k {
+                                for ch in 0..<c { acc[x * c + ch] &+= UInt32(src[base + dx * c + ch]) }
+                            }
+                        }
+                    }
+                    let o = y * width * c
+                    for i in 0..<acc.count { dst[o + i] = UInt8((acc[i] + area / 2) / area) }
+                }
+            }
+        }
+        return out
+    }
+
     public func detect(_ frame: PixelImage) -> [FaceDetection] {
         let (w, h) = detectionSize(width: frame.width, height: frame.height)
-        let small = (w, h) == (frame.width, frame.height) ? frame : frame.resized(width: w, height: h, mode: .bilinear)
+        let small = (w, h) == (frame.width, frame.height) ? frame : Self.shrink(frame, width: w, height: h)
         let faces = noGrad {
             small.pixels.withUnsafeBufferPointer {
                 model.detect(pixels: $0, width: small.width, height: small.height, channels: small.channels,

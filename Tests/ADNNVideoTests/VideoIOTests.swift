@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 import ADNN
 import ADNNData
-import ADNNVideo
+@testable import ADNNVideo
 
 /// The FFmpeg reader and writer, the tracker, the smoother and the font, without shared assets.
 final class VideoIOTests: XCTestCase {
@@ -93,6 +93,23 @@ final class VideoIOTests: XCTestCase {
         let back = t.update([face(46, 10), face(200, 100), face(106, 10)], frame: 6)
         XCTAssertEqual(back.map(\.track), [1, 3, 4])
         XCTAssertEqual(t.trackCount, 4)
+    }
+
+    /// The detector's frame shrink: block means for integer factors.
+    func testDetectorShrinkAveragesBlocks() {
+        var img = PixelImage(width: 8, height: 4, channels: 3)
+        for y in 0..<4 { for x in 0..<8 { for c in 0..<3 { img[x, y, c] = UInt8(10 * x + 40 * y + c) } } }
+        let s = RetinaFaceDetector.shrink(img, width: 4, height: 2)
+        XCTAssertEqual(s.width, 4); XCTAssertEqual(s.height, 2)
+        for y in 0..<2 {
+            for x in 0..<4 {
+                for c in 0..<3 {
+                    let sum = [(0, 0), (1, 0), (0, 1), (1, 1)].map { Int(img[2 * x + $0.0, 2 * y + $0.1, c]) }.reduce(0, +)
+                    XCTAssertEqual(Int(s[x, y, c]), (sum + 2) / 4)
+                }
+            }
+        }
+        XCTAssertEqual(RetinaFaceDetector.shrink(img, width: 5, height: 3).width, 5, "non-integer factors resize")
     }
 
     func testSmootherAndIoU() {

@@ -234,7 +234,8 @@ final class VideoPipelineTests: XCTestCase {
 
     /// Not a test of the pipeline: with `ADNN_VIDEO_DEMO=DIR`, writes the demo and benchmark clips
     /// (640×480 and 1280×720, four faces, 10 s at 25 frames/s), the tiny checkpoint, and an annotated
-    /// run of the 640×480 clip with one frame as `DIR/video_annotated.png`.
+    /// run of the 640×480 clip (tiny checkpoint, or `ADNN_VIDEO_DEMO_CHECKPOINT`) with one frame as
+    /// `DIR/video_annotated.png`.
     func testWriteDemoClips() throws {
         guard let demo = ProcessInfo.processInfo.environment["ADNN_VIDEO_DEMO"] else {
             throw XCTSkip("set ADNN_VIDEO_DEMO=DIR to write the demo and benchmark clips")
@@ -250,8 +251,10 @@ final class VideoPipelineTests: XCTestCase {
         try writeTinyCheckpoint(demo + "/tiny.safetensors")
         let out = demo + "/annotated-run"
         try? FileManager.default.removeItem(atPath: out)
+        let checkpoint = ProcessInfo.processInfo.environment["ADNN_VIDEO_DEMO_CHECKPOINT"]
+        let classifier = try checkpoint.map { try CheckpointClassifier(path: $0) } ?? fx.classifier
         _ = try VideoPipeline.run(input: demo + "/faces_640x480.mp4", outputDirectory: out, detector: fx.detector,
-                                  classifier: fx.classifier, options: VideoOptions(annotate: true, maxFrames: 60))
+                                  classifier: classifier, options: VideoOptions(annotate: true, maxFrames: 60))
         let r = try VideoReader(path: out + "/annotated.mp4")
         var frame: VideoFrame? = nil
         while let f = try r.next() { frame = f; if f.index == 40 { break } }
