@@ -38,6 +38,23 @@ static inline void adnn_ff_error(char *message, const char *what, int code) {
     snprintf(message, ADNN_FF_MESSAGE, "%s (%s)", what, buf);
 }
 
+/// The container format recognised from the first bytes of `path` (NULL when none is): tells a
+/// truncated or damaged video from a file that is no video at all.
+static inline const char *adnn_ff_probe_name(const char *path) {
+    unsigned char *buf = (unsigned char *)calloc(1, 4096 + AVPROBE_PADDING_SIZE);
+    if (!buf) return NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) { free(buf); return NULL; }
+    size_t n = fread(buf, 1, 4096, f);
+    fclose(f);
+    AVProbeData pd = { path, buf, (int)n, NULL };
+    int score = 0;
+    const AVInputFormat *fmt = av_probe_input_format2(&pd, 1, &score);
+    free(buf);
+    if (!fmt || score < AVPROBE_SCORE_EXTENSION + 1 || strcmp(fmt->name, "tty") == 0) return NULL;
+    return fmt->name;
+}
+
 /* ------------------------------------------------------------------------------------------- */
 /* Decoding                                                                                     */
 /* ------------------------------------------------------------------------------------------- */
@@ -93,7 +110,12 @@ static inline adnn_video_reader *adnn_video_reader_open(const char *path, const 
     }
     int err = avformat_open_input(&r->format, path, input_format, NULL);
     if (err < 0) {
-        adnn_ff_error(message, err == AVERROR_INVALIDDATA ? "not a video" : "cannot open", err);
+        const char *name = err == AVERROR_INVALIDDATA && !device_format ? adnn_ff_probe_name(path) : NULL;
+        if (name) {
+            snprintf(message, ADNN_FF_MESSAGE, "truncated or damaged %s file", name);
+        } else {
+            adnn_ff_error(message, err == AVERROR_INVALIDDATA ? "not a video" : "cannot open", err);
+        }
         r->format = NULL; adnn_video_reader_free(r); return NULL;
     }
     snprintf(r->format_name, sizeof r->format_name, "%s", r->format->iformat->name);

@@ -219,7 +219,7 @@ final class VideoPipelineTests: XCTestCase {
         expectError(d + "/notes.txt", mentions: "not a video")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: fx.clipPath))
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: d + "/truncated.mp4"))
-        expectError(d + "/truncated.mp4", mentions: "truncated.mp4")
+        expectError(d + "/truncated.mp4", mentions: "truncated or damaged")
         let empty = try VideoWriter(path: d + "/empty.mp4", width: 64, height: 48)
         try empty.finish()
         expectError(d + "/empty.mp4", mentions: "no video")   // an MP4 without samples has no video stream
