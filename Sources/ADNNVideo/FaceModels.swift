@@ -3,13 +3,13 @@ import ADNN
 import ADNNData
 
 /// Finds faces (box and five landmarks, in frame pixels) in a video frame.
-public protocol FaceDetecting: AnyObject {
+public protocol FaceDetecting {
     /// Faces in `frame`, highest score first.
     func detect(_ frame: PixelImage) -> [FaceDetection]
 }
 
 /// Classifies aligned face crops into expressions.
-public protocol ExpressionClassifying: AnyObject {
+public protocol ExpressionClassifying {
     /// Class names, in the order of the probabilities.
     var classes: [String] { get }
     /// Side of the aligned square crop the classifier wants (`FaceAlignment.crop(..., size:)`).

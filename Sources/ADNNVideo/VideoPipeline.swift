@@ -309,6 +309,7 @@ final class ProgressLine {
 
     func update(frames: Int, faces: Int, since start: Date) {
         let now = Date()
+        if !tty && !printed && last == .distantPast { last = start }   // plain lines: the first after 5 s
         guard now.timeIntervalSince(last) >= (tty ? 0.5 : 5) else { return }
         last = now
         let elapsed = max(1e-6, now.timeIntervalSince(start))

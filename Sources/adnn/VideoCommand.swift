@@ -40,7 +40,7 @@ struct VideoCommand: ParsableCommand {
             let options = VideoOptions(every: every, smoothing: smooth, annotate: annotate, overwrite: force,
                                        progress: !json, maxFrames: maxFrames)
             try options.validate()
-            let classifier = CheckpointExpressionClassifier(try ImageClassifier(checkpoint: checkpoint))
+            let classifier = try ImageClassifier(checkpoint: checkpoint)
             let cropper = try FaceCropper(weights: detector ?? defaultDetectorPath(), threshold: threshold)
             let faces = RetinaFaceDetector(model: cropper.detector, maxSide: detectSize == 0 ? nil : detectSize,
                                            threshold: threshold)
@@ -57,20 +57,15 @@ struct VideoCommand: ParsableCommand {
 }
 
 /// An `ImageClassifier` as the video pipeline's classifier: all crops of a frame in one batch.
-final class CheckpointExpressionClassifier: ExpressionClassifying {
-    let classifier: ImageClassifier
-
-    init(_ classifier: ImageClassifier) { self.classifier = classifier }
-
-    var classes: [String] { classifier.classes }
-    var cropSize: Int { classifier.size }
+extension ImageClassifier: ExpressionClassifying {
+    var cropSize: Int { size }
 
     func probabilities(_ crops: [PixelImage]) -> [[Float]] {
-        let s = classifier.size, c = classifier.channels, per = s * s * c
+        let s = size, c = channels, per = s * s * c
         var data = [Float]()
         data.reserveCapacity(crops.count * per)
-        for crop in crops { data += classifier.transform.tensorData(for: crop) }
-        let p = noGrad { classifier.model(Tensor(data, shape: [crops.count, s, s, c])).softmax(axis: -1) }.scalars
+        for crop in crops { data += transform.tensorData(for: crop) }
+        let p = noGrad { model(Tensor(data, shape: [crops.count, s, s, c])).softmax(axis: -1) }.scalars
         let k = classes.count
         return (0..<crops.count).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
     }
