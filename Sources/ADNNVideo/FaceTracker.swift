@@ -14,6 +14,8 @@ public struct TrackedFace: Sendable, Equatable {
     /// True when the detector found the face in this frame; false when the box was carried from the
     /// last detection (`--every N`).
     public var detected: Bool
+    /// Position of the detection in the array passed to `FaceTracker.update` (nil when carried).
+    public var detectionIndex: Int? = nil
 
     /// As a `FaceDetection` (for alignment).
     public var detection: FaceDetection { FaceDetection(box: box, score: score, landmarks: landmarks) }
@@ -111,13 +113,13 @@ public final class FaceTracker {
                 }
                 t.box = d.box; t.landmarks = d.landmarks; t.score = d.score; t.frame = frame; t.missed = 0
                 tracks[trackOf[di]] = t
-                out.append(TrackedFace(track: t.id, box: d.box, landmarks: d.landmarks, score: d.score, detected: true))
+                out.append(TrackedFace(track: t.id, box: d.box, landmarks: d.landmarks, score: d.score, detected: true, detectionIndex: di))
             } else {
                 let t = Track(id: nextID, box: d.box, landmarks: d.landmarks, score: d.score, frame: frame,
                               velocity: [Float](repeating: 0, count: 14), missed: 0)
                 nextID += 1
                 tracks.append(t)
-                out.append(TrackedFace(track: t.id, box: d.box, landmarks: d.landmarks, score: d.score, detected: true))
+                out.append(TrackedFace(track: t.id, box: d.box, landmarks: d.landmarks, score: d.score, detected: true, detectionIndex: di))
             }
         }
         let matched = Set(trackOf.filter { $0 >= 0 })

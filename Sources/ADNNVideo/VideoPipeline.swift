@@ -81,7 +81,13 @@ public struct VideoSummary: Sendable {
 /// `adnn video`: decode → detect (every N frames) → track → align → classify (all faces of a frame in
 /// one batch) → smooth per track → `frames.csv`, `tracks.json` and optionally `annotated.mp4`.
 public enum VideoPipeline {
-    private struct Decoded: @unchecked Sendable { var frame: VideoFrame?; var detections: [FaceDetection]? = nil; var error: Error? }
+    private struct Decoded: @unchecked Sendable {
+        var frame: VideoFrame?
+        var detections: [FaceDetection]? = nil
+        /// Aligned crops of `detections`, made on the detection thread.
+        var crops: [PixelImage]? = nil
+        var error: Error?
+    }
     private struct Annotated: @unchecked Sendable { var frame: PixelImage; var faces: [FaceAnnotation] }
     private final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
 
@@ -147,16 +153,19 @@ public enum VideoPipeline {
             }
             decodeQueue.close()
         } : nil
-        // Detection, one frame ahead of tracking and classification on its own thread when pipelined
-        // (the two networks then share the cores instead of taking turns).
+        // Detection and the alignment of the detected faces, ahead of tracking and classification on
+        // their own thread when pipelined (the two networks then share the cores instead of taking turns).
         let isDetectionFrame = { (index: Int) in index % options.every == 0 }
         let detectQueue = BoundedQueue<Decoded>(capacity: 2)
+        let cropSize = classifier.cropSize
         let detectorBox = Box(detector)
         let detectThread: JoinableThread? = options.pipelined ? JoinableThread(name: "adnn-video-detect") {
             noGrad {
                 while var d = decodeQueue.take() {
                     if let f = d.frame, isDetectionFrame(f.index) {
-                        d.detections = Profiler.measure("video.detect") { detectorBox.value.detect(f.image) }
+                        let dets = Profiler.measure("video.detect") { detectorBox.value.detect(f.image) }
+                        d.detections = dets
+                        d.crops = Profiler.measure("video.align") { dets.map { $0.alignedCrop(in: f.image, size: cropSize) } }
                     }
                     if !detectQueue.put(d) { decodeQueue.cancel(); return }
                 }
@@ -164,17 +173,17 @@ public enum VideoPipeline {
             }
         } : nil
         var decodedInline = 0
-        func nextFrame() throws -> (VideoFrame, [FaceDetection]?)? {
+        func nextFrame() throws -> (VideoFrame, [FaceDetection]?, [PixelImage]?)? {
             if options.pipelined {
                 guard let d = detectQueue.take() else { return nil }
                 if let e = d.error { throw e }
                 guard let f = d.frame else { return nil }
-                return (f, d.detections)
+                return (f, d.detections, d.crops)
             }
             guard decodedInline < limit else { return nil }
             decodedInline += 1
             guard let f = try Profiler.measure("video.decode", { try reader.next() }) else { return nil }
-            return (f, isDetectionFrame(f.index) ? Profiler.measure("video.detect") { detector.detect(f.image) } : nil)
+            return (f, isDetectionFrame(f.index) ? Profiler.measure("video.detect") { detector.detect(f.image) } : nil, nil)
         }
 
         // Annotated video, encoded on its own thread when pipelined.
@@ -196,7 +205,7 @@ public enum VideoPipeline {
         do {
             while true {
                 if VideoInterrupt.requested { interrupted = true; break }
-                guard let (frame, detections) = try nextFrame() else { break }
+                guard let (frame, detections, detectionCrops) = try nextFrame() else { break }
                 if start == nil { start = Date() }
                 width = frame.image.width; height = frame.image.height
                 if options.annotate && videoWriter == nil {
@@ -220,7 +229,10 @@ public enum VideoPipeline {
                 }
                 for id in tracker.takeEnded() { smoother.remove(track: id) }
                 let crops = Profiler.measure("video.align") {
-                    faces.map { $0.detection.alignedCrop(in: frame.image, size: classifier.cropSize) }
+                    faces.map { face in
+                        if let i = face.detectionIndex, let made = detectionCrops, i < made.count { return made[i] }
+                        return face.detection.alignedCrop(in: frame.image, size: cropSize)
+                    }
                 }
                 let probs = crops.isEmpty ? [] : Profiler.measure("video.classify") { classifier.probabilities(crops) }
                 guard probs.count == faces.count else {
