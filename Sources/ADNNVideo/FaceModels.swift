@@ -15,7 +15,8 @@ public protocol ExpressionClassifying {
     /// Side of the aligned square crop the classifier wants (`FaceAlignment.crop(..., size:)`).
     var cropSize: Int { get }
     /// Class probabilities (softmax) of every crop, in one forward pass for all of them.
-    func probabilities(_ crops: [PixelImage]) -> [[Float]]
+    /// - Throws: when the model cannot classify them (e.g. non-finite outputs of damaged weights).
+    func probabilities(_ crops: [PixelImage]) throws -> [[Float]]
 }
 
 extension FaceDetection {

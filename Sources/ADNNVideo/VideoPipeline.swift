@@ -234,7 +234,7 @@ public enum VideoPipeline {
                         return face.detection.alignedCrop(in: frame.image, size: cropSize)
                     }
                 }
-                let probs = crops.isEmpty ? [] : Profiler.measure("video.classify") { classifier.probabilities(crops) }
+                let probs = crops.isEmpty ? [] : try Profiler.measure("video.classify") { try classifier.probabilities(crops) }
                 guard probs.count == faces.count else {
                     throw ADNNError.invalid("classifier returned \(probs.count) results for \(faces.count) faces")
                 }

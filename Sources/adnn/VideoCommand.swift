@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import ADNN
 import ADNNData
+import ADNNTrain
 import ADNNVideo
 
 /// `adnn video`: per-face, per-frame expressions of a video file or a camera (SPEC §6 faces).
@@ -58,15 +59,7 @@ struct VideoCommand: ParsableCommand {
 
 /// An `ImageClassifier` as the video pipeline's classifier: all crops of a frame in one batch.
 extension ImageClassifier: ExpressionClassifying {
-    var cropSize: Int { size }
+    public var cropSize: Int { size }
 
-    func probabilities(_ crops: [PixelImage]) -> [[Float]] {
-        let s = size, c = channels, per = s * s * c
-        var data = [Float]()
-        data.reserveCapacity(crops.count * per)
-        for crop in crops { data += transform.tensorData(for: crop) }
-        let p = noGrad { model(Tensor(data, shape: [crops.count, s, s, c])).softmax(axis: -1) }.scalars
-        let k = classes.count
-        return (0..<crops.count).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
-    }
+    public func probabilities(_ crops: [PixelImage]) throws -> [[Float]] { try probabilities(batch: crops) }
 }

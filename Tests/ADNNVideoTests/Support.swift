@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import ADNN
+import ADNNTrain
 import ADNNData
 import ADNNVideo
 
@@ -31,34 +32,11 @@ func writeTinyCheckpoint(_ path: String) throws {
         .write(to: path)
 }
 
-/// A checkpoint as an `ExpressionClassifying` (what the CLI's `ImageClassifier` adapter does):
-/// the evaluation transform of the checkpoint's config, every crop of a frame in one batch.
-final class CheckpointClassifier: ExpressionClassifying {
-    let model: ADNNFER
-    let transform: TransformConfig
-    let classes: [String]
-    let cropSize: Int
-    let channels: Int
+/// `ImageClassifier` as the pipeline's classifier, as the CLI adapts it (`Sources/adnn/VideoCommand.swift`).
+extension ImageClassifier: ExpressionClassifying {
+    public var cropSize: Int { size }
 
-    init(path: String) throws {
-        let ck = try Checkpoint.read(path)
-        model = try ck.makeModel()
-        let m = ck.config.model
-        transform = TransformConfig(size: m.inputSize, channels: m.inChans, clahe: ck.config.data.clahe,
-                                    mean: ck.config.data.mean, std: ck.config.data.std)
-        classes = ck.classes
-        cropSize = m.inputSize
-        channels = m.inChans
-    }
-
-    func probabilities(_ crops: [PixelImage]) -> [[Float]] {
-        let s = cropSize, per = s * s * channels
-        var data = [Float](); data.reserveCapacity(crops.count * per)
-        for c in crops { data += transform.tensorData(for: c) }
-        let p = noGrad { model(Tensor(data, shape: [crops.count, s, s, channels])).softmax(axis: -1) }.scalars
-        let k = classes.count
-        return (0..<crops.count).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }
-    }
+    public func probabilities(_ crops: [PixelImage]) throws -> [[Float]] { try probabilities(batch: crops) }
 }
 
 /// `frames.csv` parsed: header and rows as dictionaries of strings (no quoted fields in our outputs).

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import ADNN
+import ADNNTrain
 import ADNNData
 import ADNNVideo
 
@@ -13,7 +14,7 @@ final class VideoPipelineTests: XCTestCase {
         let clipPath: String
         let clip: FaceClip
         let frames: Int
-        let classifier: CheckpointClassifier
+        let classifier: ImageClassifier
         let detector: RetinaFaceDetector
     }
     nonisolated(unsafe) static var cached: Fixture?
@@ -32,7 +33,7 @@ final class VideoPipelineTests: XCTestCase {
         try clip.write(to: clipPath, frames: frames, fps: 10)
         try writeTinyCheckpoint(dir + "/ck.safetensors")
         let f = Fixture(dir: dir, clipPath: clipPath, clip: clip, frames: frames,
-                        classifier: try CheckpointClassifier(path: dir + "/ck.safetensors"),
+                        classifier: try ImageClassifier(checkpoint: dir + "/ck.safetensors"),
                         detector: try RetinaFaceDetector(weights: weights))
         Self.cached = f
         return f
@@ -89,7 +90,7 @@ final class VideoPipelineTests: XCTestCase {
                     XCTFail("frame \(frame.index) track \(track): box \(box) is not a detection of the frame"); continue
                 }
                 assertClose(floats(row, FramesCSVWriter.landmarkColumns), det.landmarks, atol: 0.006)
-                let p = fx.classifier.probabilities([det.alignedCrop(in: frame.image, size: fx.classifier.cropSize)])[0]
+                let p = try fx.classifier.probabilities(det.alignedCrop(in: frame.image, size: fx.classifier.cropSize))   // as `adnn predict --align`
                 XCTAssertEqual(row["label"], classes[argmax(p)], "label of frame \(frame.index) track \(track)")
                 let raw = floats(row, classes)
                 assertClose(raw, p, atol: 2e-5, rtol: 1e-4, "probabilities")
@@ -252,7 +253,7 @@ final class VideoPipelineTests: XCTestCase {
         let out = demo + "/annotated-run"
         try? FileManager.default.removeItem(atPath: out)
         let checkpoint = ProcessInfo.processInfo.environment["ADNN_VIDEO_DEMO_CHECKPOINT"]
-        let classifier = try checkpoint.map { try CheckpointClassifier(path: $0) } ?? fx.classifier
+        let classifier = try checkpoint.map { try ImageClassifier(checkpoint: $0) } ?? fx.classifier
         _ = try VideoPipeline.run(input: demo + "/faces_640x480.mp4", outputDirectory: out, detector: fx.detector,
                                   classifier: classifier, options: VideoOptions(annotate: true, maxFrames: 60))
         let r = try VideoReader(path: out + "/annotated.mp4")
