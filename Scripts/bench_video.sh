@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 CK=${1:?usage: bench_video.sh CHECKPOINT [DIR] [REPEATS]}
 DIR=${2:-runs/video-bench}
 REPEATS=${3:-3}
-swift build -c release --product adnn >/dev/null
+[ -n "${ADNN_SKIP_BUILD:-}" ] || swift build -c release --product adnn >/dev/null
 if [ ! -f "$DIR/faces_1280x720.mp4" ]; then
   ADNN_VIDEO_DEMO="$DIR" swift test -c release -Xswiftc -enable-testing --filter VideoPipelineTests/testWriteDemoClips >/dev/null
 fi
