@@ -36,7 +36,7 @@ struct VideoCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             guard detectSize >= 0 else { throw ADNNError.invalid("--detect-size must be ≥ 0, got \(detectSize)") }
             let options = VideoOptions(every: every, smoothing: smooth, annotate: annotate, overwrite: force,
                                        progress: !json, maxFrames: maxFrames)
