@@ -24,7 +24,7 @@ struct VideoCommand: ParsableCommand {
     @Option(help: "Run the face detector every N frames; faces are tracked in between.") var every: Int = 1
     @Option(help: "Temporal smoothing: weight of the past in [0, 1) (0: none).") var smooth: Float = 0.5
     @Flag(help: "Also write DIR/annotated.mp4 (boxes, labels, probability bars; H.264 or MPEG-4).") var annotate = false
-    @Option(help: "RetinaFace weights (default: ADNN_RETINAFACE or ../shared/models/retinaface_mobilenet0.25.safetensors).")
+    @Option(help: "RetinaFace weights (default: ADNN_RETINAFACE, else the shipped models/retinaface_mobilenet0.25.safetensors).")
     var detector: String?
     @Option(name: .customLong("detect-size"), help: "Longest side of the frame copy the detector sees (0: full frame).")
     var detectSize: Int = 320
