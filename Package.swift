@@ -33,6 +33,7 @@ let package = Package(
         .executable(name: "adnn", targets: ["adnn"]),
         .library(name: "ADNN", targets: ["ADNN"]),
         .library(name: "ADNNData", targets: ["ADNNData"]),
+        .library(name: "ADNNTrain", targets: ["ADNNTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
