@@ -40,13 +40,15 @@ run_one() {
     [[ -f "Fuzz/dict/$target.dict" ]] && dict=("-dict=Fuzz/dict/$target.dict")
     local log="$dir/fuzz.log" rc=0
     local start=$SECONDS
+    # SWIFT_BACKTRACE: the Swift runtime's crash backtracer would itself trip AddressSanitizer and hide
+    # the original trap; libFuzzer prints the stack instead.
     # shellcheck disable=SC2086
-    "$bin" "$dir/corpus" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    SWIFT_BACKTRACE=enable=no "$bin" "$dir/corpus" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 -artifact_prefix="$dir/" \
         ${FUZZ_ARGS:-} >"$log" 2>&1 || rc=$?
     local elapsed=$((SECONDS - start))
     local execs
-    execs=$(awk -F: '/stat::number_of_executed_units/ {s += $2} END {print s + 0}' "$log")
+    execs=$(awk '/stat::number_of_executed_units/ {s += $NF} END {print s + 0}' "$log")
     local crashes
     crashes=$(find "$dir" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
     local corpus_files corpus_kb

@@ -208,7 +208,9 @@ public enum TorchPickle {
 
     private static func gather(_ ref: TensorRef, from base: UnsafeRawPointer, storageCount: Int,
                                name: String, _ reader: ByteReader) throws -> Tensor {
-        let size = ref.size, stride = ref.stride, dtype = ref.storage.dtype
+        // The stride of a size-1 dimension is never used to step; zero it so a corrupt value cannot overflow.
+        let size = ref.size, dtype = ref.storage.dtype
+        let stride = size.count == ref.stride.count ? zip(size, ref.stride).map { $0 == 1 ? 0 : $1 } : ref.stride
         let where_ = "tensor '\(name)' (size \(size), stride \(stride), offset \(ref.offset))"
         guard size.count == stride.count, size.allSatisfy({ $0 >= 0 }), ref.offset >= 0 else {
             throw reader.error(.badFormat, "\(where_) has an invalid layout")
@@ -403,7 +405,7 @@ struct ZipArchive {
             cdOffset = try reader.u64(record + 48, "zip64 central directory offset")
         }
         guard cdOffset <= reader.count, cdSize <= reader.count - cdOffset else {
-            throw reader.error(.truncated, "truncated zip archive: central directory [\(cdOffset), \(cdOffset + cdSize)) "
+            throw reader.error(.truncated, "truncated zip archive: central directory of \(cdSize) bytes at byte \(cdOffset) "
                                + "lies past the end (\(reader.count) bytes)")
         }
         var p = cdOffset
