@@ -80,7 +80,7 @@ public struct Config: Codable, Equatable, Sendable {
     /// Parses YAML text (`file` is used in error messages).
     public static func parse(yaml text: String, file: String = "<config>") throws -> Config {
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
+        do { root = try YAMLReader.load(text) } catch {
             throw ADNNError.invalid("\(file): invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         var c = Config()
