@@ -11,7 +11,8 @@
 # prints the executions and crashes from libFuzzer's final statistics. Crashing inputs are saved as
 # Fuzz/.work/TARGET/crash-* (and leak-*, timeout-*, oom-*); the script exits 1 when any target crashed.
 #
-# Environment: FUZZ_ARGS adds libFuzzer flags (e.g. "-max_len=65536" or "-runs=1000000").
+# Environment: FUZZ_ARGS adds libFuzzer flags (e.g. "-max_len=65536" or "-runs=1000000");
+# FUZZ_RESUME=1 continues from the corpus a previous run left in Fuzz/.work/TARGET instead of starting over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,11 @@ run_one() {
     local target=$1 seconds=$2
     local bin="$SCRATCH/release/$target" seeds="Fuzz/corpus/$target" dir="$WORK/$target"
     [[ -x "$bin" ]] || { echo "$target: not built ($bin missing)" >&2; return 2; }
-    rm -rf "$dir"; mkdir -p "$dir/corpus"
+    if [[ ${FUZZ_RESUME:-0} == 1 && -d "$dir/corpus" ]]; then
+        mv "$dir/corpus" "$dir.corpus.keep"; rm -rf "$dir"; mkdir -p "$dir"; mv "$dir.corpus.keep" "$dir/corpus"
+    else
+        rm -rf "$dir"; mkdir -p "$dir/corpus"
+    fi
     cp -R "$seeds/." "$dir/corpus/"
     local dict=()
     [[ -f "Fuzz/dict/$target.dict" ]] && dict=("-dict=Fuzz/dict/$target.dict")
