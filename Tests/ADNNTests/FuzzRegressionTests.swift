@@ -46,4 +46,24 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertEqual(w.shape, [1, 2])
         XCTAssertEqual(Array(UnsafeBufferPointer(start: w.ptr, count: w.count)), [11, 13])
     }
+
+    /// A pickle that appends a list to itself (`l.append(l)`) leaked the list (a reference cycle); the
+    /// unpickler now empties every container it built once done.
+    func testPickleSelfReferenceIsFreed() throws {
+        let pickle: [UInt8] = [0x80, 2, 0x5d, 0x32, 0x61, 0x2e]          // PROTO 2, EMPTY_LIST, DUP, APPEND, STOP
+        weak var weakList: PickleList?
+        try pickle.withUnsafeBytes { raw in
+            var vm = Unpickler(bytes: raw, reader: ByteReader(bytes: raw, path: "cycle.pkl"), what: "pickle")
+            guard case .list(let list) = try vm.load() else { return XCTFail("not a list") }
+            XCTAssertTrue(list.items.count == 1)
+            weakList = list
+            vm.releaseContainers()
+        }
+        XCTAssertNil(weakList, "the self-referencing list was not freed")
+        // The fuzz input (a legacy-format header whose first pickle builds such a list) fails cleanly.
+        let bytes = try corpusFile("fuzz-pth", "leak-list-cycle.pth")
+        XCTAssertThrowsError(try bytes.withUnsafeBytes { try TorchPickle.parseStateDict($0, path: "leak.pth") }) { error in
+            XCTAssertTrue("\(error)".hasPrefix("leak.pth: "), "\(error)")
+        }
+    }
 }
