@@ -26,6 +26,15 @@ final class YAMLReaderTests: XCTestCase {
         XCTAssertEqual(c.schedule.patience, 2)
     }
 
+    /// Found by fuzz-config: a base-60 integer whose place values overflow Int trapped inside Yams.
+    func testSexagesimalNumbersAreErrors() throws {
+        XCTAssertEqual(message("seed: 1:2:3:4:5:6:7:8:9:10:11:12\n"),
+                       "run.yaml: invalid YAML: base-60 number '1:2:3:4:5:6:7:8:9:10:11:12' at line 1, column 7 "
+                       + "is not supported (quote it if it is text)")
+        XCTAssertTrue(message("optim: {lr: 1:30.5}").contains("base-60 number '1:30.5'"), message("optim: {lr: 1:30.5}"))
+        XCTAssertTrue(message("seed: \"1:2\"").contains("wrong type"), message("seed: \"1:2\""))
+    }
+
     func testAliasBombIsBounded() throws {
         var yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for i in 1...9 { yaml += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }

@@ -2,9 +2,9 @@ import Yams
 
 /// A YAML document read for a configuration, checked before it is turned into Foundation values.
 ///
-/// `Yams.load` traps on a mapping key that is not a scalar (`? [a]: 1`, `{{a: 1}: 2}`) and expands
-/// aliases without a bound (an "alias bomb" of a few hundred bytes becomes billions of values). This
-/// reader composes the node tree first and rejects both, and duplicate keys, with one line naming the
+/// `Yams.load` traps on a mapping key that is not a scalar (`? [a]: 1`, `{{a: 1}: 2}`) and on a long
+/// base-60 integer (`1:2:3:4:5:6:7:8:9:10:11:12`, Int overflow), and expands aliases without a bound (an "alias bomb" of a few hundred bytes becomes billions of values). This
+/// reader composes the node tree first and rejects all three, and duplicate keys, with one line naming the
 /// place; only then are values constructed.
 enum YAMLReader {
     /// Largest number of nodes a document may expand to, aliases counted at every use.
@@ -34,8 +34,13 @@ enum YAMLReader {
             throw Problem(description: "document expands to more than \(maxNodes) values (alias bomb?)")
         }
         switch node {
-        case .scalar:
-            return
+        case .scalar(let scalar):
+            // YAML 1.1 base-60 numbers (`1:30`): Yams overflows (and traps) on long ones; no config value needs them.
+            let tag = node.tag.description                          // resolved (plain `1:30` → int)
+            if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float") && scalar.string.contains(":") {
+                throw Problem(description: "base-60 number '\(scalar.string.prefix(40))' at \(place(scalar.mark)) "
+                              + "is not supported (quote it if it is text)")
+            }
         case .sequence(let sequence):
             for item in sequence { try check(item, &budget) }
         case .mapping(let mapping):
