@@ -9,8 +9,12 @@ import PackageDescription
 /// - `ADNN`: `Tensor`, reverse-mode autograd, differentiable ops, modules, models, losses, optimizers.
 /// - `ADNNData`: image I/O, dataset readers, transforms, augmentation, loader.
 /// - `ADNNTrain`: the application layer: typed run configuration, training runs, evaluation,
-///   checkpoints, the image classifier and face cropper, ablation, tuning and their reports.
-/// - `adnn`: the command-line tool (argument parsing plus one `ADNNTrain` call per command).
+///   checkpoints, the image classifier and face cropper, ablation, tuning and their reports,
+///   TensorBoard event files.
+/// - `CMPI`, `ADNNDistributed`: Open MPI (C API) and data-parallel training helpers (communicator,
+///   bucketed gradient allreduce, epoch sharding); `adnn-mpi-check` is its multi-process test helper.
+/// - `ADNNReport`: `adnn report`, one self-contained HTML file for a run, ablation or tuning folder.
+/// - `adnn`: the command-line tool (argument parsing plus one library call per command).
 ///
 /// On x86-64 the Swift kernels are compiled for the building machine's CPU (`-march=native`: AVX2/FMA or
 /// AVX-512 lanes for the SIMD16 loops instead of four SSE halves). Set `ADNN_MARCH` to another clang
@@ -34,6 +38,7 @@ let package = Package(
         .library(name: "ADNN", targets: ["ADNN"]),
         .library(name: "ADNNData", targets: ["ADNNData"]),
         .library(name: "ADNNTrain", targets: ["ADNNTrain"]),
+        .library(name: "ADNNReport", targets: ["ADNNReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,18 +51,25 @@ let package = Package(
                        providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "ADNNKernels", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
         .target(name: "ADNN", dependencies: ["ADNNKernels"], swiftSettings: coreFlags),
         .target(name: "ADNNData", dependencies: ["ADNNKernels", "CJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "ADNNTrain", dependencies: ["ADNN", "ADNNData", "ADNNKernels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: coreFlags),
+        .target(name: "ADNNReport", dependencies: ["ADNNTrain", "ADNN", "ADNNData"], swiftSettings: coreFlags),
+        .target(name: "ADNNDistributed", dependencies: ["CMPI", "ADNN"], swiftSettings: coreFlags),
+        .executableTarget(name: "adnn-mpi-check", dependencies: ["ADNNDistributed", "ADNN", "ADNNTrain", "ADNNKernels", "CMPI"]),
         .executableTarget(name: "adnn", dependencies: [
-            "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain",
+            "ADNN", "ADNNData", "ADNNKernels", "ADNNTrain", "ADNNReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ADNNTests", dependencies: ["ADNN", "ADNNKernels", "ADNNData", "ADNNTrain"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ADNNTrainTests", dependencies: ["ADNNTrain", "ADNN", "ADNNData"]),
+        .testTarget(name: "ADNNReportTests", dependencies: ["ADNNReport", "ADNNTrain", "ADNN", "ADNNData"]),
+        .testTarget(name: "ADNNDistributedTests", dependencies: ["ADNNDistributed", "ADNN", "adnn-mpi-check"]),
         .testTarget(name: "ADNNDataTests", dependencies: ["ADNNData", "ADNNKernels"],
                     resources: [.copy("Fixtures")]),
     ],

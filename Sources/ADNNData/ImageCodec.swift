@@ -42,7 +42,10 @@ public enum ImageLimits {
     }
 }
 
-/// Reads a whole file into memory.
+/// Largest file `readFileBytes` reads (1 GiB; the largest data-set file is a few hundred MiB).
+public let maximumFileBytes = 1 << 30
+
+/// Reads a whole regular file into memory.
 /// - Throws: `DataError.io` naming the file.
 public func readFileBytes(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY)
@@ -51,6 +54,11 @@ public func readFileBytes(_ path: String) throws -> [UInt8] {
     var st = stat()
     if fstat(fd, &st) != 0 { throw DataError.io(path: path, reason: String(cString: strerror(errno))) }
     if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError.io(path: path, reason: "is a directory") }
+    // Devices, pipes and sockets never end (/dev/zero) or block; a file above the cap is no image.
+    if (st.st_mode & S_IFMT) != S_IFREG { throw DataError.io(path: path, reason: "not a regular file") }
+    if Int(st.st_size) > maximumFileBytes {
+        throw DataError.io(path: path, reason: "\(st.st_size) bytes is larger than the \(maximumFileBytes >> 20) MiB limit")
+    }
     var capacity = max(Int(st.st_size), 0)
     var bytes = [UInt8](repeating: 0, count: capacity)
     var filled = 0

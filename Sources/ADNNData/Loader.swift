@@ -114,6 +114,13 @@ public final class DataLoader: @unchecked Sendable {
     private var bad = Set<Int>()
     private let badLock = NSLock()
 
+    /// Set when no sample of the split can be decoded: the batches then carry blank images and the
+    /// consumer must stop (the trainer and evaluation turn it into an error naming the split).
+    public var failure: String? {
+        badLock.lock(); defer { badLock.unlock() }
+        return bad.count >= samples.count ? "\(dataset.root): no image of split \(splitName) can be decoded (\(bad.count) tried)" : nil
+    }
+
     /// Samples in the split (after removing images that failed while caching).
     public var count: Int { samples.count }
     /// Whether decoded images are held in memory.
@@ -301,6 +308,7 @@ public final class DataLoader: @unchecked Sendable {
                 var index = order[position]
                 var rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(position), UInt64(index))
                 var attempts = 0
+                var rendered = false
                 while true {
                     badLock.lock(); let known = bad.contains(index); badLock.unlock()
                     if !known {
@@ -308,6 +316,7 @@ public final class DataLoader: @unchecked Sendable {
                             try withPrepared(index) { p, w, h, c in
                                 renderer.render(p, width: w, height: h, channels: c, into: buf.baseAddress! + k * plane, rng: &rng)
                             }
+                            rendered = true
                             break
                         } catch {
                             badLock.lock(); let fresh = bad.insert(index).inserted; badLock.unlock()
@@ -315,10 +324,11 @@ public final class DataLoader: @unchecked Sendable {
                         }
                     }
                     attempts += 1
-                    precondition(attempts <= samples.count, "DataLoader: no sample of split \(splitName) can be decoded")
+                    if attempts > samples.count { break }   // every sample is bad: `failure` says so
                     index = (index + 1) % samples.count
                     rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(position), UInt64(index))
                 }
+                if !rendered { (buf.baseAddress! + k * plane).initialize(repeating: 0, count: plane) }
                 labels[k] = samples[index].label
                 indices[k] = index
             }

@@ -8,5 +8,5 @@ struct ADNNCommand: ParsableCommand {
         abstract: "Train, evaluate and run facial-expression-recognition networks on the CPU.",
         subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, SummaryCommand.self, BenchCommand.self,
                       BenchKernelsCommand.self, AblateCommand.self, TuneCommand.self, ConvertCommand.self, DatasetCommand.self,
-                      PreprocessCommand.self, DetectCommand.self, ExplainCommand.self])
+                      PreprocessCommand.self, DetectCommand.self, ExplainCommand.self, ReportCommand.self])
 }

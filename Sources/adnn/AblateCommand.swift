@@ -11,12 +11,12 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Data set folder or CSV (default: the config's synthetic set).") var data: String?
     @Option(help: "Comma-separated seeds.") var seeds: String = "42,123,256,789,1024"
     @Option(help: "Output folder.") var out: String
-    @Option(help: "Override schedule.epochs for every run.") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Override schedule.epochs for every run.") var epochs: Int?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             _ = try AblationRequest(config: config, data: data, seeds: seeds, out: out, epochs: epochs).run()
         }
     }

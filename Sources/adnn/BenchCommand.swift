@@ -8,15 +8,15 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure inference or training throughput of a config's model on random input.")
     @Option(help: "YAML config file.") var config: String
     @Option(help: "infer or train.") var mode: String = "infer"
-    @Option(help: "Batch size.") var batch: Int = 1
-    @Option(help: "Measurement window in seconds (after warm-up).") var seconds: Double = 10
-    @Option(help: "Warm-up iterations.") var warmup: Int = 2
+    @Option(parsing: .unconditional, help: "Batch size.") var batch: Int = 1
+    @Option(parsing: .unconditional, help: "Measurement window in seconds (after warm-up).") var seconds: Double = 10
+    @Option(parsing: .unconditional, help: "Warm-up iterations.") var warmup: Int = 2
     @OptionGroup var threads: ThreadOptions
     @Flag(help: "Print one JSON line.") var json = false
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try BenchmarkRequest(config: config, mode: mode, batch: batch, seconds: seconds, warmup: warmup, json: json).run()
         }
     }

@@ -22,10 +22,16 @@ func guarded(_ body: () throws -> Void) throws {
 
 /// Thread-count option shared by commands.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: "Worker threads for kernels and BLAS (default: all cores or ADNN_NUM_THREADS).")
+    @Option(parsing: .unconditional, help: "Worker threads for kernels and BLAS (default: all cores or ADNN_NUM_THREADS).")
     var threads: Int?
 
-    func apply() { if let t = threads { Threading.threads = t } }
+    /// Sets the thread count; `--threads` outside 1…1024 is an error.
+    func apply() throws {
+        if let t = threads {
+            guard (1...1024).contains(t) else { throw ADNNError.invalid("--threads \(t): must be 1…1024") }
+            Threading.threads = t
+        }
+    }
 }
 
 /// The data-set options shared by `adnn dataset` and `adnn preprocess`: where the data is, its

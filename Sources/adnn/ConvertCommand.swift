@@ -10,10 +10,11 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "timm weights (.safetensors or .pth).") var weights: String
     @Option(help: "Output checkpoint (.safetensors).") var out: String
     @Option(help: "Class names: a text file with one name per line (default: class indices).") var classes: String?
+    @Flag(help: "Replace an existing --out file.") var force = false
 
     func run() throws {
         try guarded {
-            try ConversionRequest(config: config, weights: weights, out: out, classes: classes).run()
+            try ConversionRequest(config: config, weights: weights, out: out, classes: classes, force: force).run()
         }
     }
 }

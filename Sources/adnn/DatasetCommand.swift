@@ -19,17 +19,17 @@ struct DatasetCommand: ParsableCommand {
     var verify = false
     @Flag(help: "Measure loader throughput (decode + augment + batch).")
     var bench = false
-    @Option(help: "Benchmark: output side in pixels.")
+    @Option(parsing: .unconditional, help: "Benchmark: output side in pixels.")
     var size: Int = 112
-    @Option(help: "Benchmark: batch size.")
+    @Option(parsing: .unconditional, help: "Benchmark: batch size.")
     var batch: Int = 64
-    @Option(help: "Benchmark: worker threads.")
+    @Option(parsing: .unconditional, help: "Benchmark: worker threads.")
     var workers: Int = 2
-    @Option(help: "Benchmark: seconds of batches to time.")
+    @Option(parsing: .unconditional, help: "Benchmark: seconds of batches to time.")
     var seconds: Double = 10
     @Option(help: "Benchmark: split to load.")
     var split: String = "train"
-    @Option(help: "Benchmark: output channels (1 or 3).")
+    @Option(parsing: .unconditional, help: "Benchmark: output channels (1 or 3).")
     var channels: Int = 3
     @Flag(help: "Benchmark: apply CLAHE when preparing images.")
     var clahe = false

@@ -11,13 +11,13 @@ struct DetectCommand: ParsableCommand {
         Boxes [x1, y1, x2, y2] and landmarks (left eye, right eye, nose, left and right mouth corners,
         as x, y pairs) are in input-pixel coordinates; faces are sorted by decreasing score.
         """)
-    @Option(help: "RetinaFace MobileNet-0.25 weights: a PyTorch .pth state dict or .safetensors.")
-    var weights: String
+    @Option(help: "RetinaFace MobileNet-0.25 weights: a PyTorch .pth state dict or .safetensors. Default: the shipped models/retinaface_mobilenet0.25.safetensors.")
+    var weights: String?
     @Argument(help: "Images (JPEG or PNG).")
     var images: [String]
     @Flag(help: "One JSON line per image: {\"image\", \"faces\": [{\"box\", \"score\", \"landmarks\"}]}.")
     var json = false
-    @Option(help: "Minimum face probability.")
+    @Option(parsing: .unconditional, help: "Minimum face probability.")
     var threshold: Float = 0.5
     @Option(name: .customLong("nms"), help: "IoU above which a lower-scoring overlapping box is dropped.")
     var nmsThreshold: Float = 0.4
@@ -27,8 +27,8 @@ struct DetectCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threadOptions.apply()
-            try DetectionRequest(weights: weights, images: images, json: json, threshold: threshold, nmsThreshold: nmsThreshold, draw: draw).run()
+            try threadOptions.apply()
+            try DetectionRequest(weights: weights ?? defaultDetectorPath(), images: images, json: json, threshold: threshold, nmsThreshold: nmsThreshold, draw: draw).run()
         }
     }
 }

@@ -11,13 +11,13 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Data set folder or CSV (or 'synthetic').") var data: String
     @Option(help: "Split to evaluate (default: test if present, else val).") var split: String?
     @Option(help: "Write the eval JSON to this file.") var json: String?
-    @Option(help: "Batch size.") var batch: Int = 64
+    @Option(parsing: .unconditional, help: "Batch size.") var batch: Int = 64
     @Flag(help: "Horizontal-flip test-time augmentation.") var tta = false
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try EvaluationRequest(checkpoint: checkpoint, data: data, split: split, jsonPath: json, batchSize: batch, tta: tta).run()
         }
     }
@@ -31,7 +31,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Checkpoint (.safetensors).") var checkpoint: String
     @Argument(help: "Image files (JPEG or PNG).") var images: [String]
     @Flag(help: "Print JSON lines (default: a short text line per image).") var json = false
-    @Option(help: "Number of top classes in text output.") var top: Int = 3
+    @Option(parsing: .unconditional, help: "Number of top classes in text output.") var top: Int = 3
     @Flag(help: "Detect and align every face (RetinaFace) and classify each; default: the config's data.face_align.") var align = false
     @Option(help: "RetinaFace weights for --align (default: ADNN_RETINAFACE or ../shared/models/retinaface_mobilenet0.25.safetensors).")
     var detector: String?
@@ -40,7 +40,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try PredictionRequest(checkpoint: checkpoint, images: images, json: json, top: top, align: align,
                                   detector: detector, timing: timing).run()
         }

@@ -14,13 +14,13 @@ struct PreprocessCommand: ParsableCommand {
     @OptionGroup var source: DatasetSourceOptions
     @Option(help: "Output folder (created).")
     var out: String
-    @Option(help: "Resize to SIZE×SIZE (bicubic, antialiased when shrinking); default keeps the size.")
+    @Option(parsing: .unconditional, help: "Resize to SIZE×SIZE (bicubic, antialiased when shrinking); default keeps the size.")
     var size: Int?
     @Flag(help: "Apply CLAHE (clip 2.0, 8×8 tiles; on L of Lab for colour).")
     var clahe = false
-    @Option(help: "Output channels: 1 (gray) or 3 (RGB); default keeps each image's own.")
+    @Option(parsing: .unconditional, help: "Output channels: 1 (gray) or 3 (RGB); default keeps each image's own.")
     var channels: Int?
-    @Option(help: "Worker threads.")
+    @Option(parsing: .unconditional, help: "Worker threads.")
     var workers: Int = 2
     @Flag(help: "Detect faces with RetinaFace and write SPEC §6 aligned crops (eye line level, 1.3× square, bicubic).")
     var align = false

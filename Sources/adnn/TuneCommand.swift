@@ -15,18 +15,18 @@ struct TuneCommand: ParsableCommand {
 
     @Option(help: "YAML config to start from.") var config: String
     @Option(help: "Data set folder or CSV (default: the config's synthetic set).") var data: String?
-    @Option(help: "Number of trials (a rerun with more continues the search).") var trials: Int
+    @Option(parsing: .unconditional, help: "Number of trials (a rerun with more continues the search).") var trials: Int
     @Option(help: "Output folder (default: runs/tune-<config name>).") var out: String?
-    @Option(help: "Override schedule.epochs for every trial (best.yaml keeps the config's).") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Override schedule.epochs for every trial (best.yaml keeps the config's).") var epochs: Int?
     @Option(help: "Objective on the validation split: val_accuracy or macro_f1.") var metric: String = "val_accuracy"
     @Option(help: "Search-space YAML (default: the space listed above).") var space: String?
-    @Option(help: "Seed of the tuner's design and candidates (default: the config's seed; training always uses the config's).")
+    @Option(parsing: .unconditional, help: "Seed of the tuner's design and candidates (default: the config's seed; training always uses the config's).")
     var seed: Int?
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try guarded {
-            threads.apply()
+            try threads.apply()
             try TuningRequest(config: config, data: data, trials: trials, out: out, epochs: epochs, metric: metric,
                               space: space, seed: seed).run()
         }

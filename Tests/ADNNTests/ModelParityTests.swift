@@ -8,7 +8,7 @@ import XCTest
 /// timm architecture names/shapes, and the pretrained tf_efficientnet_lite0 on ImageNet samples.
 ///
 /// What is compared, per fixture: every state-dict name and shape (ours vs PyTorch's), strict loading,
-/// logits and pooled features (|Δ| ≤ 1e-4 + 1e-4·|ref|), the input gradient and every parameter
+/// logits and pooled features (|Δ| ≤ max(1e-4, 3·torch f32 error) + 1e-4·|ref|), the input gradient and every parameter
 /// gradient of L = (logits · r).sum() (|Δ| ≤ 1e-3·|ref| + 1e-3·s, s = max|ref grad| of that tensor, at
 /// least 1e-3 × the largest over all tensors; full gradients for tensors of ≤ 1024 elements, 192 sampled
 /// elements of larger ones, plus the L2 norm and max |·| of every full gradient within 1e-3·s), and in
@@ -127,7 +127,11 @@ final class ModelParityTests: XCTestCase {
         report.torchLogitsErr = f.file.metadata["torch_f32_logits_err"] ?? "?"
         report.torchGradErr = f.file.metadata["torch_f32_grad_err"] ?? "?"
         report.torchGradXErr = f.file.metadata["torch_f32_grad_x_err"] ?? "?"
-        let (fa, fr) = Self.forwardTol
+        // Forward tolerance: 1e-4, or three times PyTorch's own float32 error on this fixture when that
+        // is larger (ResNet-50's ReLU kinks: torch f32 is already 7.6e-5 off the float64 reference, and
+        // an AVX-512 machine's summation order lands ours at 1.5e-4).
+        let torchErr = Float(f.file.metadata["torch_f32_logits_err"] ?? "") ?? 0
+        let (fa, fr) = (max(Self.forwardTol.atol, 3 * torchErr), Self.forwardTol.rtol)
         let globalMax = try f.file.order.filter { $0.hasPrefix("gstat.") }.map { try f.raw($0).scalars[1] }.max() ?? 0
 
         let x = try f.nhwc("fixture.x")

@@ -50,6 +50,18 @@ final class TorchPickleTests: XCTestCase {
         try checkTinyState(try TorchPickle.readStateDict(fixturePath("tiny_state.pth")), "zip")
     }
 
+    /// A `posix.system` GLOBAL + REDUCE between two real tensors: the whole file is refused and
+    /// nothing runs (PyTorch's weights_only semantics).
+    func testForbiddenGlobalAnywhereRefusesTheFile() throws {
+        let marker = "/tmp/adnn-evil-ran"
+        try? FileManager.default.removeItem(atPath: marker)
+        XCTAssertThrowsError(try TorchPickle.readStateDict(fixturePath("evil_global.pth"))) { e in
+            XCTAssertTrue("\(e)".contains("posix.system"), "\(e)")
+            XCTAssertTrue("\(e)".contains("evil_global.pth"), "names the file: \(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "nothing was executed")
+    }
+
     func testLegacyFormat() throws {
         try checkTinyState(try TorchPickle.readStateDict(fixturePath("tiny_state_legacy.pth")), "legacy")
     }

@@ -552,6 +552,28 @@ enum PickleValue {
 
 // MARK: - Unpickler
 
+/// The globals a state dict may name, as PyTorch's `weights_only` unpickler allows: tensor and
+/// parameter rebuilders, storages, dtypes, `torch.Size`/`torch.device` and `OrderedDict`. Any other
+/// global (`posix.system`, `builtins.eval`, a model class) makes the whole file an error, wherever it sits.
+enum PickleAllowList {
+    static let exact: Set<String> = [
+        "collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state", "torch.Size", "torch.device",
+        "torch.storage.UntypedStorage", "torch.storage.TypedStorage", "torch.storage._load_from_bytes",
+        "torch.float32", "torch.float16", "torch.bfloat16", "torch.float64", "torch.int64", "torch.int32", "torch.int16",
+        "torch.int8", "torch.uint8", "torch.bool", "builtins.set", "builtins.frozenset", "builtins.tuple", "builtins.list",
+        "builtins.dict", "builtins.int", "builtins.float", "builtins.bool", "builtins.str", "builtins.bytes",
+        "_codecs.encode",
+    ]
+
+    static func allows(_ global: String) -> Bool {
+        if exact.contains(global) { return true }
+        // torch.FloatStorage, torch.HalfStorage, torch.cuda.FloatStorage, …
+        if global.hasPrefix("torch.") && global.hasSuffix("Storage") && !global.contains(" ") { return true }
+        return false
+    }
+}
+
 /// A pickle virtual machine for the opcodes `torch.save` emits (protocols 2–4).
 struct Unpickler {
     let bytes: UnsafeRawBufferPointer
@@ -561,6 +583,14 @@ struct Unpickler {
     private(set) var position = 0
     /// Storage key → dtype of every persistent id seen (legacy storages are laid out after the pickle).
     private(set) var storageTypes: [String: TorchDType] = [:]
+
+    /// `global` when the allow-list admits it; otherwise an error naming it.
+    private func allowedGlobal(_ global: String, _ at: Int) throws -> String {
+        guard PickleAllowList.allows(global) else {
+            throw fail("refuses the pickled global '\(global)' (only tensors, storages and plain containers are loaded, as PyTorch's weights_only)", at: at)
+        }
+        return global
+    }
 
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
@@ -705,13 +735,13 @@ struct Unpickler {
             case 0x6a: try recall(Int(try int(UInt32.self, at)), at)        // LONG_BINGET
             case 0x63:                                                      // GLOBAL
                 let module = try line(at), name = try line(at)
-                stack.append(.global(module + "." + name))
+                stack.append(.global(try allowedGlobal(module + "." + name, at)))
             case 0x93:                                                      // STACK_GLOBAL
                 let name = try pop(at), module = try pop(at)
                 guard case .string(let n) = name, case .string(let m) = module else {
                     throw fail("STACK_GLOBAL needs two strings", at: at)
                 }
-                stack.append(.global(m + "." + n))
+                stack.append(.global(try allowedGlobal(m + "." + n, at)))
             case 0x52:                                                      // REDUCE
                 let args = try pop(at), callable = try pop(at)
                 guard case .tuple(let items) = args else { throw fail("REDUCE arguments are not a tuple", at: at) }

@@ -58,7 +58,26 @@ public struct ADNNFERConfig: Codable, Equatable, Sendable {
     public func firstProblem() -> (key: String, reason: String)? {
         if inChans != 1 && inChans != 3 { return ("in_chans", "must be 1 or 3") }
         if inputSize < 16 { return ("input_size", "must be at least 16") }
+        if inputSize > 2048 { return ("input_size", "must be at most 2048, got \(inputSize)") }
         if numClasses < 2 { return ("num_classes", "must be at least 2") }
+        if numClasses > 100_000 { return ("num_classes", "must be at most 100000, got \(numClasses)") }
+        if !(dropRate.isFinite && dropRate >= 0 && dropRate < 1) { return ("drop_rate", "must be in [0, 1), got \(dropRate)") }
+        if !(dropPathRate.isFinite && dropPathRate >= 0 && dropPathRate < 1) {
+            return ("drop_path_rate", "must be in [0, 1), got \(dropPathRate)")
+        }
+        if let c = cbam {
+            if !(1...1024).contains(c.reduction) { return ("cbam.reduction", "must be 1…1024, got \(c.reduction)") }
+            if !(1...15).contains(c.kernelSize) || c.kernelSize % 2 == 0 {
+                return ("cbam.kernel_size", "must be odd and 1…15, got \(c.kernelSize)")
+            }
+        }
+        if let t = transformer {
+            if !(1...128).contains(t.layers) { return ("transformer.layers", "must be 1…128, got \(t.layers)") }
+            if !(1...65_536).contains(t.dModel) { return ("transformer.d_model", "must be 1…65536, got \(t.dModel)") }
+            if !(1...1024).contains(t.heads) { return ("transformer.heads", "must be 1…1024, got \(t.heads)") }
+            if !(1...262_144).contains(t.dFF) { return ("transformer.d_ff", "must be 1…262144, got \(t.dFF)") }
+            if !(t.dropout.isFinite && t.dropout >= 0 && t.dropout < 1) { return ("transformer.dropout", "must be in [0, 1), got \(t.dropout)") }
+        }
         if backbone != "resnet50" && EfficientNetSpec.named(backbone) == nil {
             return ("backbone", "'\(backbone)' is not one of resnet50, \(EfficientNetSpec.allNames.joined(separator: ", "))")
         }

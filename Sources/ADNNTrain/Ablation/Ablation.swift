@@ -40,6 +40,7 @@ public struct AblationRequest {
         do {
             var base = try loadConfig(config)
             if let epochs { base.schedule.epochs = epochs }
+            try base.validate(file: config)
             let seedList = try seeds.split(separator: ",").map { s -> Int in
                 guard let v = Int(s.trimmingCharacters(in: .whitespaces)) else { throw ADNNError.invalid("--seeds: '\(s)' is not an integer") }
                 return v

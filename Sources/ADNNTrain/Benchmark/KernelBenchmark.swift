@@ -31,6 +31,9 @@ public struct KernelBenchmarkRequest {
 
     public func run() throws {
         do {
+            guard (1...1024).contains(batch) else { throw ADNNError.invalid("--batch \(batch): must be 1…1024") }
+            guard (16...1024).contains(size) else { throw ADNNError.invalid("--size \(size): must be 16…1024") }
+            guard seconds.isFinite && seconds > 0 && seconds <= 3600 else { throw ADNNError.invalid("--seconds \(seconds): must be in (0, 3600]") }
             var rng = SeededRNG(seed: 1)
             let n = 1024
             let a = Tensor.normal([n, n], rng: &rng), b = Tensor.normal([n, n], rng: &rng), c = Tensor(zeros: [n, n])

@@ -71,16 +71,45 @@ public struct Config: Codable, Equatable, Sendable {
 
     /// Loads a YAML file; errors name the file and the offending key.
     public static func load(path: String) throws -> Config {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ADNNError.io("\(path): config file not found") }
+        if isDir.boolValue { throw ADNNError.io("\(path): is a folder, not a config file") }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard (attributes?[.type] as? FileAttributeType) == .typeRegular else {
+            throw ADNNError.io("\(path): not a regular file")
+        }
+        if let size = attributes?[.size] as? Int, size > maximumFileBytes {
+            throw ADNNError.invalid("\(path): \(size) bytes is too large for a config file (at most \(maximumFileBytes))")
+        }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ADNNError.io("\(path): cannot read config file")
+            throw ADNNError.io("\(path): cannot read config file (not UTF-8 text, or unreadable)")
         }
         return try parse(yaml: text, file: path)
     }
 
-    /// Parses YAML text (`file` is used in error messages).
+    /// Largest config file read (a config is a few hundred bytes).
+    public static let maximumFileBytes = 1 << 20
+
+    /// Parses YAML text (`file` is used in error messages). Anchors and aliases are refused (a config
+    /// never needs them, and nested aliases expand exponentially), and so are duplicate keys.
     public static func parse(yaml text: String, file: String = "<config>") throws -> Config {
+        guard text.utf8.count <= maximumFileBytes else {
+            throw ADNNError.invalid("\(file): \(text.utf8.count) bytes is too large for a config file (at most \(maximumFileBytes))")
+        }
+        if let token = YAMLSafety.firstAnchorOrAlias(text) {
+            throw ADNNError.invalid("\(file): YAML anchors and aliases are not supported in configs (found '\(token)')")
+        }
         let root: Any?
-        do { root = try YAMLReader.load(text) } catch {
+        do {
+            if let node = try Yams.compose(yaml: text) {
+                if let key = YAMLSafety.firstDuplicateKey(node) {
+                    throw ADNNError.invalid("\(file): key '\(key)' appears twice")
+                }
+                root = try YAMLReader.value(of: node)
+            } else {
+                root = nil
+            }
+        } catch let e as ADNNError { throw e } catch {
             throw ADNNError.invalid("\(file): invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         var c = Config()
@@ -95,16 +124,20 @@ public struct Config: Codable, Equatable, Sendable {
     /// Overrides fields from a (possibly partial) dictionary, checking every key.
     public mutating func apply(_ dict: [String: Any], file: String) throws {
         // Round-trip through JSON: encode current values, merge with strict key checking, decode.
-        let current = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as! [String: Any]
+        guard let current = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self)) as? [String: Any] else {
+            throw ADNNError.invalid("\(file): internal error encoding the configuration")
+        }
         let merged = try Config.merge(current, dict, path: "", file: file, nullable: Config.nullableKeys)
         let data = try JSONSerialization.data(withJSONObject: merged)
-        do { self = try JSONDecoder().decode(Config.self, from: data) } catch let DecodingError.typeMismatch(_, ctx) {
-            throw ADNNError.invalid("\(file): key '\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))' has the wrong type")
+        do { self = try JSONDecoder().decode(Config.self, from: data) } catch let DecodingError.typeMismatch(type, ctx) {
+            let key = ctx.codingPath.map { $0.stringValue }.joined(separator: ".")
+            throw ADNNError.invalid("\(file): key '\(key)' has the wrong type (expected \(Config.typeName(type)))")
         } catch let DecodingError.valueNotFound(_, ctx) {
             throw ADNNError.invalid("\(file): key '\(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))' is null")
         } catch let DecodingError.dataCorrupted(ctx) {
             let key = ctx.codingPath.map { $0.stringValue }.joined(separator: ".")
-            throw ADNNError.invalid("\(file): key '\(key)': \(ctx.debugDescription)")
+            let why = ctx.debugDescription.contains("does not fit") ? "must be a whole number in range" : ctx.debugDescription
+            throw ADNNError.invalid("\(file): key '\(key)': \(why)")
         }
         try validate(file: file)
     }
@@ -114,6 +147,27 @@ public struct Config: Codable, Equatable, Sendable {
         "model.cbam": try! JSONSerialization.jsonObject(with: JSONEncoder().encode(CBAMConfig())),
         "model.transformer": try! JSONSerialization.jsonObject(with: JSONEncoder().encode(TransformerConfig())),
     ]
+
+    /// The keys that hold whole numbers (`Int` fields).
+    static let wholeNumberKeys: Set<String> = [
+        "model.in_chans", "model.input_size", "model.num_classes", "model.cbam.reduction", "model.cbam.kernel_size",
+        "model.transformer.layers", "model.transformer.heads", "model.transformer.d_model", "model.transformer.d_ff",
+        "schedule.epochs", "schedule.warmup_epochs", "schedule.patience", "data.batch_size", "data.workers",
+        "data.synthetic_count", "data.limit", "seed",
+    ]
+
+    /// A number must be finite, and a whole number where the key holds one (`batch_size: 2.5`).
+    private static func checkScalar(_ v: Any, like base: Any?, key: String, file: String) throws {
+        let values: [Any] = (v as? [Any]) ?? [v]
+        for item in values {
+            guard let n = item as? NSNumber, !(item is Bool) || String(cString: n.objCType) != "c" else { continue }
+            let d = n.doubleValue
+            guard d.isFinite else { throw ADNNError.invalid("\(file): key '\(key)' must be a finite number, got \(d)") }
+            if Config.wholeNumberKeys.contains(key), d != d.rounded() {
+                throw ADNNError.invalid("\(file): key '\(key)' must be a whole number, got \(d)")
+            }
+        }
+    }
 
     private static func merge(_ base: [String: Any], _ over: [String: Any], path: String, file: String,
                               nullable: Set<String>) throws -> [String: Any] {
@@ -133,6 +187,7 @@ public struct Config: Codable, Equatable, Sendable {
                 out[k] = try merge(baseSub, sub, path: full, file: file, nullable: nullable)
             } else {
                 if base[k] is [String: Any] { throw ADNNError.invalid("\(file): key '\(full)' must be a mapping") }
+                try checkScalar(v, like: base[k], key: full, file: file)
                 out[k] = v
             }
         }
@@ -143,11 +198,54 @@ public struct Config: Codable, Equatable, Sendable {
     public func validate(file: String) throws {
         func fail(_ key: String, _ why: String) -> ADNNError { .invalid("\(file): key '\(key)' \(why)") }
         if let problem = model.firstProblem() { throw fail("model." + problem.key, problem.reason) }
-        if data.batchSize < 1 { throw fail("data.batch_size", "must be positive") }
-        if data.mean.count != data.std.count || data.mean.isEmpty { throw fail("data.std", "must have as many entries as data.mean") }
+        func range<T: Comparable>(_ key: String, _ v: T, _ r: ClosedRange<T>) throws {
+            guard r.contains(v) else { throw fail(key, "must be in \(r.lowerBound)…\(r.upperBound), got \(v)") }
+        }
+        func fraction(_ key: String, _ v: Float, below1: Bool = false) throws {
+            guard v.isFinite && v >= 0 && (below1 ? v < 1 : v <= 1) else { throw fail(key, "must be in [0, 1\(below1 ? ")" : "]"), got \(v)") }
+        }
+        func nonNegative(_ key: String, _ v: Float) throws {
+            guard v.isFinite && v >= 0 else { throw fail(key, "must be a finite number ≥ 0, got \(v)") }
+        }
+        // loss
+        try nonNegative("loss.ce", loss.ce); try nonNegative("loss.center", loss.center); try nonNegative("loss.dls", loss.dls)
+        if loss.ce + loss.center + loss.dls <= 0 { throw fail("loss.ce", "the loss weights ce, center and dls must not all be 0") }
+        try fraction("loss.center_alpha", loss.centerAlpha)
+        try fraction("loss.dls_epsilon", loss.dlsEpsilon, below1: true); try fraction("loss.dls_epsilon_max", loss.dlsEpsilonMax, below1: true)
+        // optim
+        guard optim.lr.isFinite && optim.lr > 0 && optim.lr <= 10 else { throw fail("optim.lr", "must be in (0, 10], got \(optim.lr)") }
+        try nonNegative("optim.weight_decay", optim.weightDecay)
         if optim.betas.count != 2 { throw fail("optim.betas", "must have two values") }
-        if schedule.epochs < 1 { throw fail("schedule.epochs", "must be positive") }
-        if !(schedule.ema >= 0 && schedule.ema < 1) { throw fail("schedule.ema", "must be in [0, 1), got \(schedule.ema)") }
+        for b in optim.betas { try fraction("optim.betas", b, below1: true) }
+        guard optim.layerDecay.isFinite && optim.layerDecay > 0 && optim.layerDecay <= 1 else {
+            throw fail("optim.layer_decay", "must be in (0, 1], got \(optim.layerDecay)")
+        }
+        try nonNegative("optim.grad_clip", optim.gradClip)
+        // schedule
+        try range("schedule.epochs", schedule.epochs, 1...1_000_000)
+        try range("schedule.warmup_epochs", schedule.warmupEpochs, 0...1_000_000)
+        try nonNegative("schedule.min_lr", schedule.minLR)
+        try range("schedule.patience", schedule.patience, 0...1_000_000)
+        try fraction("schedule.ema", schedule.ema, below1: true)
+        // data
+        try range("data.batch_size", data.batchSize, 1...65_536)
+        if data.mean.count != data.std.count || data.mean.isEmpty { throw fail("data.std", "must have as many entries as data.mean") }
+        for m in data.mean where !m.isFinite { throw fail("data.mean", "must be finite numbers") }
+        for v in data.std where !(v.isFinite && v > 0) { throw fail("data.std", "must be finite numbers > 0, got \(v)") }
+        try range("data.workers", data.workers, 1...256)
+        try range("data.synthetic_count", data.syntheticCount, 7...10_000_000)
+        try range("data.limit", data.limit, 0...Int(Int32.max))
+        // augment
+        for (key, p) in [("augment.hflip", augment.hflip), ("augment.crop", augment.crop), ("augment.color_jitter", augment.colorJitter),
+                         ("augment.rotate", augment.rotate), ("augment.noise", augment.noise), ("augment.cutout", augment.cutout),
+                         ("augment.mixup", augment.mixup)] { try fraction(key, p) }
+        guard augment.rotateDegrees.isFinite && augment.rotateDegrees >= 0 && augment.rotateDegrees <= 180 else {
+            throw fail("augment.rotate_degrees", "must be in [0, 180], got \(augment.rotateDegrees)")
+        }
+        guard augment.mixupAlpha.isFinite && augment.mixupAlpha > 0 && augment.mixupAlpha <= 100 else {
+            throw fail("augment.mixup_alpha", "must be in (0, 100], got \(augment.mixupAlpha)")
+        }
+        try range("seed", seed, 0...Int(Int64.max))
     }
 
     /// JSON text of the resolved configuration (checkpoint metadata).
@@ -167,5 +265,63 @@ public struct Config: Codable, Equatable, Sendable {
         var c = Config()
         try c.apply(obj, file: "checkpoint config")
         return c
+    }
+}
+
+extension Config {
+    /// A readable name of a decoded type for error messages.
+    static func typeName(_ t: Any.Type) -> String {
+        switch t {
+        case is Int.Type: return "a whole number"
+        case is Float.Type, is Double.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is String.Type: return "a string"
+        case is [Float].Type: return "a list of numbers"
+        default: return "\(t)"
+        }
+    }
+}
+
+/// Checks a config's YAML text before it is loaded.
+enum YAMLSafety {
+    /// The first anchor (`&name`) or alias (`*name`) outside quotes and comments, if any.
+    static func firstAnchorOrAlias(_ text: String) -> String? {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var quote: Character? = nil
+            var previous: Character = " "
+            let chars = Array(line)
+            for (i, ch) in chars.enumerated() {
+                if let q = quote {
+                    if ch == q { quote = nil }
+                } else if ch == "\"" || ch == "'" {
+                    quote = ch
+                } else if ch == "#" && (previous == " " || previous == "\t" || i == 0) {
+                    break
+                } else if (ch == "&" || ch == "*") && " \t[{,:-".contains(previous), i + 1 < chars.count,
+                          chars[i + 1].isLetter || chars[i + 1].isNumber || chars[i + 1] == "_" {
+                    return String(chars[i..<min(chars.count, i + 24)]).split(separator: " ").first.map(String.init)
+                }
+                previous = ch
+            }
+        }
+        return nil
+    }
+
+    /// The dotted path of the first mapping key that appears twice, if any.
+    static func firstDuplicateKey(_ node: Node, path: String = "") -> String? {
+        switch node {
+        case .mapping(let mapping):
+            var seen = Set<String>()
+            for (k, v) in mapping {
+                let name = k.string ?? "\(k)"
+                let full = path.isEmpty ? name : path + "." + name
+                if !seen.insert(name).inserted { return full }
+                if let d = firstDuplicateKey(v, path: full) { return d }
+            }
+        case .sequence(let seq):
+            for v in seq { if let d = firstDuplicateKey(v, path: path) { return d } }
+        default: break
+        }
+        return nil
     }
 }

@@ -19,6 +19,12 @@ enum YAMLReader {
     /// - Throws: a Yams parse error, or `Problem`.
     static func load(_ text: String) throws -> Any? {
         guard let node = try Yams.compose(yaml: text) else { return nil }
+        return try value(of: node)
+    }
+
+    /// The value of a composed document, after the checks.
+    /// - Throws: `Problem`.
+    static func value(of node: Node) throws -> Any {
         var budget = maxNodes
         try check(node, &budget)
         return node.any

@@ -4,7 +4,9 @@ import ADNNData
 
 /// Opens the data set for a config (`--data` path, or the built-in synthetic set).
 public func openDataset(_ cfg: Config, path: String?) throws -> Dataset {
-    let format = cfg.data.format.layout
+    // `--data PATH` names a real data set: a config that says `synthetic` then means "detect".
+    let namesFiles = path.map { $0 != "synthetic" && !$0.hasPrefix("synthetic:") } ?? false
+    let format = cfg.data.format == .synthetic && namesFiles ? nil : cfg.data.format.layout
     let p = path ?? (format == .synthetic ? "synthetic" : nil)
     guard let p else { throw ADNNError.invalid("no data: pass --data D (or set data.format: synthetic)") }
     let synth = SyntheticFaceConfig(size: 48, trainCount: cfg.data.syntheticCount, valCount: max(100, cfg.data.syntheticCount / 5),
@@ -44,6 +46,8 @@ public final class LoaderProvider: BatchProvider {
 
     public func batchCount(epoch: Int) -> Int { min(loader.batchesPerEpoch, maxBatches ?? .max) }
 
+    public var failure: String? { loader.failure }
+
     public func batches(epoch: Int) -> AnyIterator<TrainBatch> {
         let seq = loader.batches(epoch: epoch)
         let map = labelMap
@@ -52,6 +56,7 @@ public final class LoaderProvider: BatchProvider {
         return AnyIterator {
             while produced < cap, let b = seq.next() {
                 produced += 1
+                if self.loader.failure != nil { return nil }
                 var keep = Array(0..<b.count)
                 if let map { keep = keep.filter { map[b.labels[$0]] >= 0 } }
                 if keep.isEmpty { continue }

@@ -39,6 +39,13 @@ public struct DatasetReportRequest {
 
 
     public func run() throws {
+        guard (1...256).contains(workers) else { throw ADNNError.invalid("--workers \(workers): must be 1…256") }
+        if bench {
+            guard (1...4096).contains(size) else { throw ADNNError.invalid("--size \(size): must be 1…4096") }
+            guard (1...65_536).contains(batch) else { throw ADNNError.invalid("--batch \(batch): must be 1…65536") }
+            guard seconds.isFinite && seconds > 0 && seconds <= 86_400 else { throw ADNNError.invalid("--seconds \(seconds): must be in (0, 86400]") }
+            guard channels == 1 || channels == 3 else { throw ADNNError.invalid("--channels \(channels): must be 1 or 3") }
+        }
         let dataset = try Dataset.load(source.data, options: try source.loadOptions())
         if verify { dataset.verify(workers: workers) }
         var benchResult: [(String, String)] = []
@@ -129,7 +136,7 @@ public struct DatasetReportRequest {
             lines.append(row)
         }
         for k in d.dropped.keys.sorted() { lines.append("dropped: \(d.dropped[k]!) (\(k))") }
-        lines.append("skipped: \(d.skipped.count)")
+        lines.append("skipped: \(d.skipped.count)" + (verify ? "" : " (files not decoded; --verify decodes every image)"))
         for item in d.skipped.prefix(50) { lines.append("  \(item.path): \(item.reason)") }
         if d.skipped.count > 50 { lines.append("  … \(d.skipped.count - 50) more") }
         if !bench.isEmpty {

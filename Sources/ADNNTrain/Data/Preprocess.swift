@@ -32,6 +32,13 @@ public struct PreprocessRequest {
         let fmt = try source.layout()
         if let s = size, s <= 0 || s > 4096 { throw ADNNError.invalid("--size must be 1…4096") }
         if let c = channels, c != 1 && c != 3 { throw ADNNError.invalid("--channels must be 1 or 3") }
+        guard (1...256).contains(workers) else { throw ADNNError.invalid("--workers \(workers): must be 1…256") }
+        // Never write into the input data set.
+        let input = URL(fileURLWithPath: source.data).standardizedFileURL.resolvingSymlinksInPath().path
+        let output = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
+        if output == input || output.hasPrefix(input + "/") {
+            throw ADNNError.invalid("--out \(out): lies inside the input data set \(source.data); choose a folder outside it")
+        }
         if align { try runAligned(format: fmt); return }
         let dataset = try Dataset.load(source.data, options: DatasetOptions(format: fmt, numClasses: source.numClasses))
         let fm = FileManager.default

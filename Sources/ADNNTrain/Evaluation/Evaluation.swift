@@ -44,6 +44,10 @@ public struct EvaluationRequest {
         let identity = map == Array(0..<map.count) && classes.count == dataset.classes.count
         let provider = LoaderProvider(loader, labelMap: identity ? nil : map)
         let (probs, labels, ips) = predictProbabilities(model, provider, hflipTTA: tta)
+        if let why = provider.failure { throw ADNNError.invalid(why) }
+        guard probs.allSatisfy({ $0.isFinite }) else {
+            throw ADNNError.invalid("\(checkpoint): the model's outputs are not finite (damaged weights?)")
+        }
         guard !labels.isEmpty else { throw ADNNError.invalid("\(data): no images of classes the model knows in split \(splitName)") }
         let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
         var obj = m.json(dataset: dataset.root, split: splitName, imagesPerSecond: ips)

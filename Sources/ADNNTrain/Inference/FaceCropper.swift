@@ -2,9 +2,24 @@ import Foundation
 import ADNN
 import ADNNData
 
-/// Default RetinaFace weights: `ADNN_RETINAFACE`, else the shared copy next to the project.
+/// The shipped RetinaFace weights' file name under `models/`.
+public let shippedDetectorName = "retinaface_mobilenet0.25.safetensors"
+
+/// Default RetinaFace weights: `ADNN_RETINAFACE`, else `models/` of the checkout that holds the running
+/// binary (`…/.build/release/adnn` → `…/models/`), else `models/` under the working directory, else the
+/// shared copy next to the project. Works from any working directory of a fresh clone.
 public func defaultDetectorPath() -> String {
-    ProcessInfo.processInfo.environment["ADNN_RETINAFACE"] ?? "../shared/models/retinaface_mobilenet0.25.safetensors"
+    if let env = ProcessInfo.processInfo.environment["ADNN_RETINAFACE"] { return env }
+    var candidates: [String] = []
+    let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    for _ in 0..<5 {
+        candidates.append(dir.appendingPathComponent("models/" + shippedDetectorName).path)
+        dir = dir.deletingLastPathComponent()
+    }
+    candidates.append(FileManager.default.currentDirectoryPath + "/models/" + shippedDetectorName)
+    candidates.append("../shared/models/" + shippedDetectorName)
+    return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[candidates.count - 1]
 }
 
 /// Detects faces with RetinaFace and returns SPEC §6 aligned crops with their boxes.

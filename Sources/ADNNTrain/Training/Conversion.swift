@@ -10,14 +10,18 @@ public struct ConversionRequest {
     public var weights: String
     public var out: String
     public var classes: String?
+    /// Replace an existing `out` file.
+    public var force: Bool
 
-    public init(config: String, weights: String, out: String, classes: String? = nil) {
-        self.config = config; self.weights = weights; self.out = out; self.classes = classes
+    public init(config: String, weights: String, out: String, classes: String? = nil, force: Bool = false) {
+        self.config = config; self.weights = weights; self.out = out; self.classes = classes; self.force = force
     }
-
 
     public func run() throws {
         do {
+            if FileManager.default.fileExists(atPath: out) && !force {
+                throw ADNNError.io("\(out): exists; pass --force to replace it")
+            }
             let cfg = try loadConfig(config)
             let model = try ADNNFER(cfg.model)
             let tensors = try loadWeights(weights)

@@ -44,3 +44,46 @@ public func trainOrReuseRun(_ cfg: Config, configPath: String, dataset: Dataset,
     print(String(format: "   accuracy %.2f %%, macro-F1 %.2f %%", r.metrics.accuracy * 100, r.metrics.macroF1 * 100))
     return (r, false)
 }
+
+/// Crash-safety helpers for run folders.
+public enum RunFolder {
+    /// The checkpoint a resume starts from: `last.safetensors`, else `best.safetensors` (a kill can
+    /// lose `last` between its removal and rename only on file systems without atomic rename, and a
+    /// user can delete it), else nil.
+    public static func resumeCheckpoint(_ dir: String) -> String? {
+        for name in ["last.safetensors", "best.safetensors"] where FileManager.default.fileExists(atPath: dir + "/" + name) {
+            return dir + "/" + name
+        }
+        return nil
+    }
+
+    /// Removes `*.tmp-<pid>` files that an interrupted atomic write left behind (their writer is gone).
+    /// - Returns: the removed file names.
+    @discardableResult
+    public static func removeStaleTemporaryFiles(_ dir: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let r = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[r.upperBound...]) else { continue }
+            if pid != getpid() && kill(pid, 0) == 0 { continue }   // a live writer
+            if (try? FileManager.default.removeItem(atPath: dir + "/" + name)) != nil { removed.append(name) }
+        }
+        if !removed.isEmpty { print("removed \(removed.count) unfinished temporary file(s) in \(dir): \(removed.joined(separator: ", "))") }
+        return removed
+    }
+
+    /// A short reason from a Foundation file error (no domain dump).
+    public static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        switch ns.code {
+        case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission denied"
+        case NSFileWriteOutOfSpaceError: return "no space left on the device"
+        case NSFileWriteVolumeReadOnlyError: return "read-only file system"
+        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or folder"
+        default: return ns.localizedDescription
+        }
+    }
+}

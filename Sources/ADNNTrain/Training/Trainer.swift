@@ -14,6 +14,12 @@ public protocol BatchProvider {
     func batchCount(epoch: Int) -> Int
     /// Iterator over the batches of `epoch`.
     func batches(epoch: Int) -> AnyIterator<TrainBatch>
+    /// Why the source stopped early (every image of the split failed to decode), nil when it did not.
+    var failure: String? { get }
+}
+
+extension BatchProvider {
+    public var failure: String? { nil }
 }
 
 /// Runs a model over batches and collects softmax probabilities (optionally with horizontal-flip TTA).
@@ -148,14 +154,16 @@ public final class Trainer {
                           extra: ["train_state": stateJSON])
     }
 
-    /// Restores model, centers, optimiser and loop state from `last.safetensors`.
-    public func resume() throws {
-        let ck = try Checkpoint.read(lastPath)
+    /// Restores model, centers, optimiser and loop state from `last.safetensors` (or `path`, e.g.
+    /// `best.safetensors` when a kill lost `last`).
+    public func resume(from path: String? = nil) throws {
+        let source = path ?? lastPath
+        let ck = try Checkpoint.read(source)
         let dict = ck.tensorDict
         try model.load(stateDict: dict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") && !$0.key.hasPrefix("ema.") },
                        strict: true)
         if let c = dict["center_loss.centers"] { loss.center.centers.assign(c) }
-        if let ema { try ema.loadState(dict, source: lastPath) }
+        if let ema { try ema.loadState(dict, source: source) }
         optimizer.loadState(dict)
         if let s = ck.extra["train_state"], let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] {
             bestMetric = Float(obj["best_metric"] as? Double ?? -1e30)
@@ -198,9 +206,12 @@ public final class Trainer {
                 step += 1
                 onStep?(epoch, step, steps, Float(sumLoss / Double(seen)), Double(seen) / Date().timeIntervalSince(start))
             }
+            if let why = train.failure { throw ADNNError.invalid(why) }
             let trainSeconds = Date().timeIntervalSince(start)
             let (probs, labels, _) = ema.map { e in e.withAveragedWeights { predictProbabilities(model, val) } }
                 ?? predictProbabilities(model, val)
+            if let why = val.failure { throw ADNNError.invalid(why) }
+            guard !labels.isEmpty else { throw ADNNError.invalid("\(runDir): the validation split gave no images") }
             let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
             let rec = EpochRecord(epoch: epoch + 1, lr: optimizer.lr, loss: Float(sumLoss / Double(max(seen, 1))),
                                   lossCE: Float(sumCE / Double(max(seen, 1))), lossCenter: Float(sumCenter / Double(max(seen, 1))),

@@ -20,12 +20,17 @@ public struct TrainingRequest {
     public var limit: Int?
     public var resume: Bool
     public var tta: Bool
+    /// Replace an existing run in `out` (without it, an existing run needs `resume`).
+    public var force: Bool
 
     public init(configPath: String, dataPath: String? = nil, out: String? = nil, epochs: Int? = nil, seed: Int? = nil,
-                limit: Int? = nil, resume: Bool = false, tta: Bool = false) {
+                limit: Int? = nil, resume: Bool = false, tta: Bool = false, force: Bool = false) {
         self.configPath = configPath; self.dataPath = dataPath; self.out = out; self.epochs = epochs; self.seed = seed
-        self.limit = limit; self.resume = resume; self.tta = tta
+        self.limit = limit; self.resume = resume; self.tta = tta; self.force = force
     }
+
+    /// Files that make a folder a run folder.
+    static let runFiles = ["metrics.jsonl", "last.safetensors", "best.safetensors", "eval.json", "predictions.json"]
 
     /// The run folder this request writes.
     public var runDir: String { out ?? "runs/" + URL(fileURLWithPath: configPath).deletingPathExtension().lastPathComponent }
@@ -36,8 +41,8 @@ public struct TrainingRequest {
         var cfg = try loadConfig(configPath)
         if resume {
             let saved = runDir + "/config.yaml"
-            guard FileManager.default.fileExists(atPath: runDir + "/last.safetensors") else {
-                throw ADNNError.io("\(runDir)/last.safetensors: nothing to resume")
+            guard RunFolder.resumeCheckpoint(runDir) != nil else {
+                throw ADNNError.io("\(runDir): nothing to resume (no last.safetensors or best.safetensors)")
             }
             if FileManager.default.fileExists(atPath: saved) { cfg = try Config.load(path: saved) }
         }
@@ -51,9 +56,24 @@ public struct TrainingRequest {
     /// Trains (or resumes) the run, prints the evaluation table of the best checkpoint and returns it.
     @discardableResult
     public func run() throws -> RunResult {
+        if resume && force { throw ADNNError.invalid("--resume and --force exclude each other") }
         let cfg = try resolvedConfig()
         let runDir = self.runDir
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        if !resume {
+            let existing = Self.runFiles.filter { fm.fileExists(atPath: runDir + "/" + $0) }
+            if !existing.isEmpty && !force {
+                throw ADNNError.io("\(runDir): already holds a run (\(existing.joined(separator: ", "))); pass --resume to continue it or --force to replace it")
+            }
+            for f in existing { try fm.removeItem(atPath: runDir + "/" + f) }
+            if force, let names = try? fm.contentsOfDirectory(atPath: runDir) {
+                for n in names where n.hasPrefix("events.out.tfevents.") { try fm.removeItem(atPath: runDir + "/" + n) }
+            }
+        }
+        do { try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true) } catch {
+            throw ADNNError.io("\(runDir): cannot create the run folder (\(RunFolder.reason(error)))")
+        }
+        RunFolder.removeStaleTemporaryFiles(runDir)
         if !resume { try cfg.yamlString().write(toFile: runDir + "/config.yaml", atomically: true, encoding: .utf8) }
         let dataset = try openDataset(cfg, path: dataPath)
         let result = try runTraining(cfg, configPath: configPath, dataset: dataset, runDir: runDir, resume: resume, tta: tta)
@@ -105,8 +125,9 @@ public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, run
     let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
                               runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0))
     if resume {
-        try trainer.resume()
-        print("resumed \(runDir) after epoch \(trainer.startEpoch)")
+        let source = RunFolder.resumeCheckpoint(runDir) ?? trainer.lastPath
+        try trainer.resume(from: source)
+        print("resumed \(runDir) after epoch \(trainer.startEpoch)\(source == trainer.lastPath ? "" : " (from \(source): last.safetensors is missing)")")
     }
     print("training \(cfg.model.backbone) (\(trainer.model.parameterCount.formatted(.number)) params) on \(dataset.root): " +
           "\(trainLoader.count) train / \(valLoader.count) \(valSplit) images, \(dataset.classes.count) classes, " +
@@ -115,7 +136,16 @@ public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, run
     let progress = ProgressPrinter(epochs: cfg.schedule.epochs, quiet: quiet)
     trainer.onStep = { e, s, n, loss, ips in progress.step(epoch: e, step: s, steps: n, loss: loss, imagesPerSecond: ips) }
     var trainIPS: [Float] = []
-    trainer.onEpoch = { r in trainIPS.append(r.imagesPerSecond); progress.epoch(r) }
+    // TensorBoard scalars next to metrics.jsonl (`tensorboard --logdir runs`); a resumed run adds a
+    // second event file, which TensorBoard merges.
+    let tensorBoard: TensorBoardWriter?
+    do { tensorBoard = try TensorBoardWriter(logDir: runDir) } catch {
+        printError("warning: \(runDir): no TensorBoard events (\(error))"); tensorBoard = nil
+    }
+    trainer.onEpoch = { r in
+        trainIPS.append(r.imagesPerSecond); progress.epoch(r)
+        do { try tensorBoard?.logEpoch(encoding: r) } catch { printError("warning: TensorBoard events: \(error)") }
+    }
     do {
         try trainer.fit(train: train, val: val)
     } catch let e as NonFiniteLossError {
@@ -137,7 +167,10 @@ public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, run
     json["epoch"] = best.epoch
     json["params"] = model.parameterCount
     try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
-    try jsonLine(["labels": labels, "predictions": preds]).write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
+    // Per-image probabilities (6 decimals) for calibration and the report's confident mistakes.
+    let probabilities = (0..<labels.count).map { i in (0..<k).map { (Double(probs[i * k + $0]) * 1e6).rounded() / 1e6 } }
+    try jsonLine(["labels": labels, "predictions": preds, "probabilities": probabilities])
+        .write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
     if trainIPS.isEmpty, let text = try? String(contentsOfFile: trainer.metricsPath, encoding: .utf8) {
         for line in text.split(separator: "\n") {
             if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let v = o["images_per_second"] as? Double {

@@ -31,7 +31,7 @@ public struct TuningRequest {
     @discardableResult
     public func run() throws -> TrialRecord {
         do {
-            guard trials >= 1 else { throw ADNNError.invalid("--trials must be at least 1") }
+            guard (1...10_000).contains(trials) else { throw ADNNError.invalid("--trials \(trials): must be 1…10000") }
             guard let objective = TrialRecord.Objective(rawValue: metric) else {
                 throw ADNNError.invalid("--metric \(metric): expected val_accuracy or macro_f1")
             }
