@@ -37,6 +37,7 @@ let package = Package(
         .executable(name: "adnn", targets: ["adnn"]),
         .library(name: "ADNN", targets: ["ADNN"]),
         .library(name: "ADNNData", targets: ["ADNNData"]),
+        .library(name: "ADNNTrain", targets: ["ADNNTrain"]),
         .library(name: "ADNNVideo", targets: ["ADNNVideo"]),
         .library(name: "ADNNReport", targets: ["ADNNReport"]),
     ],

@@ -19,6 +19,29 @@ public enum ImageFileFormat: String, Sendable {
     }
 }
 
+/// Limits on decoded images, checked against the file header before any pixel memory is allocated,
+/// so that a small file announcing a huge image fails with an error instead of exhausting memory.
+///
+/// Set them once at start-up (e.g. from a command-line flag) before decoding on several threads.
+public enum ImageLimits {
+    /// Largest accepted width or height in pixels (default 16384).
+    nonisolated(unsafe) public static var maxSide = 16384
+    /// Largest accepted width × height in pixels (default 2^28).
+    nonisolated(unsafe) public static var maxPixels = 1 << 28
+
+    /// Throws `DataError.decode` naming `name` when a `width`×`height` image exceeds the limits.
+    static func check(width: Int, height: Int, name: String) throws {
+        guard width > 0, height > 0 else {
+            throw DataError.decode(path: name, reason: "invalid image size \(width)x\(height)")
+        }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard width <= maxSide, height <= maxSide, !overflow, pixels <= maxPixels else {
+            throw DataError.decode(path: name, reason: "image size \(width)x\(height) exceeds the limit of "
+                                   + "\(maxSide) pixels a side and \(maxPixels) pixels (ImageLimits)")
+        }
+    }
+}
+
 /// Largest file `readFileBytes` reads (1 GiB; the largest data-set file is a few hundred MiB).
 public let maximumFileBytes = 1 << 30
 
@@ -121,6 +144,7 @@ private func decodeJPEG(_ bytes: UnsafeRawBufferPointer, name: String) throws ->
     if adnn_jpeg_read_header(dec, base, UInt(bytes.count), &w, &h, &c) != 0 {
         throw DataError.decode(path: name, reason: String(cString: adnn_jpeg_decoder_message(dec)))
     }
+    try ImageLimits.check(width: Int(w), height: Int(h), name: name)
     let count = Int(w) * Int(h) * Int(c)
     var status: Int32 = 0
     let pixels = [UInt8](unsafeUninitializedCapacity: count) { buf, n in
@@ -140,6 +164,7 @@ private func decodePNG(_ bytes: UnsafeRawBufferPointer, name: String) throws -> 
     if adnn_png_read_header(rd, base, bytes.count, &w, &h, &c) != 0 {
         throw DataError.decode(path: name, reason: String(cString: adnn_png_reader_message(rd)))
     }
+    try ImageLimits.check(width: Int(w), height: Int(h), name: name)
     let count = Int(w) * Int(h) * Int(c)
     var status: Int32 = 0
     let pixels = [UInt8](unsafeUninitializedCapacity: count) { buf, n in

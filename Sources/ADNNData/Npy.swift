@@ -30,7 +30,7 @@ public enum NpyReader {
         if chars[0] == ">" { big = true; chars.removeFirst() }
         else if chars[0] == "<" || chars[0] == "|" || chars[0] == "=" { chars.removeFirst() }
         let kind = chars[0]
-        guard let width = Int(String(chars.dropFirst())) else { throw fail("bad dtype '\(descr)'") }
+        guard let width = Int(String(chars.dropFirst())), width > 0 else { throw fail("bad dtype '\(descr)'") }
         func uint(_ n: Int) throws -> UInt64 {
             guard data.count >= n else { throw fail("data shorter than one element") }
             var v: UInt64 = 0
@@ -39,11 +39,15 @@ public enum NpyReader {
         }
         switch kind {
         case "i":
+            guard width <= 8 else { throw fail("unsupported integer width \(width)") }
             let raw = try uint(width)
             let shift = UInt64(64 - 8 * width)
             return Int(Int64(bitPattern: raw << shift) >> Int64(shift))
         case "u", "b":
-            return Int(try uint(width))
+            guard width <= 8 else { throw fail("unsupported integer width \(width)") }
+            let raw = try uint(width)
+            guard let value = Int(exactly: raw) else { throw fail("label \(raw) is too large") }
+            return value
         case "f":
             let raw = try uint(width)
             let value: Double
@@ -53,8 +57,8 @@ public enum NpyReader {
             case 2: value = Double(Float16Bits.toFloat(UInt16(raw)))
             default: throw fail("unsupported float width \(width)")
             }
-            guard value.isFinite, value == value.rounded() else { throw fail("label \(value) is not an integer") }
-            return Int(value)
+            guard let label = Int(exactly: value) else { throw fail("label \(value) is not an integer") }
+            return label
         case "U":
             var s = ""
             for i in 0..<width {

@@ -45,7 +45,12 @@ enum FER2013Reader {
         if isDirectory(path) {
             file = [join(path, "fer2013.csv"), join(path, "fer2013/fer2013.csv")].first(where: exists) ?? join(path, "fer2013.csv")
         }
-        let csv = try CSVFile(path: file)
+        return try parse(CSVFile(path: file))
+    }
+
+    /// Parses FER2013 CSV bytes already in memory (`csv.path` names the file in messages).
+    static func parse(_ csv: CSVFile) throws -> Dataset {
+        let file = csv.path
         guard let head = try csv.header(), matches(head) else {
             throw DataError.badHeader(path: file, expected: header, found: (try csv.header() ?? []).joined(separator: ","))
         }
@@ -100,6 +105,15 @@ enum FER2013Reader {
         }
         return Dataset(format: .fer2013, root: file, classes: classes, splits: makeSplits(bySplit), skipped: skipped,
                        memoryPixels: pixels, memoryWidth: side, memoryHeight: side)
+    }
+}
+
+extension Dataset {
+    /// Parses a FER2013 CSV file held in memory (`name` is used in messages), as `load` does for a
+    /// `fer2013.csv` path: malformed rows are listed in `skipped`; a wrong header throws.
+    /// - Throws: `DataError.badHeader` or `DataError.malformed` naming `name`.
+    public static func parseFER2013(csv bytes: [UInt8], name: String) throws -> Dataset {
+        try FER2013Reader.parse(CSVFile(path: name, bytes: bytes))
     }
 }
 

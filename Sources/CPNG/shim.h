@@ -82,6 +82,11 @@ static inline int adnn_png_read_header(adnn_png_reader *r, const unsigned char *
         snprintf(r->message, sizeof r->message, "invalid PNG size %ux%u", (unsigned)w, (unsigned)h);
         return -1;
     }
+    if (png_get_rowbytes(r->png, r->info) != (size_t)w * (size_t)outChannels) {
+        snprintf(r->message, sizeof r->message, "unsupported PNG layout (%zu bytes per row for %u pixels)",
+                 (size_t)png_get_rowbytes(r->png, r->info), (unsigned)w);
+        return -1;
+    }
     *width = (int)w; *height = (int)h; *channels = outChannels;
     return 0;
 }

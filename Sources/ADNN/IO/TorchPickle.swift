@@ -102,6 +102,7 @@ public enum TorchPickle {
         }
         let pickle = try zip.bytes(of: zip.entries[pklName]!)
         var vm = Unpickler(bytes: pickle, reader: reader, what: pklName)
+        defer { vm.releaseContainers() }
         let root = try vm.load()
         let stateDict = try selectStateDict(root, reader)
         return try materialize(stateDict, reader) { ref in
@@ -120,6 +121,7 @@ public enum TorchPickle {
 
     private static func readLegacyFormat(_ reader: ByteReader) throws -> [String: Tensor] {
         var vm = Unpickler(bytes: reader.bytes, reader: reader, what: "pickle")
+        defer { vm.releaseContainers() }
         guard case .bigInt(let magic) = try vm.load(), magic == legacyMagic else {
             throw reader.error(.badFormat, "not a PyTorch checkpoint: a pickle without torch.save's magic number "
                                + "(torch.load could not read it either)")
@@ -208,7 +210,9 @@ public enum TorchPickle {
 
     private static func gather(_ ref: TensorRef, from base: UnsafeRawPointer, storageCount: Int,
                                name: String, _ reader: ByteReader) throws -> Tensor {
-        let size = ref.size, stride = ref.stride, dtype = ref.storage.dtype
+        // The stride of a size-1 dimension is never used to step; zero it so a corrupt value cannot overflow.
+        let size = ref.size, dtype = ref.storage.dtype
+        let stride = size.count == ref.stride.count ? zip(size, ref.stride).map { $0 == 1 ? 0 : $1 } : ref.stride
         let where_ = "tensor '\(name)' (size \(size), stride \(stride), offset \(ref.offset))"
         guard size.count == stride.count, size.allSatisfy({ $0 >= 0 }), ref.offset >= 0 else {
             throw reader.error(.badFormat, "\(where_) has an invalid layout")
@@ -403,7 +407,7 @@ struct ZipArchive {
             cdOffset = try reader.u64(record + 48, "zip64 central directory offset")
         }
         guard cdOffset <= reader.count, cdSize <= reader.count - cdOffset else {
-            throw reader.error(.truncated, "truncated zip archive: central directory [\(cdOffset), \(cdOffset + cdSize)) "
+            throw reader.error(.truncated, "truncated zip archive: central directory of \(cdSize) bytes at byte \(cdOffset) "
                                + "lies past the end (\(reader.count) bytes)")
         }
         var p = cdOffset
@@ -487,6 +491,8 @@ final class PickleDict {
     }
 
     subscript(string key: String) -> PickleValue? { index[key].map { values[$0] } }
+
+    func removeAll() { keys = []; values = []; index = [:] }
 }
 
 /// A storage reached through a persistent id.
@@ -589,6 +595,21 @@ struct Unpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Every list and dict built: a pickle can make them contain each other (`l.append(l)`), a cycle
+    /// that reference counting never frees, so `releaseContainers` empties them all when done.
+    private var containers: [AnyObject] = []
+
+    private mutating func newDict() -> PickleDict { let d = PickleDict(); containers.append(d); return d }
+    private mutating func newList() -> PickleList { let l = PickleList(); containers.append(l); return l }
+
+    /// Empties every list and dict this unpickler built (breaking reference cycles among them); call it
+    /// once the values are no longer needed.
+    mutating func releaseContainers() {
+        for c in containers {
+            if let l = c as? PickleList { l.items = [] } else if let d = c as? PickleDict { d.removeAll() }
+        }
+        containers = []
+    }
 
     init(bytes: UnsafeRawBufferPointer, reader: ByteReader, what: String) {
         self.bytes = bytes
@@ -679,8 +700,8 @@ struct Unpickler {
             case 0x30: _ = try pop(at)                                      // POP
             case 0x31: _ = try popMark(at)                                  // POP_MARK
             case 0x32: stack.append(try top(at))                            // DUP
-            case 0x7d: stack.append(.dict(PickleDict()))                    // EMPTY_DICT
-            case 0x5d: stack.append(.list(PickleList()))                    // EMPTY_LIST
+            case 0x7d: stack.append(.dict(newDict()))                       // EMPTY_DICT
+            case 0x5d: stack.append(.list(newList()))                       // EMPTY_LIST
             case 0x29: stack.append(.tuple([]))                             // EMPTY_TUPLE
             case 0x74: stack.append(.tuple(try popMark(at)))                // TUPLE
             case 0x85, 0x86, 0x87:                                          // TUPLE1-3
@@ -724,11 +745,13 @@ struct Unpickler {
             case 0x52:                                                      // REDUCE
                 let args = try pop(at), callable = try pop(at)
                 guard case .tuple(let items) = args else { throw fail("REDUCE arguments are not a tuple", at: at) }
-                stack.append(try call(callable, items, at))
+                let result = try call(callable, items, at)
+                if case .dict(let d) = result { containers.append(d) }
+                stack.append(result)
             case 0x81:                                                      // NEWOBJ
                 _ = try pop(at)
                 let cls = try pop(at)
-                if case .global("collections.OrderedDict") = cls { stack.append(.dict(PickleDict())) }
+                if case .global("collections.OrderedDict") = cls { stack.append(.dict(newDict())) }
                 else if case .global(let g) = cls { stack.append(.object(g)) }
                 else { stack.append(.object("?")) }
             case 0x62:                                                      // BUILD

@@ -101,10 +101,14 @@ public struct Config: Codable, Equatable, Sendable {
         }
         let root: Any?
         do {
-            if let node = try Yams.compose(yaml: text), let key = YAMLSafety.firstDuplicateKey(node) {
-                throw ADNNError.invalid("\(file): key '\(key)' appears twice")
+            if let node = try Yams.compose(yaml: text) {
+                if let key = YAMLSafety.firstDuplicateKey(node) {
+                    throw ADNNError.invalid("\(file): key '\(key)' appears twice")
+                }
+                root = try YAMLReader.value(of: node)
+            } else {
+                root = nil
             }
-            root = try Yams.load(yaml: text)
         } catch let e as ADNNError { throw e } catch {
             throw ADNNError.invalid("\(file): invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
