@@ -24,10 +24,15 @@ public enum ImageFileFormat: String, Sendable {
 ///
 /// Set them once at start-up (e.g. from a command-line flag) before decoding on several threads.
 public enum ImageLimits {
-    /// Largest accepted width or height in pixels (default 16384).
-    nonisolated(unsafe) public static var maxSide = 16384
-    /// Largest accepted width × height in pixels (default 2^28).
-    nonisolated(unsafe) public static var maxPixels = 1 << 28
+    /// Largest accepted width or height in pixels (default 16384; `ADNN_MAX_IMAGE_SIDE` raises it).
+    nonisolated(unsafe) public static var maxSide = environmentLimit("ADNN_MAX_IMAGE_SIDE") ?? 16384
+    /// Largest accepted width × height in pixels (default 2^28; `ADNN_MAX_IMAGE_PIXELS` raises it).
+    nonisolated(unsafe) public static var maxPixels = environmentLimit("ADNN_MAX_IMAGE_PIXELS") ?? 1 << 28
+
+    /// A positive whole number from the environment, nil when unset or not one.
+    static func environmentLimit(_ name: String) -> Int? {
+        getenv(name).flatMap { Int(String(cString: $0)) }.flatMap { $0 > 0 ? $0 : nil }
+    }
 
     /// Throws `DataError.decode` naming `name` when a `width`×`height` image exceeds the limits.
     static func check(width: Int, height: Int, name: String) throws {
@@ -37,7 +42,7 @@ public enum ImageLimits {
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
         guard width <= maxSide, height <= maxSide, !overflow, pixels <= maxPixels else {
             throw DataError.decode(path: name, reason: "image size \(width)x\(height) exceeds the limit of "
-                                   + "\(maxSide) pixels a side and \(maxPixels) pixels (ImageLimits)")
+                                   + "\(maxSide) pixels a side and \(maxPixels) pixels (raise with ADNN_MAX_IMAGE_SIDE / ADNN_MAX_IMAGE_PIXELS)")
         }
     }
 }
