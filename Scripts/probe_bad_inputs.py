@@ -179,6 +179,11 @@ cases = [
     ("convert --out existing file", ["convert", "--config", tiny, "--weights", ck, "--out", "exists.safetensors"]),
     ("train --out under /proc", ["train", "--config", tiny, "--out", "/proc/adnn-run"]),
     ("report: folder of nothing", ["report", ro]),
+    ("video: text file as video", ["video", text_img, "--out", "v1", "--checkpoint", ck]),
+    ("video: truncated MP4", ["video", w("cut.mp4", b"\x00\x00\x00\x18ftypmp42" + os.urandom(200), "wb"), "--out", "v2", "--checkpoint", ck]),
+    ("video: file missing", ["video", "none.mp4", "--out", "v3", "--checkpoint", ck]),
+    ("video: --every 0", ["video", text_img, "--out", "v4", "--checkpoint", ck, "--every", "0"]),
+    ("video: --smooth 2", ["video", text_img, "--out", "v5", "--checkpoint", ck, "--smooth", "2"]),
 ]
 
 rows, bad = [], 0
