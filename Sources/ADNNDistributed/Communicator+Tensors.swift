@@ -80,25 +80,18 @@ extension Communicator {
     /// Center-loss update over the global batch (Wen et al. 2016), identical on every rank:
     /// `Δc_j = Σ_{i: y_i = j} (c_j − f_i) / (1 + n_j)` with the sums and counts `n_j` taken over all
     /// ranks' samples (one allreduce of `classes·dim + classes` doubles), then `c_j ← c_j − α·Δc_j`.
-    /// Same arithmetic as `CenterLoss.update(features:labels:)` in one process with the whole batch.
+    /// `CenterLoss.update(features:labels:)` split at its sums (`updateSums`, allreduce, `applyUpdate`):
+    /// the same arithmetic as one process with the whole batch.
     ///
     /// - Parameters:
-    ///   - centers: `[classes, dim]`, the same on every rank.
+    ///   - center: the center loss whose `[classes, dim]` centers are the same on every rank.
     ///   - features: `[n, dim]`, this rank's samples (n may be 0).
     ///   - labels: this rank's (dominant) labels.
-    public func updateCenters(_ centers: Tensor, alpha: Float, features: Tensor, labels: [Int]) throws {
-        let k = centers.shape[0], d = centers.shape[1]
-        var sums = [Double](repeating: 0, count: k * d + k)
-        let c = centers.ptr, f = features.ptr
-        for (i, y) in labels.enumerated() {
-            guard (0..<k).contains(y) else { throw misuse("updateCenters", "label \(y) is not a class of \(k)") }
-            sums[k * d + y] += 1
-            for j in 0..<d { sums[y * d + j] += Double(c[y * d + j] - f[i * d + j]) }
-        }
+    public func updateCenters(_ center: CenterLoss, features: Tensor, labels: [Int]) throws {
+        let k = center.centers.shape[0]
+        for y in labels where !(0..<k).contains(y) { throw misuse("updateCenters", "label \(y) is not a class of \(k)") }
+        var sums = center.updateSums(features: features, labels: labels)
         try sums.withUnsafeMutableBufferPointer { try allreduceSum($0) }
-        for y in 0..<k where sums[k * d + y] > 0 {
-            let n = sums[k * d + y]
-            for j in 0..<d { c[y * d + j] -= alpha * Float(sums[y * d + j] / (1 + n)) }
-        }
+        center.applyUpdate(sums)
     }
 }

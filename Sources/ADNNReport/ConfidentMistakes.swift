@@ -42,8 +42,7 @@ public struct SplitAnalysis {
                                count: Int = 12, side: Int = 96, batchSize: Int = 64) throws -> SplitAnalysis {
         let model = try checkpoint.makeModel()
         let cfg = checkpoint.config
-        let transform = TransformConfig(size: cfg.model.inputSize, channels: cfg.model.inChans, clahe: cfg.data.clahe,
-                                        mean: cfg.data.mean, std: cfg.data.std)
+        let transform = evalTransform(cfg)
         let classes = checkpoint.classes.isEmpty ? dataset.classes : checkpoint.classes
         guard classes.count == cfg.model.numClasses else {
             throw ReportError("checkpoint: \(classes.count) class names for model.num_classes \(cfg.model.numClasses)")

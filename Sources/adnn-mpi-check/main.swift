@@ -201,7 +201,7 @@ func equivalence(_ comm: Communicator, _ o: Options) throws {
         if comm.isRoot { stepGradients.append(params.map { $0.grad?.copy() }) }
         trainer.optimizer.clipGradNorm(config.optim.gradClip)
         trainer.optimizer.step()
-        try noGrad { try comm.updateCenters(trainer.loss.center.centers, alpha: trainer.loss.center.alpha,
+        try noGrad { try comm.updateCenters(trainer.loss.center,
                                            features: features, labels: b.targets.dominantLabels) }
     }
     let seconds = Date().timeIntervalSince(t0)
@@ -359,7 +359,7 @@ func throughput(_ comm: Communicator, _ o: Options) throws {
         try comm.averageGradients(params, localSamples: local)
         trainer.optimizer.clipGradNorm(config.optim.gradClip)
         trainer.optimizer.step()
-        try noGrad { try comm.updateCenters(trainer.loss.center.centers, alpha: trainer.loss.center.alpha,
+        try noGrad { try comm.updateCenters(trainer.loss.center,
                                            features: out.features, labels: targets.dominantLabels) }
     }
     try comm.barrier()

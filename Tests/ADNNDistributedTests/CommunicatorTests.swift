@@ -84,10 +84,10 @@ final class CommunicatorTests: XCTestCase {
         let start = Tensor.normal([4, 5], rng: &rng)
         a.centers.assign(start); b.centers.assign(start)
         a.update(features: features, labels: labels)
-        try Communicator().updateCenters(b.centers, alpha: 0.5, features: features, labels: labels)
+        try Communicator().updateCenters(b, features: features, labels: labels)
         XCTAssertEqual(a.centers.scalars, b.centers.scalars)
         XCTAssertNotEqual(a.centers.scalars, start.scalars, "the update moved the centers")
-        XCTAssertThrowsError(try Communicator().updateCenters(b.centers, alpha: 0.5, features: features, labels: [9] + labels.dropFirst()))
+        XCTAssertThrowsError(try Communicator().updateCenters(b, features: features, labels: [9] + labels.dropFirst()))
     }
 
     func testThreadsPerRankAndStartupLine() {

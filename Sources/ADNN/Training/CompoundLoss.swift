@@ -39,15 +39,30 @@ public final class CenterLoss: Module {
 
     /// Moving center update (call after the optimiser step).
     public func update(features: Tensor, labels: [Int]) {
+        applyUpdate(updateSums(features: features, labels: labels))
+    }
+
+    /// The sums behind one center update: `[classes·d]` of Σ_{i:y_i=j}(c_j − f_i), then `[classes]`
+    /// sample counts. Data-parallel training adds these over the processes before `applyUpdate`.
+    // features: [N, d]
+    public func updateSums(features: Tensor, labels: [Int]) -> [Double] {
         let d = centers.shape[1], k = centers.shape[0]
-        var delta = [Double](repeating: 0, count: k * d), counts = [Int](repeating: 0, count: k)
+        var sums = [Double](repeating: 0, count: k * d + k)
         let f = features.ptr, c = centers.ptr
         for (i, y) in labels.enumerated() {
-            counts[y] += 1
-            for j in 0..<d { delta[y * d + j] += Double(c[y * d + j] - f[i * d + j]) }
+            sums[k * d + y] += 1
+            for j in 0..<d { sums[y * d + j] += Double(c[y * d + j] - f[i * d + j]) }
         }
-        for y in 0..<k where counts[y] > 0 {
-            for j in 0..<d { c[y * d + j] -= alpha * Float(delta[y * d + j] / Double(1 + counts[y])) }
+        return sums
+    }
+
+    /// c_j ← c_j − α·Δc_j with Δc_j = sum_j / (1 + n_j), from `updateSums` (possibly added over processes).
+    public func applyUpdate(_ sums: [Double]) {
+        let d = centers.shape[1], k = centers.shape[0]
+        let c = centers.ptr
+        for y in 0..<k where sums[k * d + y] > 0 {
+            let n = sums[k * d + y]
+            for j in 0..<d { c[y * d + j] -= alpha * Float(sums[y * d + j] / (1 + n)) }
         }
     }
 }

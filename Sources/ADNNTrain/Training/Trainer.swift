@@ -326,8 +326,7 @@ extension Trainer {
         if comm.isDistributed {
             // Sums and counts over every rank's samples: the centers stay identical everywhere.
             try noGrad {
-                try comm.updateCenters(loss.center.centers, alpha: loss.center.alpha, features: out.features,
-                                       labels: batch.targets.dominantLabels)
+                try comm.updateCenters(loss.center, features: out.features, labels: batch.targets.dominantLabels)
             }
         } else {
             noGrad { loss.center.update(features: out.features, labels: batch.targets.dominantLabels) }
