@@ -13,14 +13,14 @@ struct AblationFolderReport {
     init(dir: String) throws {
         self.dir = dir
         let path = (dir as NSString).appendingPathComponent("ablation.json")
-        json = try ReportFolder.readJSON(path)
+        json = try JSONFiles.readJSON(path)
         guard let v = json["variants"] as? [[String: Any]], !v.isEmpty else { throw ReportError("\(path): no \"variants\"") }
         variants = v
-        seeds = ReportFolder.numbers(json["seeds"])?.map { Int($0) } ?? []
+        seeds = JSONFiles.numbers(json["seeds"])?.map { Int($0) } ?? []
         classes = json["classes"] as? [String] ?? []
     }
 
-    func num(_ o: [String: Any]?, _ k: String) -> Double? { o?[k].flatMap(ReportFolder.number) }
+    func num(_ o: [String: Any]?, _ k: String) -> Double? { o?[k].flatMap(JSONFiles.number) }
     func runs(_ v: [String: Any]) -> [[String: Any]] { v["runs"] as? [[String: Any]] ?? [] }
 
     /// Mean and sample standard deviation of a per-run value.
@@ -80,7 +80,7 @@ struct AblationFolderReport {
             b += "<h2 id=\"per-class\">Per-class F1, mean over seeds</h2>\n"
             b += HTML.table(header: ["variant"] + classes, rows: variants.map { v in
                 [HTML.escape(v["variant"] as? String ?? "?")] + classes.map { c in
-                    let xs = runs(v).compactMap { ($0["per_class_f1"] as? [String: Any])?[c].flatMap(ReportFolder.number) }
+                    let xs = runs(v).compactMap { ($0["per_class_f1"] as? [String: Any])?[c].flatMap(JSONFiles.number) }
                     return xs.isEmpty ? "—" : HTML.fixed(xs.reduce(0, +) / Double(xs.count), 3)
                 }
             }, numeric: Set(1...classes.count))

@@ -27,9 +27,4 @@ public enum ReportFolder {
         if has("metrics.jsonl") || has("eval.json") { return .run }
         throw ReportError("\(dir): not a run folder (metrics.jsonl, eval.json), an ablation folder (ablation.json) or a tuning folder (trials.jsonl)")
     }
-
-    public static func number(_ v: Any) -> Double? { JSONFiles.number(v) }
-    public static func numbers(_ v: Any?) -> [Double]? { JSONFiles.numbers(v) }
-    public static func readJSON(_ path: String) throws -> [String: Any] { try JSONFiles.readJSON(path) }
-    public static func readJSONLines(_ path: String) throws -> [[String: Any]] { try JSONFiles.readJSONLines(path) }
 }

@@ -88,14 +88,14 @@ struct RunFolderReport {
         self.dir = dir
         func path(_ f: String) -> String { (dir as NSString).appendingPathComponent(f) }
         let fm = FileManager.default
-        if fm.fileExists(atPath: path("metrics.jsonl")) { metrics = try ReportFolder.readJSONLines(path("metrics.jsonl")) }
-        if fm.fileExists(atPath: path("eval.json")) { eval = try ReportFolder.readJSON(path("eval.json")) }
+        if fm.fileExists(atPath: path("metrics.jsonl")) { metrics = try JSONFiles.readJSONLines(path("metrics.jsonl")) }
+        if fm.fileExists(atPath: path("eval.json")) { eval = try JSONFiles.readJSON(path("eval.json")) }
         if fm.fileExists(atPath: path("config.yaml")) { configText = try? String(contentsOfFile: path("config.yaml"), encoding: .utf8) }
         let classCount = classes.count
         if fm.fileExists(atPath: path("predictions.json")) {
-            let p = try ReportFolder.readJSON(path("predictions.json"))
-            labels = ReportFolder.numbers(p["labels"])?.map { Int($0) }
-            predictions = ReportFolder.numbers(p["predictions"])?.map { Int($0) }
+            let p = try JSONFiles.readJSON(path("predictions.json"))
+            labels = JSONFiles.numbers(p["labels"])?.map { Int($0) }
+            predictions = JSONFiles.numbers(p["predictions"])?.map { Int($0) }
             if let raw = p["probabilities"] {
                 probabilities = try Self.probabilityRows(raw, count: labels?.count ?? 0, classes: classCount, file: path("predictions.json"))
                 probabilitySource = "predictions.json"
@@ -128,13 +128,13 @@ struct RunFolderReport {
     /// `probabilities` as rows: an array of `count` arrays of `classes` numbers, or a flat array of `count × classes`.
     static func probabilityRows(_ raw: Any, count: Int, classes: Int, file: String) throws -> [[Double]] {
         if let rows = raw as? [Any], rows.first is [Any] {
-            let out = rows.compactMap(ReportFolder.numbers)
+            let out = rows.compactMap(JSONFiles.numbers)
             guard out.count == rows.count, out.count == count, out.allSatisfy({ $0.count == classes || classes == 0 }) else {
                 throw ReportError("\(file): \"probabilities\" must hold \(count) rows of \(classes) numbers")
             }
             return out
         }
-        guard let flat = ReportFolder.numbers(raw), classes > 0, flat.count == count * classes else {
+        guard let flat = JSONFiles.numbers(raw), classes > 0, flat.count == count * classes else {
             throw ReportError("\(file): \"probabilities\" must hold \(count) rows of \(classes) numbers")
         }
         return (0..<count).map { Array(flat[($0 * classes)..<(($0 + 1) * classes)]) }
@@ -148,7 +148,7 @@ struct RunFolderReport {
             let ck = try Checkpoint.read(best)
             let dataset = try open(ck.config, data)
             let split = eval?["split"] as? String ?? (dataset.splitNames.contains("val") ? "val" : "test")
-            let limit = (eval?["n"]).flatMap(ReportFolder.number).map { Int($0) }
+            let limit = (eval?["n"]).flatMap(JSONFiles.number).map { Int($0) }
             let a = try SplitAnalysis.analyse(checkpoint: ck, dataset: dataset, split: split, limit: limit, count: count)
             if probabilities == nil {
                 probabilities = a.probabilities
@@ -168,8 +168,8 @@ struct RunFolderReport {
 
     func series(_ key: String, name: String, color: String, scale: Double = 1, dashed: Bool = false) -> ChartSeries? {
         let pts = metrics.enumerated().compactMap { i, r -> (x: Double, y: Double)? in
-            guard let v = r[key].flatMap(ReportFolder.number) else { return nil }
-            return (r["epoch"].flatMap(ReportFolder.number) ?? Double(i + 1), v * scale)
+            guard let v = r[key].flatMap(JSONFiles.number) else { return nil }
+            return (r["epoch"].flatMap(JSONFiles.number) ?? Double(i + 1), v * scale)
         }
         return pts.isEmpty ? nil : ChartSeries(name: name, points: pts, color: color, dashed: dashed)
     }
@@ -190,7 +190,7 @@ struct RunFolderReport {
         var items: [(String, String)] = []
         let ece = calibration?.ece
         if let e = eval {
-            func num(_ k: String) -> Double? { e[k].flatMap(ReportFolder.number) }
+            func num(_ k: String) -> Double? { e[k].flatMap(JSONFiles.number) }
             if let v = num("accuracy") { items.append((HTML.percent(v) + " %", "accuracy")) }
             if let v = num("macro_f1") { items.append((HTML.percent(v) + " %", "macro-F1")) }
             if let v = num("balanced_accuracy") { items.append((HTML.percent(v) + " %", "balanced accuracy")) }
@@ -203,7 +203,7 @@ struct RunFolderReport {
             if let v = num("images_per_second") { items.append((String(format: "%.0f", v), "eval images/s")) }
         }
         if !metrics.isEmpty {
-            let secs = metrics.reduce(0.0) { $0 + ($1["seconds"].flatMap(ReportFolder.number) ?? 0) }
+            let secs = metrics.reduce(0.0) { $0 + ($1["seconds"].flatMap(JSONFiles.number) ?? 0) }
             items.append((String(metrics.count), "epochs trained"))
             items.append((secs >= 120 ? String(format: "%.1f min", secs / 60) : String(format: "%.0f s", secs), "training time"))
         }
@@ -265,7 +265,7 @@ struct RunFolderReport {
         }
         let known: Set<String> = ["epoch", "loss", "loss_ce", "loss_center", "loss_dls", "val_loss", "train_accuracy", "val_accuracy",
                                   "val_macro_f1", "lr", "images_per_second", "seconds"]
-        let other = Set(metrics.flatMap { r in r.keys.filter { r[$0].flatMap(ReportFolder.number) != nil } }).subtracting(known).sorted()
+        let other = Set(metrics.flatMap { r in r.keys.filter { r[$0].flatMap(JSONFiles.number) != nil } }).subtracting(known).sorted()
         for (i, k) in other.prefix(8).enumerated() {
             if let s = series(k, name: k, color: chartPalette[(i + 6) % chartPalette.count]) {
                 charts.append(LineChart(title: k, xLabel: "epoch", yLabel: k, series: [s]))
@@ -276,7 +276,7 @@ struct RunFolderReport {
         let keys = ["epoch", "loss", "loss_ce", "loss_center", "loss_dls", "train_accuracy", "val_accuracy", "val_macro_f1", "val_loss", "lr",
                     "images_per_second", "seconds"]
         let rows = metrics.map { r in keys.map { k -> String in
-            guard let v = r[k].flatMap(ReportFolder.number) else { return "—" }
+            guard let v = r[k].flatMap(JSONFiles.number) else { return "—" }
             switch k {
             case "epoch": return String(Int(v))
             case "train_accuracy", "val_accuracy", "val_macro_f1": return HTML.percent(v)
@@ -292,7 +292,7 @@ struct RunFolderReport {
 
     var confusion: [[Int]]? {
         if let rows = eval?["confusion"] as? [Any] {
-            let m = rows.compactMap(ReportFolder.numbers).map { $0.map { Int($0) } }
+            let m = rows.compactMap(JSONFiles.numbers).map { $0.map { Int($0) } }
             if m.count == rows.count, !m.isEmpty { return m }
         }
         guard let labels, let predictions, labels.count == predictions.count, !classes.isEmpty else { return nil }
@@ -324,8 +324,8 @@ struct RunFolderReport {
         var sums = [0.0, 0.0, 0.0], total = 0, present = 0
         for c in classes {
             guard let o = per[c] as? [String: Any] else { continue }
-            let p = o["precision"].flatMap(ReportFolder.number) ?? 0, r = o["recall"].flatMap(ReportFolder.number) ?? 0
-            let f = o["f1"].flatMap(ReportFolder.number) ?? 0, n = Int(o["support"].flatMap(ReportFolder.number) ?? 0)
+            let p = o["precision"].flatMap(JSONFiles.number) ?? 0, r = o["recall"].flatMap(JSONFiles.number) ?? 0
+            let f = o["f1"].flatMap(JSONFiles.number) ?? 0, n = Int(o["support"].flatMap(JSONFiles.number) ?? 0)
             rows.append([HTML.escape(c), HTML.fixed(p, 3), HTML.fixed(r, 3), HTML.fixed(f, 3), String(n), bar(f)])
             if n > 0 { sums[0] += p; sums[1] += r; sums[2] += f; present += 1 }
             total += n

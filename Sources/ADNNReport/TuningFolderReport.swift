@@ -12,8 +12,8 @@ struct TuningFolderReport {
     init(dir: String) throws {
         self.dir = dir
         let path = (dir as NSString).appendingPathComponent("trials.jsonl")
-        let num = { (o: [String: Any], k: String) in o[k].flatMap(ReportFolder.number) }
-        let records = try ReportFolder.readJSONLines(path).sorted { (num($0, "trial") ?? 0) < (num($1, "trial") ?? 0) }
+        let num = { (o: [String: Any], k: String) in o[k].flatMap(JSONFiles.number) }
+        let records = try JSONFiles.readJSONLines(path).sorted { (num($0, "trial") ?? 0) < (num($1, "trial") ?? 0) }
         guard !records.isEmpty else { throw ReportError("\(path): no trials") }
         for (i, t) in records.enumerated() where num(t, "trial") == nil || num(t, "metric") == nil || !(t["params"] is [String: Any]) {
             throw ReportError("\(path): trial record \(i + 1) lacks \"trial\", \"metric\" or \"params\"")
@@ -23,7 +23,7 @@ struct TuningFolderReport {
         if bestYAML == nil { notes.append("No best.yaml: the search has not finished.") }
     }
 
-    func num(_ o: [String: Any], _ k: String) -> Double? { o[k].flatMap(ReportFolder.number) }
+    func num(_ o: [String: Any], _ k: String) -> Double? { o[k].flatMap(JSONFiles.number) }
     func failed(_ t: [String: Any]) -> Bool { t["error"] != nil }
 
     /// The objective's name: from best.yaml's header, else whether `metric` equals `accuracy`.
@@ -85,7 +85,7 @@ struct TuningFolderReport {
         for t in trials {
             let n = Int(num(t, "trial") ?? 0)
             let params = t["params"] as? [String: Any] ?? [:]
-            let values = keys.map { k in params[k].flatMap(ReportFolder.number).map(Self.format) ?? "—" }
+            let values = keys.map { k in params[k].flatMap(JSONFiles.number).map(Self.format) ?? "—" }
             let scores = failed(t) ? ["failed", "failed"] : [num(t, "accuracy").map { HTML.percent($0) } ?? "—", num(t, "macro_f1").map { HTML.percent($0) } ?? "—"]
             rows.append([String(n), rankOf[n].map(String.init) ?? "—"] + values.map(HTML.escape) + scores + [String(format: "%.0f", num(t, "seconds") ?? 0)])
         }
