@@ -15,6 +15,8 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Override schedule.epochs.") var epochs: Int?
     @Option(parsing: .unconditional, help: "Override seed.") var seed: Int?
     @Option(parsing: .unconditional, help: "Train on at most this many images per epoch (quick checks).") var limit: Int?
+    @Option(name: .customLong("time-budget"), help: "Wall-clock budget for the whole run (60m, 1.5h, 90s; overrides schedule.time_budget_minutes).")
+    var timeBudget: String?
     @Flag(help: "Resume from RUN/last.safetensors.") var resume = false
     @Flag(help: "Horizontal-flip test-time augmentation in the final evaluation.") var tta = false
     @Flag(help: "Replace an existing run in the run folder (otherwise an existing run needs --resume).") var force = false
@@ -27,9 +29,11 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try guarded {
             try threads.apply()
-            try TrainingRequest(configPath: config, dataPath: data, out: out, epochs: epochs, seed: seed, limit: limit,
-                                resume: resume, tta: tta, force: force, freezeBatchNorm: freezeBN, syncBatchNorm: syncBN,
-                                threads: threads.threads).runAsRank()
+            var request = TrainingRequest(configPath: config, dataPath: data, out: out, epochs: epochs, seed: seed, limit: limit,
+                                          resume: resume, tta: tta, force: force, freezeBatchNorm: freezeBN, syncBatchNorm: syncBN,
+                                          threads: threads.threads)
+            request.timeBudgetMinutes = try timeBudget.map { try TimeBudget.minutes(parsing: $0) }
+            try request.runAsRank()
         }
     }
 }

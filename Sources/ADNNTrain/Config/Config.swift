@@ -30,7 +30,15 @@ public struct Config: Codable, Equatable, Sendable {
         public var monitor = Monitor.valAccuracy
         /// Weight EMA decay per step (0: off); evaluation and `best` use the averaged weights when on.
         public var ema: Float = 0
-        enum CodingKeys: String, CodingKey { case epochs, warmupEpochs = "warmup_epochs", minLR = "min_lr", patience, monitor, ema }
+        /// Wall-clock budget of the whole `adnn train` command in minutes (0: off). When on, the
+        /// trainer measures its throughput and fits the number of steps so that warm-up + cosine end
+        /// inside the budget (validation and the final evaluation included); `epochs` is then only
+        /// an upper limit.
+        public var timeBudgetMinutes: Float = 0
+        enum CodingKeys: String, CodingKey {
+            case epochs, warmupEpochs = "warmup_epochs", minLR = "min_lr", patience, monitor, ema
+            case timeBudgetMinutes = "time_budget_minutes"
+        }
     }
     public struct DataConfig: Codable, Equatable, Sendable {
         public init() {}
@@ -227,6 +235,9 @@ public struct Config: Codable, Equatable, Sendable {
         try nonNegative("schedule.min_lr", schedule.minLR)
         try range("schedule.patience", schedule.patience, 0...1_000_000)
         try fraction("schedule.ema", schedule.ema, below1: true)
+        guard schedule.timeBudgetMinutes.isFinite && (0...525_600).contains(schedule.timeBudgetMinutes) else {
+            throw fail("schedule.time_budget_minutes", "must be in 0…525600 minutes (0: no budget), got \(schedule.timeBudgetMinutes)")
+        }
         // data
         try range("data.batch_size", data.batchSize, 1...65_536)
         if data.mean.count != data.std.count || data.mean.isEmpty { throw fail("data.std", "must have as many entries as data.mean") }

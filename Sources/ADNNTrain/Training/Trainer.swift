@@ -55,10 +55,14 @@ public struct EpochRecord: Codable {
     public var valAccuracy: Float, valMacroF1: Float, valLoss: Float
     public var imagesPerSecond: Float
     public var seconds: Float
+    /// With a time budget: the global steps done so far, the steps planned in all, and the seconds
+    /// spent by the run (every process of it) when the epoch ended.
+    public var steps: Int? = nil, plannedSteps: Int? = nil, elapsedSeconds: Float? = nil
     enum CodingKeys: String, CodingKey {
         case epoch, lr, loss, lossCE = "loss_ce", lossCenter = "loss_center", lossDLS = "loss_dls"
         case trainAccuracy = "train_accuracy", valAccuracy = "val_accuracy", valMacroF1 = "val_macro_f1", valLoss = "val_loss"
         case imagesPerSecond = "images_per_second", seconds
+        case steps, plannedSteps = "planned_steps", elapsedSeconds = "elapsed_seconds"
     }
 }
 
@@ -82,8 +86,17 @@ public final class Trainer {
     public let optimizer: Optimizer
     public let classes: [String]
     public let runDir: String
-    public let schedule: WarmupCosineSchedule
+    /// The learning-rate schedule; with a time budget its length is refitted while training.
+    public private(set) var schedule: WarmupCosineSchedule
     public let stepsPerEpoch: Int
+    /// The wall-clock budget (`schedule.time_budget_minutes`), nil when the run has none.
+    public let timeBudget: TimeBudget?
+    /// Whether the budget's first plan was made (it may shorten the warm-up once).
+    var budgetPlanned = false
+    /// Called when the budget plans (or re-plans) the schedule, with the planned steps in all.
+    public var onPlan: ((Int) -> Void)?
+    /// Epochs the schedule spans (the last one may be partial under a time budget).
+    public var plannedEpochs: Int { timeBudget == nil ? config.schedule.epochs : (schedule.totalSteps + stepsPerEpoch - 1) / stepsPerEpoch }
     /// Exponential moving average of the weights (`schedule.ema > 0`), used for validation and `best`.
     public let ema: WeightEMA?
     /// Called after `backward` and before clipping with the parameters whose gradients are set, so a
@@ -122,8 +135,9 @@ public final class Trainer {
     public var metricsPath: String { runDir + "/metrics.jsonl" }
 
     /// - Parameter model: a model built from `config.model` to train instead of a fresh one (`adnn bench`).
+    /// - Parameter clockStart: when the time budget (if any) started counting.
     public init(config: Config, classes: [String], classCounts: [Int], runDir: String, stepsPerEpoch: Int,
-                model given: ADNNFER? = nil) throws {
+                model given: ADNNFER? = nil, clockStart: Date = Date()) throws {
         self.config = config
         self.classes = classes
         self.runDir = runDir
@@ -144,6 +158,7 @@ public final class Trainer {
         case .adamw: optimizer = AdamW(entries: groups, lr: config.optim.lr, betas: (config.optim.betas[0], config.optim.betas[1]))
         }
         ema = config.schedule.ema > 0 ? WeightEMA(model, decay: config.schedule.ema) : nil
+        timeBudget = config.schedule.timeBudgetMinutes > 0 ? TimeBudget(minutes: Double(config.schedule.timeBudgetMinutes), start: clockStart) : nil
         schedule = WarmupCosineSchedule(baseLR: config.optim.lr, minLR: config.schedule.minLR,
                                         warmupSteps: config.schedule.warmupEpochs * self.stepsPerEpoch,
                                         totalSteps: config.schedule.epochs * self.stepsPerEpoch)
@@ -164,8 +179,14 @@ public final class Trainer {
         tensors.append(("center_loss.centers", loss.center.centers))
         if let ema { tensors += ema.stateTensors() }
         tensors += optimizer.stateTensors()
-        let state: [String: Any] = ["best_metric": bestMetric.isFinite ? Double(bestMetric) : -1e30, "best_epoch": bestEpoch,
+        var state: [String: Any] = ["best_metric": bestMetric.isFinite ? Double(bestMetric) : -1e30, "best_epoch": bestEpoch,
                                     "bad_epochs": badEpochs, "completed_epochs": epoch + 1]
+        if let b = timeBudget {
+            state["elapsed_seconds"] = b.elapsed
+            state["planned_steps"] = schedule.totalSteps
+            state["warmup_steps"] = schedule.warmupSteps
+            state["budget_planned"] = budgetPlanned
+        }
         let stateJSON = String(decoding: try! JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]), as: UTF8.self)
         return Checkpoint(tensors: tensors, config: config, classes: classes, epoch: epoch + 1, metric: metric,
                           extra: ["train_state": stateJSON])
@@ -187,6 +208,13 @@ public final class Trainer {
             bestEpoch = obj["best_epoch"] as? Int ?? -1
             badEpochs = obj["bad_epochs"] as? Int ?? 0
             startEpoch = obj["completed_epochs"] as? Int ?? ck.epoch
+            if let b = timeBudget, let spent = obj["elapsed_seconds"] as? Double {
+                b.spentBefore = spent
+                if let total = obj["planned_steps"] as? Int, let warm = obj["warmup_steps"] as? Int {
+                    schedule = WarmupCosineSchedule(baseLR: schedule.baseLR, minLR: schedule.minLR, warmupSteps: warm, totalSteps: total)
+                }
+                budgetPlanned = obj["budget_planned"] as? Bool ?? false
+            }
         } else {
             startEpoch = ck.epoch
         }
@@ -205,6 +233,8 @@ public final class Trainer {
         if startEpoch == 0 && comm.isRoot { _ = FileManager.default.createFile(atPath: metricsPath, contents: Data()) }
         for epoch in startEpoch..<config.schedule.epochs {
             if badEpochs >= config.schedule.patience && config.schedule.patience > 0 { break }
+            // Under a time budget the planned steps end the run (the last epoch may be partial).
+            if timeBudget != nil && epoch * stepsPerEpoch >= schedule.totalSteps { break }
             // Every random stream of this epoch derives from (seed, epoch): resume reproduces it exactly.
             GlobalRNG.seed(UInt64(config.seed) &* 1_000_003 &+ UInt64(epoch) &+ 17)
             model.train()
@@ -214,7 +244,9 @@ public final class Trainer {
             let it = train.batches(epoch: epoch)
             let steps = train.batchCount(epoch: epoch)
             var step = 0
+            var stepMark = Date()
             while let batch = it.next() {
+                if timeBudget != nil && epoch * stepsPerEpoch + step >= schedule.totalSteps { break }
                 // Every rank leaves at the same step (a stop request may reach one rank only).
                 let stop = try comm.isDistributed ? comm.any(Trainer.stopRequested) : Trainer.stopRequested
                 if stop {
@@ -228,8 +260,17 @@ public final class Trainer {
                 sumCenter += Double(r.center) * n; sumDLS += Double(r.dls) * n
                 seen += r.count
                 step += 1
+                if let b = timeBudget {
+                    let now = Date()
+                    b.recordStep(seconds: now.timeIntervalSince(stepMark))
+                    stepMark = now
+                    if b.canPlan && (!budgetPlanned || step % b.replanInterval == 0) {
+                        try planBudget(done: epoch * stepsPerEpoch + step, positionInEpoch: step)
+                    }
+                }
                 onStep?(epoch, step, steps, Float(sumLoss / Double(seen)), Double(seen) / Date().timeIntervalSince(start))
             }
+            let trainEnd = Date()
             if let why = train.failure { throw ADNNError.invalid(why) }
             if comm.isDistributed {
                 // The epoch's train metrics over the whole global batches (sums of every rank's parts).
@@ -245,6 +286,10 @@ public final class Trainer {
                                   lossDLS: Float(sumDLS / Double(max(seen, 1))), trainAccuracy: Float(correct) / Float(max(seen, 1)),
                                   valAccuracy: 0, valMacroF1: 0, valLoss: 0,
                                   imagesPerSecond: Float(Double(seen) / trainSeconds), seconds: 0)
+            if let b = timeBudget {
+                rec.steps = epoch * stepsPerEpoch + step; rec.plannedSteps = schedule.totalSteps
+                rec.elapsedSeconds = Float(b.elapsed)
+            }
             // Validation on rank 0 only (the replicas hold the same weights); the others wait in the
             // broadcast of its monitored value.
             var metric: Float = 0
@@ -268,6 +313,10 @@ public final class Trainer {
             guard comm.isRoot else {
                 records.append(rec)
                 comm.setTerminationNote("last checkpoint: \(lastPath) (rank 0 writes it)")
+                if let b = timeBudget {
+                    b.recordEpochEnd(seconds: Date().timeIntervalSince(trainEnd))
+                    try planBudget(done: epoch * stepsPerEpoch + step, positionInEpoch: 0)
+                }
                 continue
             }
             let ck = checkpoint(epoch: epoch, metric: metric)
@@ -282,8 +331,37 @@ public final class Trainer {
             records.append(rec)
             comm.setTerminationNote("last checkpoint: \(lastPath)")
             onEpoch?(rec)
+            if let b = timeBudget {
+                b.recordEpochEnd(seconds: Date().timeIntervalSince(trainEnd))
+                try planBudget(done: epoch * stepsPerEpoch + step, positionInEpoch: 0)
+            }
         }
         return records
+    }
+
+    /// Refits the schedule's length to the time left (`TimeBudget.stepsThatFit`). The first plan may
+    /// shorten the warm-up to a fifth of the run. Under MPI rank 0's plan is broadcast (every rank
+    /// plans at the same steps), so all ranks stop at the same step.
+    func planBudget(done: Int, positionInEpoch: Int) throws {
+        guard let b = timeBudget, b.canPlan else { return }
+        let cap = config.schedule.epochs * stepsPerEpoch
+        var total = done + b.stepsThatFit(positionInEpoch: positionInEpoch, stepsPerEpoch: stepsPerEpoch, maxMore: max(cap - done, 0))
+        if communicator.isDistributed {
+            var v = [Double(total)]
+            try v.withUnsafeMutableBufferPointer { p in
+                // Only rank 0's value survives the sum.
+                if !communicator.isRoot { p[0] = 0 }
+                try communicator.allreduceSum(p)
+            }
+            total = Int(v[0])
+        }
+        // Near (or past) the end of the cosine a longer plan would raise the learning rate again.
+        if budgetPlanned && total > schedule.totalSteps && Double(done) >= 0.9 * Double(schedule.totalSteps) { return }
+        var warm = schedule.warmupSteps
+        if !budgetPlanned { warm = min(warm, max(total / 5, 1)); budgetPlanned = true }
+        let changed = total != schedule.totalSteps
+        schedule = WarmupCosineSchedule(baseLR: schedule.baseLR, minLR: schedule.minLR, warmupSteps: warm, totalSteps: max(total, 1))
+        if changed { onPlan?(total) }
     }
 }
 

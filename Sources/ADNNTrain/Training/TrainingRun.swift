@@ -30,6 +30,8 @@ public struct TrainingRequest {
     /// `--threads` when given: under MPI without it (and without `ADNN_NUM_THREADS`) each rank takes
     /// the host's cores divided by the ranks on the host.
     public var threads: Int? = nil
+    /// `--time-budget` in minutes: overrides `schedule.time_budget_minutes`.
+    public var timeBudgetMinutes: Double? = nil
 
     public init(configPath: String, dataPath: String? = nil, out: String? = nil, epochs: Int? = nil, seed: Int? = nil,
                 limit: Int? = nil, resume: Bool = false, tta: Bool = false, force: Bool = false,
@@ -58,6 +60,7 @@ public struct TrainingRequest {
         }
         if let epochs { cfg.schedule.epochs = epochs }
         if let seed { cfg.seed = seed }
+        if let timeBudgetMinutes { cfg.schedule.timeBudgetMinutes = Float(timeBudgetMinutes) }
         if let limit { cfg.data.limit = limit }
         try cfg.validate(file: configPath)
         return cfg
@@ -187,6 +190,7 @@ private struct NoBatches: BatchProvider {
 func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: Bool,
                       quiet: Bool, communicator comm: Communicator, freezeBatchNorm: Bool = false,
                       syncBatchNorm: Bool = false) throws -> RunResult? {
+    let clockStart = Date()
     let root = comm.isRoot
     // Every rank reads the whole train split: the epoch order and the DLS class counts
     // (`trainLoader.classCounts`) are those of the whole split; the loader builds this rank's part.
@@ -203,7 +207,12 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     let val: BatchProvider = valLoader.map { LoaderProvider($0, limitImages: cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0) }
         ?? NoBatches()
     let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
-                              runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0))
+                              runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0), clockStart: clockStart)
+    if let b = trainer.timeBudget {
+        b.finalEvaluationPasses = tta ? 2 : 1
+        b.validationImages = valLoader.map { cfg.data.limit > 0 ? min($0.count, max(cfg.data.limit / 4, 64)) : $0.count } ?? 0
+        b.batchSize = cfg.data.batchSize
+    }
     trainer.communicator = comm
     trainer.freezeBatchNorm = freezeBatchNorm
     trainer.averageBatchNormStatistics = syncBatchNorm
@@ -226,14 +235,29 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
         let valCount = valLoader?.count ?? 0
         print("training \(cfg.model.backbone) (\(trainer.model.parameterCount.formatted(.number)) params) on \(dataset.root): " +
               "\(trainLoader.count) train / \(valCount) \(valSplit) images, \(dataset.classes.count) classes, " +
-              "batch \(cfg.data.batchSize)\(comm.isDistributed ? " (\(comm.size) ranks)" : ""), \(cfg.schedule.epochs) epochs, \(Threading.threads) threads → \(runDir)")
+              "batch \(cfg.data.batchSize)\(comm.isDistributed ? " (\(comm.size) ranks)" : ""), " +
+              (trainer.timeBudget == nil ? "\(cfg.schedule.epochs) epochs" : "time budget \(formatDuration(Double(cfg.schedule.timeBudgetMinutes) * 60)) (at most \(cfg.schedule.epochs) epochs)") +
+              ", \(Threading.threads) threads → \(runDir)")
     }
     installInterruptHandler()
     // Under mpirun a rank that dies makes mpirun end the job with SIGTERM: each survivor prints one
     // line naming the last checkpoint (updated by the trainer after every epoch) instead of vanishing.
     comm.installTerminationHandler(note: FileManager.default.fileExists(atPath: trainer.lastPath) ? "last checkpoint: \(trainer.lastPath)" : "no checkpoint yet")
     let progress = ProgressPrinter(epochs: cfg.schedule.epochs, quiet: quiet || !root)
-    trainer.onStep = { e, s, n, loss, ips in progress.step(epoch: e, step: s, steps: n, loss: loss, imagesPerSecond: ips) }
+    trainer.onStep = { e, s, n, loss, ips in
+        progress.epochs = trainer.plannedEpochs
+        progress.step(epoch: e, step: s, steps: min(n, trainer.schedule.totalSteps - e * trainer.stepsPerEpoch), loss: loss, imagesPerSecond: ips)
+    }
+    if root, let b = trainer.timeBudget {
+        var printed = false
+        trainer.onPlan = { total in
+            guard !printed else { return }          // the first plan; later refits go to metrics.jsonl
+            printed = true
+            let spe = trainer.stepsPerEpoch
+            progress.note(String(format: "time budget: %.2f s/step measured; planned %d steps (%.1f epochs), %@ left",
+                                 b.stepSeconds ?? 0, total, Double(total) / Double(spe), formatDuration(b.remaining)))
+        }
+    }
     var trainIPS: [Float] = []
     // TensorBoard scalars next to metrics.jsonl (`tensorboard --logdir runs`); a resumed run adds a
     // second event file, which TensorBoard merges.
@@ -268,6 +292,11 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     json["checkpoint"] = trainer.bestPath
     json["epoch"] = best.epoch
     json["params"] = model.parameterCount
+    if let b = trainer.timeBudget {
+        json["time_budget_minutes"] = Double(cfg.schedule.timeBudgetMinutes)
+        json["planned_steps"] = trainer.schedule.totalSteps
+        json["elapsed_minutes"] = (b.elapsed / 60 * 100).rounded() / 100
+    }
     try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
     // Per-image probabilities (6 decimals) for calibration and the report's confident mistakes.
     let probabilities = (0..<labels.count).map { i in (0..<k).map { (Double(probs[i * k + $0]) * 1e6).rounded() / 1e6 } }
@@ -297,7 +326,7 @@ public func installInterruptHandler() {
 
 /// Live progress on a terminal (one rewritten line), plain lines otherwise.
 public final class ProgressPrinter {
-    let epochs: Int
+    var epochs: Int
     let tty: Bool
     let quiet: Bool
     var lastPlain = Date.distantPast
@@ -330,6 +359,13 @@ public final class ProgressPrinter {
     }
 
     func finish() { if tty { print("") } }
+
+    /// A line between progress lines.
+    func note(_ line: String) {
+        guard !quiet else { return }
+        if tty { print("\r\u{1B}[2K", terminator: "") }
+        print(line); fflush(stdout)
+    }
 }
 
 public func formatDuration(_ s: Double) -> String {
