@@ -12,13 +12,16 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Split to evaluate (default: test if present, else val).") var split: String?
     @Option(help: "Write the eval JSON to this file.") var json: String?
     @Option(parsing: .unconditional, help: "Batch size.") var batch: Int = 64
-    @Flag(help: "Horizontal-flip test-time augmentation.") var tta = false
+    @Flag(help: "Horizontal-flip test-time augmentation (2 views).") var tta = false
+    @Flag(name: .customLong("tta-crops"), help: "Ten-crop test-time augmentation: centre + 4 corners of a 1.125× upscale, each mirrored (10 views).")
+    var ttaCrops = false
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try guarded {
             try threads.apply()
-            try EvaluationRequest(checkpoint: checkpoint, data: data, split: split, jsonPath: json, batchSize: batch, tta: tta).run()
+            try EvaluationRequest(checkpoint: checkpoint, data: data, split: split, jsonPath: json, batchSize: batch,
+                                  tta: TestTimeAugmentation(flip: tta, crops: ttaCrops)).run()
         }
     }
 }
@@ -26,23 +29,35 @@ struct EvalCommand: ParsableCommand {
 /// `adnn predict`: classifies images with a checkpoint; one JSON line per image (SPEC §5).
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "predict",
-        abstract: "Classify images with a checkpoint; one JSON line per image.")
+        abstract: "Classify the expression of every face in photos (or of face crops); a text or JSON line per face.",
+        discussion: """
+        With no --model the shipped model is used (models/adnn_ferplus_lite0.safetensors, else the FER2013 one). \
+        Photos larger than twice the model input are searched for faces with the shipped RetinaFace; each face \
+        is aligned and classified. Smaller images (face crops) and photos with no face found are classified whole.
+        """)
 
-    @Option(help: "Checkpoint (.safetensors).") var checkpoint: String
     @Argument(help: "Image files (JPEG or PNG).") var images: [String]
-    @Flag(help: "Print JSON lines (default: a short text line per image).") var json = false
+    @Option(help: "Shipped model name (ferplus, fer2013) or a checkpoint file (.safetensors).") var model: String?
+    @Option(help: "Checkpoint file (same as --model FILE).") var checkpoint: String?
+    @Flag(help: "Print JSON lines (default: a short text line per face).") var json = false
     @Option(parsing: .unconditional, help: "Number of top classes in text output.") var top: Int = 3
-    @Flag(help: "Detect and align every face (RetinaFace) and classify each; default: the config's data.face_align.") var align = false
-    @Option(help: "RetinaFace weights for --align (default: ADNN_RETINAFACE or ../shared/models/retinaface_mobilenet0.25.safetensors).")
+    @Flag(help: "Search every image for faces (an image with none prints 'no face found').") var align = false
+    @Flag(name: .customLong("no-align"), help: "Classify every image whole (no face detection).") var noAlign = false
+    @Option(help: "RetinaFace weights (default: ADNN_RETINAFACE, else the shipped models/retinaface_mobilenet0.25.safetensors).")
     var detector: String?
+    @Flag(help: "Horizontal-flip test-time augmentation.") var tta = false
+    @Flag(name: .customLong("tta-crops"), help: "Ten-crop test-time augmentation (10 views per face).") var ttaCrops = false
     @Flag(help: "Print per-image time for decode, detection + alignment and classification, and frames per second.") var timing = false
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         try guarded {
             try threads.apply()
-            try PredictionRequest(checkpoint: checkpoint, images: images, json: json, top: top, align: align,
-                                  detector: detector, timing: timing).run()
+            if align && noAlign { throw ValidationError("--align and --no-align exclude each other") }
+            if model != nil && checkpoint != nil { throw ValidationError("pass --model or --checkpoint, not both") }
+            try PredictionRequest(checkpoint: model ?? checkpoint, images: images, json: json, top: top,
+                                  faces: align ? .always : (noAlign ? .never : .auto),
+                                  detector: detector, timing: timing, tta: TestTimeAugmentation(flip: tta, crops: ttaCrops)).run()
         }
     }
 }

@@ -19,6 +19,7 @@ struct TrainCommand: ParsableCommand {
     var timeBudget: String?
     @Flag(help: "Resume from RUN/last.safetensors.") var resume = false
     @Flag(help: "Horizontal-flip test-time augmentation in the final evaluation.") var tta = false
+    @Flag(name: .customLong("tta-crops"), help: "Ten-crop test-time augmentation in the final evaluation (10 views).") var ttaCrops = false
     @Flag(help: "Replace an existing run in the run folder (otherwise an existing run needs --resume).") var force = false
     @Flag(name: .customLong("freeze-bn"), help: "Keep batch-norm layers on their running statistics while training.")
     var freezeBN = false
@@ -30,7 +31,7 @@ struct TrainCommand: ParsableCommand {
         try guarded {
             try threads.apply()
             var request = TrainingRequest(configPath: config, dataPath: data, out: out, epochs: epochs, seed: seed, limit: limit,
-                                          resume: resume, tta: tta, force: force, freezeBatchNorm: freezeBN, syncBatchNorm: syncBN,
+                                          resume: resume, tta: TestTimeAugmentation(flip: tta, crops: ttaCrops), force: force, freezeBatchNorm: freezeBN, syncBatchNorm: syncBN,
                                           threads: threads.threads)
             request.timeBudgetMinutes = try timeBudget.map { try TimeBudget.minutes(parsing: $0) }
             try request.runAsRank()

@@ -241,7 +241,13 @@ public struct SafeTensors {
     ///
     /// Like the Python library: tensors sorted by name (byte order), `__metadata__` first (keys sorted
     /// here, for reproducible files), compact JSON, header padded with spaces to a multiple of 8 bytes.
-    static func header(_ tensors: [(String, Tensor)], metadata: [String: String], path: String) throws
+    /// Whether every value of `t` stays finite in half precision.
+    static func fitsHalf(_ t: Tensor) -> Bool {
+        for i in 0..<t.count where !Float16(t.ptr[i]).isFinite { return false }
+        return true
+    }
+
+    static func header(_ tensors: [(String, Tensor)], metadata: [String: String], path: String, half: Bool = false) throws
         -> (header: [UInt8], sorted: [(String, Tensor)]) {
         var seen = Set<String>()
         for (name, _) in tensors where !seen.insert(name).inserted {
@@ -262,10 +268,11 @@ public struct SafeTensors {
         }
         var offset = 0
         for (name, t) in sorted {
-            let bytes = t.count * 4
+            let f16 = half && fitsHalf(t)
+            let bytes = t.count * (f16 ? 2 : 4)
             if !first { json += "," }
             first = false
-            json += "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
+            json += "\(jsonString(name)):{\"dtype\":\"\(f16 ? "F16" : "F32")\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
                 + "\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
@@ -300,8 +307,11 @@ public struct SafeTensors {
 
     /// Writes `tensors` (as F32) and `metadata` to `path` atomically: the bytes go to
     /// `<path>.tmp-<pid>`, are fsync'ed, and the file is renamed over `path`.
-    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
-        let (header, sorted) = try header(tensors, metadata: metadata, path: path)
+    /// - Parameter half: tensors whose every value is finite in IEEE half precision are stored as
+    ///   `F16` (half the bytes; the reader converts them back exactly); the others stay `F32`.
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String,
+                             half: Bool = false) throws {
+        let (header, sorted) = try header(tensors, metadata: metadata, path: path, half: half)
         let tmp = "\(path).tmp-\(getpid())"
         func fail(_ what: String) -> SafeTensorsError {
             SafeTensorsError(path: path, kind: .io, message: "\(what): \(String(cString: strerror(errno)))")
@@ -327,7 +337,13 @@ public struct SafeTensors {
         try withUnsafeBytes(of: &length) { try writeAll($0.baseAddress!, 8) }
         try header.withUnsafeBytes { try writeAll($0.baseAddress!, header.count) }
         for (_, t) in sorted where t.count > 0 {
-            try writeAll(UnsafeRawPointer(t.ptr), t.count * 4)
+            if half && fitsHalf(t) {
+                var h = [UInt16](repeating: 0, count: t.count)
+                for i in 0..<t.count { h[i] = Float16(t.ptr[i]).bitPattern.littleEndian }
+                try h.withUnsafeBytes { try writeAll($0.baseAddress!, t.count * 2) }
+            } else {
+                try writeAll(UnsafeRawPointer(t.ptr), t.count * 4)
+            }
         }
         guard fsync(fd) == 0 else { throw fail("cannot fsync \(tmp)") }
         ok = true

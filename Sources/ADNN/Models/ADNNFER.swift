@@ -96,11 +96,18 @@ public final class ADNNFER: Module {
     /// Logits only.
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x).logits }
 
-    /// Loads timm backbone weights (safetensors, `classifier.*`/`fc.*` ignored); a 3-channel stem is
-    /// summed to 1 channel for grayscale models (timm `adapt_input_conv`).
+    /// Loads timm backbone weights (safetensors, `classifier.*`/`fc.*` ignored), or the `backbone.*`
+    /// tensors of an adnn checkpoint (fine-tuning one data set's model on another); a 3-channel stem
+    /// is summed to 1 channel for grayscale models (timm `adapt_input_conv`).
     public func loadPretrainedBackbone(_ tensors: [String: Tensor], source: String) throws {
         var sd: [String: Tensor] = [:]
-        for (k, v) in tensors where !k.hasPrefix("classifier.") && !k.hasPrefix("fc.") { sd[k] = v }
+        if tensors.keys.contains(where: { $0.hasPrefix("backbone.") }) {
+            // An adnn checkpoint (e.g. a FER2013 model to fine-tune on FERPlus): its backbone only;
+            // the attention blocks, transformer and head start fresh.
+            for (k, v) in tensors where k.hasPrefix("backbone.") { sd[String(k.dropFirst("backbone.".count))] = v }
+        } else {
+            for (k, v) in tensors where !k.hasPrefix("classifier.") && !k.hasPrefix("fc.") { sd[k] = v }
+        }
         for key in ["conv_stem.weight", "conv1.weight"] {
             if let w = sd[key], w.rank == 4, w.shape[1] == 3, config.inChans == 1 {
                 sd[key] = noGrad { w.sum(axes: [1], keepDims: true) }

@@ -129,18 +129,18 @@ public struct ImageClassifier {
 
     /// Class probabilities of one image (or aligned face).
     /// - Throws: when the model's output is not finite (a damaged checkpoint), naming the file.
-    public func probabilities(_ image: PixelImage) throws -> [Float] {
-        try probabilities(batch: [image])[0]
+    public func probabilities(_ image: PixelImage, tta: TestTimeAugmentation = .none) throws -> [Float] {
+        try probabilities(batch: [image], tta: tta)[0]
     }
 
     /// Class probabilities of several images in one forward pass `[N, classes]`.
-    public func probabilities(batch images: [PixelImage]) throws -> [[Float]] {
+    public func probabilities(batch images: [PixelImage], tta: TestTimeAugmentation = .none) throws -> [[Float]] {
         guard !images.isEmpty else { return [] }
         var data: [Float] = []
         data.reserveCapacity(images.count * size * size * channels)
         for im in images { data += transform.tensorData(for: im) }
         let x = Tensor(data, shape: [images.count, size, size, channels])
-        let p = noGrad { model(x).softmax(axis: -1) }.scalars
+        let p = tta.probabilities(model, x).scalars
         guard p.allSatisfy({ $0.isFinite }) else { throw ADNNError.invalid("\(path): the model's outputs are not finite (damaged weights?)") }
         let k = classes.count
         return (0..<images.count).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }

@@ -13,10 +13,11 @@ public struct EvaluationRequest {
     /// Also write the eval JSON to this file.
     public var jsonPath: String?
     public var batchSize: Int
-    /// Horizontal-flip test-time augmentation.
-    public var tta: Bool
+    /// Test-time augmentation (flip or ten-crop).
+    public var tta: TestTimeAugmentation
 
-    public init(checkpoint: String, data: String, split: String? = nil, jsonPath: String? = nil, batchSize: Int = 64, tta: Bool = false) {
+    public init(checkpoint: String, data: String, split: String? = nil, jsonPath: String? = nil, batchSize: Int = 64,
+                tta: TestTimeAugmentation = .none) {
         self.checkpoint = checkpoint; self.data = data; self.split = split; self.jsonPath = jsonPath
         self.batchSize = batchSize; self.tta = tta
     }
@@ -43,7 +44,7 @@ public struct EvaluationRequest {
                                                            seed: UInt64(cfg.seed)))
         let identity = map == Array(0..<map.count) && classes.count == dataset.classes.count
         let provider = LoaderProvider(loader, labelMap: identity ? nil : map)
-        let (probs, labels, ips) = predictProbabilities(model, provider, hflipTTA: tta)
+        let (probs, labels, ips) = predictProbabilities(model, provider, tta: tta)
         if let why = provider.failure { throw ADNNError.invalid(why) }
         guard probs.allSatisfy({ $0.isFinite }) else {
             throw ADNNError.invalid("\(checkpoint): the model's outputs are not finite (damaged weights?)")
@@ -52,11 +53,12 @@ public struct EvaluationRequest {
         let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
         var obj = m.json(dataset: dataset.root, split: splitName, imagesPerSecond: ips)
         obj["checkpoint"] = checkpoint
+        obj["tta"] = tta.rawValue
         if !missing.isEmpty { obj["classes_missing_in_model"] = missing }
         if let jsonPath { try jsonLine(obj).write(toFile: jsonPath, atomically: true, encoding: .utf8) }
         if printing {
             print(m.markdown(title: "\(URL(fileURLWithPath: checkpoint).lastPathComponent) on \(dataset.root) \(splitName)"))
-            print(String(format: "%.1f images/s%@", ips, tta ? " (with flip TTA)" : ""))
+            print(String(format: "%.1f images/s%@", ips, tta == .none ? "" : " (with \(tta.rawValue) TTA, \(tta.views) views)"))
         }
         return (m, obj)
     }

@@ -5,20 +5,10 @@ import ADNNData
 /// The shipped RetinaFace weights' file name under `models/`.
 public let shippedDetectorName = "retinaface_mobilenet0.25.safetensors"
 
-/// Default RetinaFace weights: `ADNN_RETINAFACE`, else `models/` of the checkout that holds the running
-/// binary (`…/.build/release/adnn` → `…/models/`), else `models/` under the working directory, else the
-/// shared copy next to the project. Works from any working directory of a fresh clone.
+/// Default RetinaFace weights: `ADNN_RETINAFACE`, else the shipped file (`shippedModelCandidates`).
 public func defaultDetectorPath() -> String {
     if let env = ProcessInfo.processInfo.environment["ADNN_RETINAFACE"] { return env }
-    var candidates: [String] = []
-    let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-    var dir = exe.deletingLastPathComponent()
-    for _ in 0..<5 {
-        candidates.append(dir.appendingPathComponent("models/" + shippedDetectorName).path)
-        dir = dir.deletingLastPathComponent()
-    }
-    candidates.append(FileManager.default.currentDirectoryPath + "/models/" + shippedDetectorName)
-    candidates.append("../shared/models/" + shippedDetectorName)
+    let candidates = shippedModelCandidates(shippedDetectorName)
     return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[candidates.count - 1]
 }
 

@@ -14,24 +14,40 @@ public struct FacePrediction {
     public var label: String
 }
 
-/// `adnn predict`: classifies images with a checkpoint, per detected face when aligning.
+/// When `adnn predict` looks for faces.
+public enum FaceSearch: String, CaseIterable, Sendable {
+    /// Photos larger than twice the model input (or any image when the checkpoint's
+    /// `data.face_align` is on) are searched for faces; an image where none is found, and a small
+    /// image (already a face crop), is classified whole.
+    case auto
+    /// Every image is searched; an image with no face gets "no face found".
+    case always
+    /// Every image is classified whole.
+    case never
+}
+
+/// `adnn predict`: classifies images with a checkpoint (by default the shipped model), per detected
+/// and aligned face in photos.
 public struct PredictionRequest {
-    public var checkpoint: String
+    /// Checkpoint file or shipped model name (`ShippedModel`); nil: the default shipped model.
+    public var checkpoint: String?
     public var images: [String]
     public var json: Bool
     /// Classes in each text line.
     public var top: Int
-    /// Detect and align every face (default: the checkpoint's `data.face_align`).
-    public var align: Bool
+    /// Where to look for faces.
+    public var faces: FaceSearch
     /// RetinaFace weights (default: `defaultDetectorPath()`).
     public var detector: String?
     /// Per-image timing on stderr.
     public var timing: Bool
+    /// Test-time augmentation per face.
+    public var tta: TestTimeAugmentation
 
-    public init(checkpoint: String, images: [String], json: Bool = false, top: Int = 3, align: Bool = false,
-                detector: String? = nil, timing: Bool = false) {
-        self.checkpoint = checkpoint; self.images = images; self.json = json; self.top = top; self.align = align
-        self.detector = detector; self.timing = timing
+    public init(checkpoint: String?, images: [String], json: Bool = false, top: Int = 3, faces: FaceSearch = .auto,
+                detector: String? = nil, timing: Bool = false, tta: TestTimeAugmentation = .none) {
+        self.checkpoint = checkpoint; self.images = images; self.json = json; self.top = top; self.faces = faces
+        self.detector = detector; self.timing = timing; self.tta = tta
     }
 
     /// Classifies every image and prints one line per face (JSON lines with `json`).
@@ -39,35 +55,37 @@ public struct PredictionRequest {
     @discardableResult
     public func run() throws -> [[FacePrediction]] {
         guard top >= 1 else { throw ADNNError.invalid("--top \(top): must be positive") }
-        let classifier = try ImageClassifier(checkpoint: checkpoint)
+        guard !images.isEmpty else { throw ADNNError.invalid("no images given") }
+        let classifier = try ImageClassifier(checkpoint: try ShippedModel.resolve(checkpoint))
         let classes = classifier.classes
-        let useAlign = align || classifier.config.data.faceAlign
-        let cropper = useAlign ? try FaceCropper(weights: detector ?? defaultDetectorPath()) : nil
+        let cropper = faces == .never ? nil : try FaceCropper(weights: detector ?? defaultDetectorPath())
         var totals = (decode: 0.0, detect: 0.0, classify: 0.0, frames: 0)
         var all: [[FacePrediction]] = []
         for path in images {
             let t0 = Date()
             let img = try ADNNData.loadImage(path)
             let t1 = Date()
-            let regions: [(box: [Float], score: Float?, image: PixelImage)]
-            if let cropper {
+            var regions: [(box: [Float], score: Float?, image: PixelImage)] = []
+            let search = faces == .always || classifier.config.data.faceAlign
+                || max(img.width, img.height) > 2 * classifier.size
+            if let cropper, search {
                 regions = cropper.faces(in: img, size: classifier.size).map { ($0.detection.box, $0.detection.score, $0.crop) }
-            } else {
-                regions = [([0, 0, Float(img.width), Float(img.height)], nil, img)]
             }
+            let whole = regions.isEmpty && faces != .always
+            if whole { regions = [([0, 0, Float(img.width), Float(img.height)], nil, img)] }
             let t2 = Date()
-            var faces: [[String: Any]] = [], text: [String] = [], predictions: [FacePrediction] = []
+            var faceObjects: [[String: Any]] = [], text: [String] = [], predictions: [FacePrediction] = []
             for r in regions {
-                let p = try classifier.probabilities(r.image)
+                let p = try classifier.probabilities(r.image, tta: tta)
                 let best = p.indices.max { p[$0] < p[$1] } ?? 0
                 predictions.append(FacePrediction(box: r.box, score: r.score, probabilities: p, label: classes[best]))
                 var probs: [String: Double] = [:]
                 for (i, name) in classes.enumerated() { probs[name] = Double(p[i]) }
                 var face: [String: Any] = ["box": r.box.map { Double($0) }, "label": classes[best], "probs": probs]
                 if let score = r.score { face["score"] = Double(score) }
-                faces.append(face)
+                faceObjects.append(face)
                 let order = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
-                let place = cropper == nil ? "" : String(format: " [%.0f,%.0f,%.0f,%.0f]", r.box[0], r.box[1], r.box[2], r.box[3])
+                let place = whole ? "" : String(format: " [%.0f,%.0f,%.0f,%.0f]", r.box[0], r.box[1], r.box[2], r.box[3])
                 text.append(place + " " + order.map { String(format: "%@ %.3f", classes[$0], p[$0]) }.joined(separator: ", "))
             }
             let t3 = Date()
@@ -79,7 +97,7 @@ public struct PredictionRequest {
                     path, img.width, img.height, t1.timeIntervalSince(t0) * 1000, t2.timeIntervalSince(t1) * 1000,
                     t3.timeIntervalSince(t2) * 1000, regions.count))
             }
-            if json { print(jsonLine(["image": path, "faces": faces])) }
+            if json { print(jsonLine(["image": path, "faces": faceObjects])) }
             else if text.isEmpty { print("\(path): no face found") }
             else { for t in text { print("\(path):" + t) } }
         }

@@ -17,15 +17,15 @@ public struct Checkpoint {
         self.tensors = tensors; self.config = config; self.classes = classes; self.epoch = epoch; self.metric = metric; self.extra = extra
     }
 
-    /// Writes atomically (temp file + rename).
-    public func write(to path: String) throws {
+    /// Writes atomically (temp file + rename); `half` stores the tensors as F16 where they fit.
+    public func write(to path: String, half: Bool = false) throws {
         var meta = extra
         meta["format"] = "adnn/1"
         meta["config"] = config.jsonString()
         meta["classes"] = String(decoding: try JSONSerialization.data(withJSONObject: classes), as: UTF8.self)
         meta["epoch"] = String(epoch)
         meta["metric"] = String(metric)
-        try SafeTensors.write(tensors, metadata: meta, to: path)
+        try SafeTensors.write(tensors, metadata: meta, to: path, half: half)
     }
 
     /// Reads and validates an `adnn/1` checkpoint; errors name the file.
@@ -42,6 +42,16 @@ public struct Checkpoint {
         for k in ["format", "config", "classes", "epoch", "metric"] { extra.removeValue(forKey: k) }
         return Checkpoint(tensors: st.order.map { ($0, st.tensors[$0]!) }, config: config, classes: classes,
                           epoch: Int(st.metadata["epoch"] ?? "0") ?? 0, metric: Float(st.metadata["metric"] ?? "0") ?? 0, extra: extra)
+    }
+
+    /// The model alone, for inference and shipping: optimiser moments, center-loss centers, EMA
+    /// shadows and the resume state dropped. A checkpoint trained with EMA keeps the averaged weights
+    /// (those `best` holds).
+    public var inferenceOnly: Checkpoint {
+        var c = self
+        c.tensors = tensors.filter { !$0.0.hasPrefix("optim.") && !$0.0.hasPrefix("center_loss.") && !$0.0.hasPrefix("ema.") }
+        c.extra.removeValue(forKey: "train_state")
+        return c
     }
 
     /// Tensors as a dictionary.

@@ -38,7 +38,7 @@ public func trainOrReuseRun(_ cfg: Config, configPath: String, dataset: Dataset,
     let resume = FileManager.default.fileExists(atPath: dir + "/last.safetensors")
     try cfg.yamlString().write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
     print("== \(label)\(resume ? " (resuming)" : "")")
-    let r = try runTraining(cfg, configPath: configPath, dataset: dataset, runDir: dir, resume: resume, tta: false, quiet: true)
+    let r = try runTraining(cfg, configPath: configPath, dataset: dataset, runDir: dir, resume: resume, tta: .none, quiet: true)
     try jsonLine(["train_images_per_second": r.trainImagesPerSecond]).write(toFile: dir + "/train_speed.json",
                                                                              atomically: true, encoding: .utf8)
     print(String(format: "   accuracy %.2f %%, macro-F1 %.2f %%", r.metrics.accuracy * 100, r.metrics.macroF1 * 100))

@@ -23,8 +23,8 @@ extension BatchProvider {
     public var failure: String? { nil }
 }
 
-/// Runs a model over batches and collects softmax probabilities (optionally with horizontal-flip TTA).
-public func predictProbabilities(_ model: ADNNFER, _ provider: BatchProvider, hflipTTA: Bool = false)
+/// Runs a model over batches and collects softmax probabilities (averaged over the views of `tta`).
+public func predictProbabilities(_ model: ADNNFER, _ provider: BatchProvider, tta: TestTimeAugmentation = .none)
     -> (probs: [Float], labels: [Int], imagesPerSecond: Double) {
     model.eval()
     var probs: [Float] = [], labels: [Int] = []
@@ -32,13 +32,7 @@ public func predictProbabilities(_ model: ADNNFER, _ provider: BatchProvider, hf
     noGrad {
         let it = provider.batches(epoch: 0)
         while let b = it.next() {
-            var p = model(b.images).softmax(axis: -1)
-            if hflipTTA {
-                let w = b.images.shape[2]
-                let flipped = b.images.indexSelect(axis: 2, indices: Array((0..<w).reversed()))
-                p = (p + model(flipped).softmax(axis: -1)) * 0.5
-            }
-            probs += p.scalars
+            probs += tta.probabilities(model, b.images).scalars
             labels += b.targets.labels
         }
     }
@@ -301,6 +295,7 @@ public final class Trainer {
                 let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
                 rec.valAccuracy = Float(m.accuracy); rec.valMacroF1 = Float(m.macroF1); rec.valLoss = Float(m.loss)
                 rec.seconds = Float(Date().timeIntervalSince(start))
+                if let b = timeBudget { rec.elapsedSeconds = Float(b.elapsed) }      // with validation
                 metric = monitored(rec)
             }
             if comm.isDistributed {

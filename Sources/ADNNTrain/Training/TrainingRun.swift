@@ -20,7 +20,8 @@ public struct TrainingRequest {
     public var seed: Int?
     public var limit: Int?
     public var resume: Bool
-    public var tta: Bool
+    /// Test-time augmentation of the final evaluation.
+    public var tta: TestTimeAugmentation
     /// Replace an existing run in `out` (without it, an existing run needs `resume`).
     public var force: Bool
     /// Batch-norm layers on their running statistics while training (`Trainer.freezeBatchNorm`).
@@ -34,7 +35,7 @@ public struct TrainingRequest {
     public var timeBudgetMinutes: Double? = nil
 
     public init(configPath: String, dataPath: String? = nil, out: String? = nil, epochs: Int? = nil, seed: Int? = nil,
-                limit: Int? = nil, resume: Bool = false, tta: Bool = false, force: Bool = false,
+                limit: Int? = nil, resume: Bool = false, tta: TestTimeAugmentation = .none, force: Bool = false,
                 freezeBatchNorm: Bool = false, syncBatchNorm: Bool = false, threads: Int? = nil) {
         self.configPath = configPath; self.dataPath = dataPath; self.out = out; self.epochs = epochs; self.seed = seed
         self.limit = limit; self.resume = resume; self.tta = tta; self.force = force
@@ -169,7 +170,7 @@ public struct RunResult {
 
 /// Trains `cfg` on `dataset` into `runDir` (resuming if asked), then evaluates the best checkpoint on
 /// the validation split (test when there is none) and writes `eval.json` and `predictions.json`.
-public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: Bool,
+public func runTraining(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: TestTimeAugmentation,
                  quiet: Bool = false) throws -> RunResult {
     guard let result = try trainAndEvaluate(cfg, configPath: configPath, dataset: dataset, runDir: runDir, resume: resume,
                                             tta: tta, quiet: quiet, communicator: Communicator()) else {
@@ -187,7 +188,7 @@ private struct NoBatches: BatchProvider {
 /// `runTraining` for one rank of a data-parallel run (`communicator`; single-process by default).
 /// Every rank trains on its part of each global batch; rank 0 alone prints, validates, writes the
 /// run folder and evaluates the best checkpoint: the other ranks return nil.
-func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: Bool,
+func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDir: String, resume: Bool, tta: TestTimeAugmentation,
                       quiet: Bool, communicator comm: Communicator, freezeBatchNorm: Bool = false,
                       syncBatchNorm: Bool = false) throws -> RunResult? {
     let clockStart = Date()
@@ -209,7 +210,7 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
                               runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0), clockStart: clockStart)
     if let b = trainer.timeBudget {
-        b.finalEvaluationPasses = tta ? 2 : 1
+        b.finalEvaluationPasses = tta.views
         b.validationImages = valLoader.map { cfg.data.limit > 0 ? min($0.count, max(cfg.data.limit / 4, 64)) : $0.count } ?? 0
         b.batchSize = cfg.data.batchSize
     }
@@ -284,7 +285,7 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     guard root else { return nil }
     let best = try Checkpoint.read(trainer.bestPath)
     let model = try best.makeModel()
-    let (probs, labels, ips) = predictProbabilities(model, val, hflipTTA: tta)
+    let (probs, labels, ips) = predictProbabilities(model, val, tta: tta)
     let m = EvalMetrics(probabilities: probs, labels: labels, classes: dataset.classes)
     let k = dataset.classes.count
     let preds = (0..<labels.count).map { i in (0..<k).max { probs[i * k + $0] < probs[i * k + $1] }! }
@@ -292,6 +293,7 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     json["checkpoint"] = trainer.bestPath
     json["epoch"] = best.epoch
     json["params"] = model.parameterCount
+    json["tta"] = tta.rawValue
     if let b = trainer.timeBudget {
         json["time_budget_minutes"] = Double(cfg.schedule.timeBudgetMinutes)
         json["planned_steps"] = trainer.schedule.totalSteps

@@ -1,0 +1,81 @@
+import XCTest
+import Foundation
+@testable import ADNN
+@testable import ADNNTrain
+
+/// `schedule.time_budget_minutes` / `--time-budget`: the schedule is fitted to the wall clock.
+final class TimeBudgetTests: XCTestCase {
+    func testDurationParsing() throws {
+        XCTAssertEqual(try TimeBudget.minutes(parsing: "60m"), 60)
+        XCTAssertEqual(try TimeBudget.minutes(parsing: "45"), 45)
+        XCTAssertEqual(try TimeBudget.minutes(parsing: "1.5h"), 90)
+        XCTAssertEqual(try TimeBudget.minutes(parsing: "90s"), 1.5)
+        XCTAssertEqual(try TimeBudget.minutes(parsing: "1h30m"), 90)
+        for bad in ["", "0", "-5m", "m", "10x", "5m3", "inf", "nan", "1..5h"] {
+            XCTAssertThrowsError(try TimeBudget.minutes(parsing: bad), bad) { e in
+                XCTAssertTrue("\(e)".contains("--time-budget"), "\(e)")
+            }
+        }
+    }
+
+    func testConfigKeyIsValidated() throws {
+        let d = try makeTemporaryFolder("tb")
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try "schedule: {time_budget_minutes: -3}\n".write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Config.load(path: d + "/c.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("schedule.time_budget_minutes") && "\(e)".contains(d + "/c.yaml"), "\(e)")
+        }
+        try "schedule: {time_budget_minutes: 60}\n".write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Config.load(path: d + "/c.yaml").schedule.timeBudgetMinutes, 60)
+    }
+
+    /// The plan: steps and epoch ends (validations) that fit in the time left minus the reserve.
+    func testPlanCountsStepsAndEpochEnds() {
+        let b = TimeBudget(minutes: 10)
+        XCTAssertFalse(b.canPlan)
+        XCTAssertEqual(b.stepsThatFit(positionInEpoch: 0, stepsPerEpoch: 100, maxMore: 77), 77, "no measurement yet: no limit")
+        for _ in 0..<11 { b.recordStep(seconds: 0.5) }
+        XCTAssertTrue(b.canPlan)
+        XCTAssertEqual(b.stepSeconds, 0.5)
+        b.recordEpochEnd(seconds: 10)
+        // 600 s − reserve (9 s final evaluation + 6 s + 5 s) = 580 s ≥ 0.5 s · R + 10 s · ⌈R / 100⌉ → R = 960.
+        let r = b.stepsThatFit(positionInEpoch: 0, stepsPerEpoch: 100, maxMore: 1_000_000)
+        XCTAssertTrue((955...960).contains(r), "\(r)")
+        XCTAssertEqual(b.stepsThatFit(positionInEpoch: 0, stepsPerEpoch: 100, maxMore: 300), 300, "the epochs cap wins")
+        // Time spent by an earlier process of the run (resume) counts.
+        b.spentBefore = 590
+        XCTAssertEqual(b.stepsThatFit(positionInEpoch: 0, stepsPerEpoch: 100, maxMore: 1000), 0)
+    }
+
+    /// A whole run under a 15-second budget ends on time with its cosine at `min_lr`; a resume of the
+    /// finished run trains nothing more.
+    func testRunEndsOnTimeWithScheduleCompleted() throws {
+        let d = try makeTemporaryFolder("tb")
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try """
+        model: {backbone: efficientnet_b0, in_chans: 1, input_size: 24, num_classes: 7, cbam: null, transformer: null}
+        optim: {lr: 1.0e-3}
+        schedule: {epochs: 10000, warmup_epochs: 1, min_lr: 1.0e-5, patience: 0, time_budget_minutes: 0.25}
+        data: {format: synthetic, batch_size: 16, clahe: false, mean: [0.5], std: [0.25], workers: 1}
+        augment: {hflip: 0, crop: 0, color_jitter: 0, rotate: 0, noise: 0, cutout: 0, mixup: 0}
+        """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
+        let data = "synthetic:train=160,val=32,test=0,size=24"
+        let start = Date()
+        try TrainingRequest(configPath: d + "/c.yaml", dataPath: data, out: d + "/run").run()
+        let wall = Date().timeIntervalSince(start)
+        XCTAssertLessThanOrEqual(wall, 15 + 3, "the 15 s budget holds (training, validations and the final evaluation)")
+        let lines = try String(contentsOfFile: d + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try JSONDecoder().decode(EpochRecord.self, from: Data($0.utf8)) }
+        let last = try XCTUnwrap(records.last)
+        XCTAssertGreaterThan(records.count, 1)
+        XCTAssertEqual(last.steps, last.plannedSteps, "the planned steps were all done")
+        XCTAssertLessThanOrEqual(last.lr, 1e-5 + 0.01 * (1e-3 - 1e-5), "the cosine ended at min_lr")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(last.elapsedSeconds), 15)
+        let eval = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/eval.json"))) as? [String: Any])
+        XCTAssertEqual(eval["planned_steps"] as? Int, last.plannedSteps)
+        XCTAssertEqual(eval["time_budget_minutes"] as? Double, 0.25)
+        // Resuming the finished run: the schedule is complete, nothing more is trained.
+        try TrainingRequest(configPath: d + "/c.yaml", out: d + "/run", resume: true).run()
+        XCTAssertEqual(try String(contentsOfFile: d + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n").count, records.count)
+    }
+}
