@@ -166,9 +166,15 @@ struct RunFolderReport {
 
     var classes: [String] { (eval?["classes"] as? [String]) ?? [] }
 
-    func series(_ key: String, name: String, color: String, scale: Double = 1, dashed: Bool = false) -> ChartSeries? {
+    /// `key` per epoch; with `xKey` against that key instead (scaled by `xScale`).
+    func series(_ key: String, name: String, color: String, scale: Double = 1, dashed: Bool = false,
+                xKey: String? = nil, xScale: Double = 1) -> ChartSeries? {
         let pts = metrics.enumerated().compactMap { i, r -> (x: Double, y: Double)? in
             guard let v = r[key].flatMap(JSONFiles.number) else { return nil }
+            if let xKey {
+                guard let x = r[xKey].flatMap(JSONFiles.number) else { return nil }
+                return (x * xScale, v * scale)
+            }
             return (r["epoch"].flatMap(JSONFiles.number) ?? Double(i + 1), v * scale)
         }
         return pts.isEmpty ? nil : ChartSeries(name: name, points: pts, color: color, dashed: dashed)
@@ -263,8 +269,23 @@ struct RunFolderReport {
         if let ips = series("images_per_second", name: "training images/s", color: chartPalette[5]) {
             charts.append(LineChart(title: "Training throughput", xLabel: "epoch", yLabel: "images/s", series: [ips], yInclude: [0]))
         }
+        // A time-budgeted run (`schedule.time_budget_minutes`): accuracy against wall-clock minutes,
+        // and the planned steps (refitted while training) against the steps done.
+        let minutes = [("val_accuracy", "val accuracy"), ("val_macro_f1", "val macro-F1")].enumerated().compactMap { i, k in
+            series(k.0, name: k.1, color: chartPalette[i + 1], scale: 100, xKey: "elapsed_seconds", xScale: 1.0 / 60)
+        }
+        if !minutes.isEmpty {
+            charts.append(LineChart(title: "Accuracy against wall-clock time", xLabel: "minutes since the start (validation included)",
+                                    yLabel: "%", series: minutes))
+        }
+        let plan = [("planned_steps", "planned steps (in all)"), ("steps", "steps done")].enumerated().compactMap { i, k in
+            series(k.0, name: k.1, color: chartPalette[(i + 6) % chartPalette.count], dashed: k.0 == "planned_steps")
+        }
+        if !plan.isEmpty {
+            charts.append(LineChart(title: "Time budget: steps planned and done", xLabel: "epoch", yLabel: "steps", series: plan, yInclude: [0]))
+        }
         let known: Set<String> = ["epoch", "loss", "loss_ce", "loss_center", "loss_dls", "val_loss", "train_accuracy", "val_accuracy",
-                                  "val_macro_f1", "lr", "images_per_second", "seconds"]
+                                  "val_macro_f1", "lr", "images_per_second", "seconds", "elapsed_seconds", "planned_steps", "steps"]
         let other = Set(metrics.flatMap { r in r.keys.filter { r[$0].flatMap(JSONFiles.number) != nil } }).subtracting(known).sorted()
         for (i, k) in other.prefix(8).enumerated() {
             if let s = series(k, name: k, color: chartPalette[(i + 6) % chartPalette.count]) {

@@ -21,13 +21,14 @@ final class RunReportTests: XCTestCase {
 
     /// A run folder as `adnn train` writes it, with probabilities in predictions.json; returns its
     /// labels and probability rows.
-    func makeRunFolder(_ d: String, probabilities: Bool = true) throws -> (labels: [Int], probs: [[Double]]) {
+    func makeRunFolder(_ d: String, probabilities: Bool = true, budget: Bool = false) throws -> (labels: [Int], probs: [[Double]]) {
         var lines = ""
         for e in 1...6 {
-            let r: [String: Any] = ["epoch": e, "lr": 0.002 * pow(0.6, Double(e - 1)), "loss": 1.6 / Double(e), "loss_ce": 2.0 / Double(e),
+            var r: [String: Any] = ["epoch": e, "lr": 0.002 * pow(0.6, Double(e - 1)), "loss": 1.6 / Double(e), "loss_ce": 2.0 / Double(e),
                                     "loss_center": 0.05, "loss_dls": 1.9 / Double(e), "train_accuracy": 0.15 * Double(e),
                                     "val_accuracy": 0.14 * Double(e), "val_macro_f1": 0.13 * Double(e), "val_loss": 1.8 / Double(e),
                                     "images_per_second": 350.0 + Double(e), "seconds": 9.0]
+            if budget { r["steps"] = 10 * e; r["planned_steps"] = 60 - e; r["elapsed_seconds"] = 70.0 * Double(e) }
             lines += String(decoding: try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys]), as: UTF8.self) + "\n"
         }
         try lines.write(toFile: d + "/metrics.jsonl", atomically: true, encoding: .utf8)
@@ -94,6 +95,17 @@ final class RunReportTests: XCTestCase {
         XCTAssertTrue(html.contains(String(format: "ECE %.2f %%", c.ece * 100)))
         XCTAssertTrue(html.contains("<td>neutral</td><td class=\"num\">"))
         XCTAssertTrue(html.contains("predicted <b>happiness</b> (p 0.900)"))
+    }
+
+    /// A time-budgeted run: accuracy against minutes and the planned / done steps, not raw key charts.
+    func testTimeBudgetCharts() throws {
+        let d = try tempDir()
+        _ = try makeRunFolder(d, budget: true)
+        let (html, _, _) = try RunReport.html(for: d, options: .init(mistakes: []))
+        XCTAssertTrue(html.contains("Accuracy against wall-clock time"))
+        XCTAssertTrue(html.contains("Time budget: steps planned and done"))
+        XCTAssertFalse(html.contains(">elapsed_seconds<"), "no chart named after the raw key")
+        _ = HTMLChecker.assertSelfContained(html)
     }
 
     func testMissingProbabilitiesAreNamed() throws {

@@ -25,7 +25,7 @@ public struct ConversionRequest {
             let cfg = try loadConfig(config)
             let model = try ADNNFER(cfg.model)
             let tensors = try loadWeights(weights)
-            let headLoaded = try loadTimmWeights(into: model, tensors: tensors, source: weights)
+            let head = try loadTimmWeights(into: model, tensors: tensors, source: weights)
             var names = (0..<cfg.model.numClasses).map(String.init)
             if let classes {
                 guard let text = try? String(contentsOfFile: classes, encoding: .utf8) else { throw ADNNError.io("\(classes): cannot read") }
@@ -36,7 +36,11 @@ public struct ConversionRequest {
                 names = list
             }
             try Checkpoint(tensors: model.stateDict(), config: cfg, classes: names, epoch: 0, metric: 0).write(to: out)
-            print("wrote \(out): backbone from \(weights)\(headLoaded ? " with its classifier as head" : ", head freshly initialised")")
+            switch head {
+            case .loaded: print("wrote \(out): backbone from \(weights) with its classifier as head")
+            case .absent: print("wrote \(out): backbone from \(weights), head freshly initialised")
+            case .skipped(let why): print("wrote \(out): backbone from \(weights), head freshly initialised (\(why))")
+            }
         }
     }
 }
