@@ -48,13 +48,7 @@ final class ConversionTests: XCTestCase {
     func testExportHalf() throws {
         let d = try makeTemporaryFolder("export")
         defer { try? FileManager.default.removeItem(atPath: d) }
-        try """
-        model: {backbone: efficientnet_b0, in_chans: 1, input_size: 24, num_classes: 7, cbam: null, transformer: null}
-        schedule: {epochs: 1, warmup_epochs: 0, patience: 0}
-        data: {format: synthetic, batch_size: 32, clahe: false, mean: [0.5], std: [0.25], workers: 1}
-        augment: {hflip: 0, crop: 0, color_jitter: 0, rotate: 0, noise: 0, cutout: 0, mixup: 0}
-        """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
-        try TrainingRequest(configPath: d + "/c.yaml", dataPath: "synthetic:train=32,val=16,test=0,size=24", out: d + "/run").run()
+        try trainTinyModel(in: d)
         let full = d + "/run/best.safetensors", small = d + "/m.safetensors"
         let size = try ExportRequest(checkpoint: full, out: small, half: true).run(printing: false)
         XCTAssertThrowsError(try ExportRequest(checkpoint: full, out: small).run(printing: false)) { e in

@@ -75,13 +75,7 @@ final class InferenceOptionsTests: XCTestCase {
         }
         let d = try makeTemporaryFolder("pred")
         defer { try? FileManager.default.removeItem(atPath: d) }
-        try """
-        model: {backbone: efficientnet_b0, in_chans: 1, input_size: 24, num_classes: 7, cbam: null, transformer: null}
-        schedule: {epochs: 1, warmup_epochs: 0, patience: 0}
-        data: {format: synthetic, batch_size: 32, clahe: false, mean: [0.5], std: [0.25], workers: 1}
-        augment: {hflip: 0, crop: 0, color_jitter: 0, rotate: 0, noise: 0, cutout: 0, mixup: 0}
-        """.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
-        try TrainingRequest(configPath: d + "/c.yaml", dataPath: "synthetic:train=32,val=16,test=0,size=24", out: d + "/run").run()
+        try trainTinyModel(in: d)
         let ck = d + "/run/best.safetensors"
         let small = PixelImage(width: 40, height: 40, channels: 1, pixels: [UInt8](repeating: 128, count: 1600))
         let big = PixelImage(width: 200, height: 160, channels: 3, pixels: [UInt8](repeating: 90, count: 200 * 160 * 3))
