@@ -49,9 +49,15 @@ public struct Checkpoint {
     /// (those `best` holds).
     public var inferenceOnly: Checkpoint {
         var c = self
-        c.tensors = tensors.filter { !$0.0.hasPrefix("optim.") && !$0.0.hasPrefix("center_loss.") && !$0.0.hasPrefix("ema.") }
+        c.tensors = tensors.filter { !Checkpoint.isTrainingState($0.0) }
         c.extra.removeValue(forKey: "train_state")
         return c
+    }
+
+    /// Whether a tensor name is training state rather than model: optimiser moments (`optim.`),
+    /// center-loss centers (`center_loss.`), EMA shadows (`ema.`).
+    public static func isTrainingState(_ name: String) -> Bool {
+        name.hasPrefix("optim.") || name.hasPrefix("center_loss.") || name.hasPrefix("ema.")
     }
 
     /// Tensors as a dictionary.
@@ -61,7 +67,7 @@ public struct Checkpoint {
     /// file in errors.
     public func makeModel(source: String = "checkpoint") throws -> ADNNFER {
         let model = try ADNNFER(config.model)
-        let sd = tensorDict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") && !$0.key.hasPrefix("ema.") }
+        let sd = tensorDict.filter { !Checkpoint.isTrainingState($0.key) }
         do { try model.load(stateDict: sd, strict: true) } catch {
             throw ADNNError.invalid("\(source): checkpoint does not match its config: \(error)")
         }

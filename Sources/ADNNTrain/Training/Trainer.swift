@@ -192,7 +192,7 @@ public final class Trainer {
         let source = path ?? lastPath
         let ck = try Checkpoint.read(source)
         let dict = ck.tensorDict
-        try model.load(stateDict: dict.filter { !$0.key.hasPrefix("optim.") && !$0.key.hasPrefix("center_loss.") && !$0.key.hasPrefix("ema.") },
+        try model.load(stateDict: dict.filter { !Checkpoint.isTrainingState($0.key) },
                        strict: true)
         if let c = dict["center_loss.centers"] { loss.center.centers.assign(c) }
         if let ema { try ema.loadState(dict, source: source) }
