@@ -146,6 +146,26 @@ def dls_targets(y, classes, eps=0.1, eps_max=0.4):
     return (1 - e) * F.one_hot(y, classes).float() + e * (w / w.sum())[None, :]
 
 
+class LogitsOnly(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)[0]
+
+
+def export_onnx(model, x, path):
+    """The eval-mode twin as ONNX (opset 18, fixed input shape), for ONNX Runtime."""
+    wrapped = LogitsOnly(model).eval()
+    with torch.no_grad():
+        try:
+            torch.onnx.export(wrapped, (x,), path, input_names=["input"], output_names=["logits"], opset_version=18,
+                              dynamo=False)
+        except Exception:  # exporters without the TorchScript path
+            torch.onnx.export(wrapped, (x,), path, input_names=["input"], output_names=["logits"], opset_version=18)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -156,6 +176,9 @@ def main():
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--channels-last", action="store_true", help="NHWC memory format for model and input")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--export-onnx", metavar="FILE",
+                    help="write the eval-mode model (batch --batch, fixed shape) as ONNX to FILE and exit "
+                         "(Scripts/bench_ort.py runs it)")
     a = ap.parse_args()
 
     if a.threads:
@@ -200,6 +223,11 @@ def main():
         d = tc.get("d_model", 2048)
         # in_proj and out_proj (the fused attention path skips out_proj's forward hook) + the two products
         macs[0] += tc.get("layers", 6) * (t * 4 * d * d + 2 * t * t * d)
+
+    if a.export_onnx:
+        model.eval()
+        export_onnx(model, x, a.export_onnx)
+        return
 
     if a.mode == "infer":
         model.eval()

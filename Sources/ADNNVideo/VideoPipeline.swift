@@ -106,7 +106,10 @@ public enum VideoPipeline {
                            classifier: ExpressionClassifying, options: VideoOptions = VideoOptions()) throws -> VideoSummary {
         // Gradient recording is a process-wide switch: keep it off for the whole run, so that the
         // detector and classifier threads never see it flip under them.
-        try noGrad { try runUngraded(input: input, outputDirectory: dir, detector: detector, classifier: classifier, options: options) }
+        // Weights are fixed for the run: each thread's forwards use weights packed once (`withFrozenWeights`).
+        try noGrad { try withFrozenWeights {
+            try runUngraded(input: input, outputDirectory: dir, detector: detector, classifier: classifier, options: options)
+        } }
     }
 
     private static func runUngraded(input: String, outputDirectory dir: String, detector: FaceDetecting,
@@ -160,7 +163,7 @@ public enum VideoPipeline {
         let cropSize = classifier.cropSize
         let detectorBox = Box(detector)
         let detectThread: JoinableThread? = options.pipelined ? JoinableThread(name: "adnn-video-detect") {
-            noGrad {
+            noGrad { withFrozenWeights {
                 while var d = decodeQueue.take() {
                     if let f = d.frame, isDetectionFrame(f.index) {
                         let dets = Profiler.measure("video.detect") { detectorBox.value.detect(f.image) }
@@ -170,7 +173,7 @@ public enum VideoPipeline {
                     if !detectQueue.put(d) { decodeQueue.cancel(); return }
                 }
                 detectQueue.close()
-            }
+            } }
         } : nil
         var decodedInline = 0
         func nextFrame() throws -> (VideoFrame, [FaceDetection]?, [PixelImage]?)? {

@@ -142,6 +142,12 @@ final class ModelParityTests: XCTestCase {
         assertClose(features.detached(), refFeatures, atol: fa, rtol: fr, "\(name): pooled features", file: file, line: line)
         report.logitsErr = Self.maxDiff(logits.scalars, refLogits.scalars)
         report.featuresErr = Self.maxDiff(features.scalars, refFeatures.scalars)
+        if f.mode != "train" {
+            // The deployed path: fused conv + BN + activation on weights packed once (`withFrozenWeights`).
+            let frozen = withFrozenWeights { noGrad { model.forward(x.detached()) } }
+            assertClose(frozen.logits, refLogits, atol: fa, rtol: fr, "\(name): logits with frozen weights", file: file, line: line)
+            assertClose(frozen.features, refFeatures, atol: fa, rtol: fr, "\(name): features with frozen weights", file: file, line: line)
+        }
 
         (logits * (try f.raw("fixture.r"))).sum().backward()
 

@@ -140,6 +140,19 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
         shift.ptr[k] = Float(Double(bnBias?.ptr[k] ?? 0) + (Double(bias?.ptr[k] ?? 0) - Double(runningMean.ptr[k])) * s)
     }
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
+    if weightsAreFrozen && packedConvApplies(geo) {
+        // Weights constant for the scope: the direct kernel on panels packed once (see `withFrozenWeights`).
+        let width = PointwiseTuning.panelWidth, K = geo.patchSize
+        let packed = FrozenWeights.packed(w, layout: width, count: packedPointwiseCount(outChannels: O, inChannels: K, width: width)) {
+            packPointwiseWeights($0, w.ptr, outChannels: O, inChannels: K, width: width)
+        }
+        Profiler.measure(geo.isPointwise ? "conv2d+bn+act.1x1 packed" : "conv2d+bn+act.im2col packed") {
+            conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale.ptr, shift: shift.ptr, activation: activation,
+                                             geo, width: width)
+        }
+        withExtendedLifetime(packed) {}
+        return y
+    }
     Profiler.measure(geo.isDepthwise ? "conv2d+bn+act.dw" : geo.isPointwise ? "conv2d+bn+act.1x1" : "conv2d+bn+act.im2col") {
         conv2dForwardScaleShiftActivation(y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, geo)
     }

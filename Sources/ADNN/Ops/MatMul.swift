@@ -66,6 +66,19 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     if let bias { precondition(bias.count == nOut, "linear: bias must have \(nOut) entries, got \(bias.shape)") }
     let rows = x.count / Swift.max(1, nIn)
     let out = Tensor.empty(Array(x.shape.dropLast()) + [nOut])
+    if weightsAreFrozen && rows <= PointwiseTuning.maxPixels && !needsGrad(bias.map { [x, weight, $0] } ?? [x, weight]) {
+        // Weights constant for the scope: the direct kernel on panels packed once (see `withFrozenWeights`).
+        let width = PointwiseTuning.panelWidth
+        let packed = FrozenWeights.packed(weight, layout: width, count: packedPointwiseCount(outChannels: nOut, inChannels: nIn, width: width)) {
+            packPointwiseWeights($0, weight.ptr, outChannels: nOut, inChannels: nIn, width: width)
+        }
+        Profiler.measure("linear packed") {
+            pointwiseConvScaleShiftActivation(out.ptr, x.ptr, packed.pointer, scale: nil, shift: bias?.ptr, activation: nil,
+                                              pixels: rows, inChannels: nIn, outChannels: nOut, width: width)
+        }
+        withExtendedLifetime(packed) {}
+        return out
+    }
     Profiler.measure("linear") {
         if let bias { fillRowsWithBias(out.ptr, bias.ptr, rows: rows, n: nOut) }
         sgemm(out.ptr, x.ptr, weight.ptr, m: rows, n: nOut, k: nIn, transB: true, beta: bias == nil ? 0 : 1)

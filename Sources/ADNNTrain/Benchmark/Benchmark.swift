@@ -50,30 +50,34 @@ public struct BenchmarkRequest {
                     stepIndex += 1
                 }
             }
-            for _ in 0..<warmup { step() }
-            Profiler.reset()
-            let cpu0 = processCPUSeconds()
-            let start = Date()
-            var iters = 0
-            var times: [Double] = []
-            repeat {
-                let t0 = Date()
-                step(); iters += 1
-                times.append(Date().timeIntervalSince(t0) * 1000)
-            } while Date().timeIntervalSince(start) < seconds
-            times.sort()
-            let elapsed = Date().timeIntervalSince(start)
-            let cpu = processCPUSeconds() - cpu0
-            let ips = Double(iters * batch) / elapsed
-            let result: [String: Any] = ["mode": mode, "batch": batch, "images_per_second": ips, "params": model.parameterCount,
-                                         "gflops": Double(2 * macs) / 1e9, "peak_rss_mib": peakRSSMiB(), "threads": Threading.threads,
-                                         "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu, "config": config,
-                                         "iteration_ms_min": times[0], "iteration_ms_median": times[times.count / 2]]
-            if json { print(jsonLine(result)) } else {
-                print(String(format: "%@ batch %d: %.2f images/s (%d iterations in %.1f s), %d params, %.2f GFLOPs/image, peak RSS %.0f MiB",
-                             mode, batch, ips, iters, elapsed, model.parameterCount, Double(2 * macs) / 1e9, peakRSSMiB()))
+            func measure() -> [String: Any] {
+                for _ in 0..<warmup { step() }
+                Profiler.reset()
+                let cpu0 = processCPUSeconds()
+                let start = Date()
+                var iters = 0
+                var times: [Double] = []
+                repeat {
+                    let t0 = Date()
+                    step(); iters += 1
+                    times.append(Date().timeIntervalSince(t0) * 1000)
+                } while Date().timeIntervalSince(start) < seconds
+                times.sort()
+                let elapsed = Date().timeIntervalSince(start)
+                let cpu = processCPUSeconds() - cpu0
+                let ips = Double(iters * batch) / elapsed
+                let result: [String: Any] = ["mode": mode, "batch": batch, "images_per_second": ips, "params": model.parameterCount,
+                                             "gflops": Double(2 * macs) / 1e9, "peak_rss_mib": peakRSSMiB(), "threads": Threading.threads,
+                                             "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu, "config": config,
+                                             "iteration_ms_min": times[0], "iteration_ms_median": times[times.count / 2]]
+                if json { print(jsonLine(result)) } else {
+                    print(String(format: "%@ batch %d: %.2f images/s (%d iterations in %.1f s), %d params, %.2f GFLOPs/image, peak RSS %.0f MiB",
+                                 mode, batch, ips, iters, elapsed, model.parameterCount, Double(2 * macs) / 1e9, peakRSSMiB()))
+                }
+                return result
             }
-            return result
+            // Inference keeps the weights frozen for the whole measurement, as a deployed session does.
+            return mode == "infer" ? withFrozenWeights(measure) : measure()
         }
     }
 }

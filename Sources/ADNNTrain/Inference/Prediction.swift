@@ -61,6 +61,8 @@ public struct PredictionRequest {
         let cropper = faces == .never ? nil : try FaceCropper(weights: detector ?? defaultDetectorPath())
         var totals = (decode: 0.0, detect: 0.0, classify: 0.0, frames: 0)
         var all: [[FacePrediction]] = []
+        // The weights stay fixed for the whole command: detector and classifier pack theirs once.
+        try withFrozenWeights {
         for path in images {
             let t0 = Date()
             let img = try ADNNData.loadImage(path)
@@ -100,6 +102,7 @@ public struct PredictionRequest {
             if json { print(jsonLine(["image": path, "faces": faceObjects])) }
             else if text.isEmpty { print("\(path): no face found") }
             else { for t in text { print("\(path):" + t) } }
+        }
         }
         if timing && totals.frames > 0 {
             let per = (totals.detect + totals.classify) / Double(totals.frames)

@@ -29,13 +29,13 @@ public func predictProbabilities(_ model: ADNNFER, _ provider: BatchProvider, tt
     model.eval()
     var probs: [Float] = [], labels: [Int] = []
     let start = Date()
-    noGrad {
+    noGrad { withFrozenWeights {
         let it = provider.batches(epoch: 0)
         while let b = it.next() {
             probs += tta.probabilities(model, b.images).scalars
             labels += b.targets.labels
         }
-    }
+    } }
     let secs = Date().timeIntervalSince(start)
     return (probs, labels, Double(labels.count) / max(secs, 1e-9))
 }

@@ -1,0 +1,91 @@
+import XCTest
+@testable import ADNN
+import ADNNKernels
+
+/// The packed direct 1×1 convolution (`pointwiseConvScaleShiftActivation`) against its naive twin, at both
+/// panel widths (the AVX2 and AVX-512 tiles run on any x86-64 machine; only their speed differs), and the
+/// `withFrozenWeights` path of `conv2dBatchNormActivation` against the unfrozen one.
+final class PointwiseTests: XCTestCase {
+    func testPackedPointwiseMatchesNaive() {
+        let shapes: [(p: Int, k: Int, o: Int)] = [(1, 1, 1), (9, 1152, 192), (5, 24, 40), (37, 16, 96), (130, 96, 24),
+                                                   (4, 320, 1280), (3, 7, 33), (70, 40, 17)]
+        for width in [16, 32] {
+            for (i, sh) in shapes.enumerated() {
+                let x = randn([sh.p, sh.k], seed: UInt64(500 + i)), w = randn([sh.o, sh.k], seed: UInt64(600 + i), scale: 0.2)
+                let s = randn([sh.o], seed: 7), t = randn([sh.o], seed: 8)
+                let packed = Tensor.empty([packedPointwiseCount(outChannels: sh.o, inChannels: sh.k, width: width)])
+                packPointwiseWeights(packed.ptr, w.ptr, outChannels: sh.o, inChannels: sh.k, width: width)
+                for (j, kind) in FusedTests.kinds.enumerated() where (i + j) % 3 == 0 || kind == .relu6 || kind == nil {
+                    let fast = Tensor.empty([sh.p, sh.o]), slow = Tensor.empty([sh.p, sh.o])
+                    let useAffine = j % 2 == 0
+                    pointwiseConvScaleShiftActivation(fast.ptr, x.ptr, packed.ptr, scale: useAffine ? s.ptr : nil,
+                                                      shift: useAffine ? t.ptr : nil, activation: kind,
+                                                      pixels: sh.p, inChannels: sh.k, outChannels: sh.o, width: width)
+                    pointwiseConvNaive(slow.ptr, x.ptr, w.ptr, scale: useAffine ? s.ptr : nil, shift: useAffine ? t.ptr : nil,
+                                       activation: kind, pixels: sh.p, inChannels: sh.k, outChannels: sh.o)
+                    assertClose(fast, slow, atol: 1e-4, rtol: 1e-4,
+                                "pointwise width \(width) P \(sh.p) K \(sh.k) O \(sh.o) \(String(describing: kind))")
+                }
+            }
+        }
+    }
+
+    func testPackedConvMatchesNaiveOnConvCases() {
+        for width in [16, 32] {
+            for (ci, k) in ConvTests.cases.enumerated() where k.groups == 1 {
+                let g = k.geometry
+                XCTAssertTrue(packedConvApplies(g), k.name)
+                let x = randn([k.n, k.h, k.w, k.c], seed: UInt64(700 + ci)), w = randn([k.o, k.kh, k.kw, k.c], seed: UInt64(800 + ci))
+                let s = randn([k.o], seed: 9), t = randn([k.o], seed: 10)
+                let kind = FusedTests.kinds[ci % FusedTests.kinds.count]
+                let packed = Tensor.empty([packedPointwiseCount(outChannels: k.o, inChannels: g.patchSize, width: width)])
+                packPointwiseWeights(packed.ptr, w.ptr, outChannels: k.o, inChannels: g.patchSize, width: width)
+                let fast = Tensor.empty([k.n, g.outHeight, g.outWidth, k.o]), slow = Tensor.empty(fast.shape)
+                conv2dPackedScaleShiftActivation(fast.ptr, x.ptr, packed.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g, width: width)
+                conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
+                assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "packed conv width \(width) \(k.name)")
+            }
+        }
+    }
+
+    func testFrozenWeightsPathMatchesUnfrozen() {
+        let x = randn([2, 5, 5, 40], seed: 1)
+        let w = randn([120, 1, 1, 40], seed: 2, scale: 0.2)
+        let gamma = randn([120], seed: 3), beta = randn([120], seed: 4)
+        let mean = randn([120], seed: 5, scale: 0.1), variance = randn([120], seed: 6).abs() + 0.5
+        func run() -> Tensor {
+            noGrad { conv2dBatchNormActivation(x, w, bnWeight: gamma, bnBias: beta, runningMean: mean, runningVar: variance,
+                                               activation: .relu6) }
+        }
+        let plain = run()
+        XCTAssertFalse(weightsAreFrozen)
+        let (first, second) = withFrozenWeights { (run(), run()) }
+        XCTAssertFalse(weightsAreFrozen, "the scope closes")
+        assertClose(first, plain, atol: 1e-4, rtol: 1e-4, "frozen 1×1 conv + BN + ReLU6")
+        XCTAssertEqual(first.scalars, second.scalars, "the cached panels give the same result")
+        // A new scope packs again: weights changed between scopes are seen.
+        w.ptr[0] += 1
+        let changed = withFrozenWeights { run() }
+        let expected = run()
+        XCTAssertEqual(changed.scalars, expected.scalars)
+        XCTAssertNotEqual(changed.scalars, first.scalars)
+    }
+
+    func testFrozenLinearMatchesUnfrozen() {
+        for (rows, nIn, nOut) in [(1, 512, 1536), (16, 64, 7), (49, 100, 33)] {
+            let x = randn([rows, nIn], seed: 11), w = randn([nOut, nIn], seed: 12, scale: 0.1), b = randn([nOut], seed: 13)
+            for bias in [b, nil] {
+                let plain = noGrad { linear(x, weight: w, bias: bias) }
+                let frozen = withFrozenWeights { noGrad { (linear(x, weight: w, bias: bias), linear(x, weight: w, bias: bias)) } }
+                assertClose(frozen.0, plain, atol: 1e-4, rtol: 1e-4, "frozen linear \(rows)×\(nIn)→\(nOut) bias \(bias != nil)")
+                XCTAssertEqual(frozen.0.scalars, frozen.1.scalars)
+            }
+        }
+        // With a gradient wanted the frozen scope changes nothing: the recorded GEMM path runs.
+        let x = randn([3, 8], seed: 14), w = randn([5, 8], seed: 15)
+        w.requiresGrad = true
+        let y = withFrozenWeights { linear(x, weight: w, bias: nil) }
+        y.sum().backward()
+        XCTAssertNotNil(w.grad)
+    }
+}
