@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Side-by-side throughput of `adnn bench` and its PyTorch twin (Scripts/bench_torch.py) on this machine.
+# Side-by-side throughput of `adnn bench`, its PyTorch twin (Scripts/bench_torch.py) and, for inference,
+# ONNX Runtime running the twin exported with torch.onnx (Scripts/bench_ort.py), on this machine.
 #
 #   bash Scripts/bench.sh                 # build release, 5 rows, Markdown table on stdout
 #   ROUNDS=3 THREADS=2 bash Scripts/bench.sh
 #
-# For every row the two run back to back, alternating, ROUNDS times, with the same thread count,
+# For every row they run back to back, alternating, ROUNDS times, with the same thread count,
 # batch, warm-up and measurement window. PyTorch runs in each variant of TORCH_VARIANTS
 # (wait-policy:memory-format; default "passive:cl passive:nchw default:cl" — libgomp's spinning default
 # wait policy collapses when the cores are shared with other jobs, OMP_WAIT_POLICY=PASSIVE does not, and
 # channels_last is usually PyTorch's faster CPU layout) and its fastest variant counts in each round. The table gives medians over rounds; ratio = adnn ÷ PyTorch; peak memory is the
 # largest peak RSS seen (VmHWM / ru_maxrss). Raw JSON lines go to $OUT (default bench-results.jsonl).
-# Development only: PyTorch is never a run-time dependency of adnn.
+# ORT=0 leaves out the ONNX Runtime column. Development only: PyTorch and ONNX Runtime
+# (`pip install torch timm onnx onnxruntime pyyaml`) are never run-time dependencies of adnn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-2}
 THREADS=${THREADS:-$(nproc)}
 OUT=${OUT:-bench-results.jsonl}
+ORT=${ORT:-1}
 TORCH_VARIANTS=${TORCH_VARIANTS:-"passive:cl passive:nchw default:cl"}
 PY=${PYTHON:-python3}
 
@@ -29,9 +32,18 @@ ROWS=(
   "bench-small infer 1 10 2"
   "bench-small infer 32 10 2"
   "bench-small train 16 10 2"
+  "fer2013-cpu infer 1 10 2"
+  "fer2013-cpu infer 64 10 1"
+  "fer2013-cpu train 64 15 1"
   "adnn-fer-paper infer 1 10 1"
   "adnn-fer-paper train 4 15 1"
 )
+# BENCH_ONLY="fer2013-cpu" (a space-separated list of configs) runs only those rows.
+if [ -n "${BENCH_ONLY:-}" ]; then
+  kept=()
+  for row in "${ROWS[@]}"; do for c in $BENCH_ONLY; do [ "${row%% *}" = "$c" ] && kept+=("$row"); done; done
+  ROWS=("${kept[@]}")
+fi
 
 psi() { [ -r /proc/pressure/cpu ] && head -1 /proc/pressure/cpu | sed 's/^some //' || echo "n/a"; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); threads $THREADS; rounds $ROUNDS; CPU pressure at start: $(psi)" >&2
@@ -50,6 +62,11 @@ for row in "${ROWS[@]}"; do
       env "${envs[@]}" "$PY" Scripts/bench_torch.py --config "Configs/$cfg.yaml" --mode "$mode" --batch "$batch" --seconds "$secs" \
         --warmup "$warm" --threads "$THREADS" "${fmtflag[@]}" --json | "$PY" -c "import json,sys; d=json.load(sys.stdin); d.update(row='$cfg $mode $batch', side='torch', policy='$variant', round=$r); print(json.dumps(d))" >> "$OUT"
     done
+    if [ "$mode" = infer ] && [ "$ORT" = 1 ]; then
+      echo "[$cfg $mode b$batch] round $r: onnxruntime" >&2
+      "$PY" Scripts/bench_ort.py --config "Configs/$cfg.yaml" --batch "$batch" --seconds "$secs" --warmup "$warm" \
+        --threads "$THREADS" --json | "$PY" -c "import json,sys; d=json.load(sys.stdin); d.update(row='$cfg $mode $batch', side='ort', round=$r); print(json.dumps(d))" >> "$OUT"
+    fi
   done
 done
 echo "CPU pressure at end: $(psi)" >&2
@@ -62,12 +79,14 @@ for d in rows:
     if d["row"] not in order:
         order.append(d["row"])
 print(f"threads {sys.argv[2]}; medians over rounds (PyTorch: its fastest variant in each round)\n")
-print("| config | mode | batch | adnn img/s | PyTorch img/s | ratio | adnn peak MiB | PyTorch peak MiB |")
-print("|---|---|---|---:|---:|---:|---:|---:|")
+print("| config | mode | batch | adnn img/s | PyTorch img/s | ONNX Runtime img/s | adnn ÷ PyTorch | adnn ÷ ORT "
+      "| adnn peak MiB | PyTorch peak MiB | ORT peak MiB |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for key in order:
     cfg, mode, batch = key.split()
     a = [d for d in rows if d["row"] == key and d["side"] == "adnn"]
     t = [d for d in rows if d["row"] == key and d["side"] == "torch"]
+    o = [d for d in rows if d["row"] == key and d["side"] == "ort"]
     a_ips = statistics.median(d["images_per_second"] for d in a)
     per_round = {}
     for d in t:
@@ -75,10 +94,17 @@ for key in order:
     t_ips = statistics.median(per_round.values())
     a_mem = max(d["peak_rss_mib"] for d in a)
     t_mem = max(d["peak_rss_mib"] for d in t)
-    print(f"| {cfg} | {mode} | {batch} | {a_ips:.2f} | {t_ips:.2f} | {a_ips / t_ips:.2f} | {a_mem:.0f} | {t_mem:.0f} |")
+    if o:
+        o_ips = statistics.median(d["images_per_second"] for d in o)
+        ort, ratio_o, mem_o = f"{o_ips:.2f}", f"{a_ips / o_ips:.2f}", f"{max(d['peak_rss_mib'] for d in o):.0f}"
+    else:
+        ort = ratio_o = mem_o = "–"
+    print(f"| {cfg} | {mode} | {batch} | {a_ips:.2f} | {t_ips:.2f} | {ort} | {a_ips / t_ips:.2f} | {ratio_o} "
+          f"| {a_mem:.0f} | {t_mem:.0f} | {mem_o} |")
 print()
 for key in order:
     a = [f"{d['images_per_second']:.2f}" for d in rows if d["row"] == key and d["side"] == "adnn"]
     t = [f"{d['images_per_second']:.2f}({d['policy']})" for d in rows if d["row"] == key and d["side"] == "torch"]
-    print(f"- {key}: adnn {', '.join(a)}; PyTorch {', '.join(t)}")
+    o = [f"{d['images_per_second']:.2f}" for d in rows if d["row"] == key and d["side"] == "ort"]
+    print(f"- {key}: adnn {', '.join(a)}; PyTorch {', '.join(t)}" + (f"; ONNX Runtime {', '.join(o)}" if o else ""))
 EOF

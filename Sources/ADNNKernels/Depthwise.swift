@@ -65,7 +65,48 @@ func depthwiseConv2dForwardRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoi
             let n = row / Ho, oy = row % Ho
             let iy0 = oy * s - pt
             let kyLo = Swift.max(0, ceilDiv(-iy0, d)), kyHi = Swift.min(kh - 1, floorDiv(H - 1 - iy0, d))
-            for ox in 0..<Wo {
+            var ox = 0
+            while ox < Wo {
+                // Four interior pixels at once (all taps inside the row): four independent accumulators
+                // share each weight load, so the FMA latency chain no longer sets the pace.
+                if ox + 3 < Wo && ox * s - pl >= 0 && (ox + 3) * s - pl + (kw - 1) * d <= W - 1 {
+                    let out = y + ((n * Ho + oy) * Wo + ox) * C
+                    let xBase = x + ((n * H + iy0) * W + ox * s - pl) * C
+                    let step = s * C
+                    var c = 0
+                    while c + 16 <= C {
+                        let bv = load16(b + c)
+                        var a0 = bv, a1 = bv, a2 = bv, a3 = bv
+                        var ky = kyLo
+                        while ky <= kyHi {
+                            let xr = xBase + (ky * d * W) * C + c, wr = wtc + ky * kw * C + c
+                            for kx in 0..<kw {
+                                let wv = load16(wr + kx * C), xp = xr + kx * d * C
+                                a0 += load16(xp) * wv
+                                a1 += load16(xp + step) * wv
+                                a2 += load16(xp + 2 * step) * wv
+                                a3 += load16(xp + 3 * step) * wv
+                            }
+                            ky += 1
+                        }
+                        store16(out + c, a0); store16(out + C + c, a1); store16(out + 2 * C + c, a2); store16(out + 3 * C + c, a3)
+                        c += 16
+                    }
+                    while c < C {
+                        for q in 0..<4 {
+                            var acc = b[c]
+                            var ky = kyLo
+                            while ky <= kyHi {
+                                for kx in 0..<kw { acc += xBase[q * step + (ky * d * W + kx * d) * C + c] * wtc[(ky * kw + kx) * C + c] }
+                                ky += 1
+                            }
+                            out[q * C + c] = acc
+                        }
+                        c += 1
+                    }
+                    ox += 4
+                    continue
+                }
                 let ix0 = ox * s - pl
                 let kxLo = Swift.max(0, ceilDiv(-ix0, d)), kxHi = Swift.min(kw - 1, floorDiv(W - 1 - ix0, d))
                 let out = y + ((n * Ho + oy) * Wo + ox) * C
@@ -94,6 +135,7 @@ func depthwiseConv2dForwardRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoi
                     out[c] = acc
                     c += 1
                 }
+                ox += 1
             }
             epilogue(y + (n * Ho + oy) * Wo * C, Wo)
         }

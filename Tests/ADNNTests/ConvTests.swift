@@ -45,6 +45,7 @@ final class ConvTests: XCTestCase {
         Case(name: "7x7 cbam 2->1", n: 2, h: 7, w: 7, c: 2, o: 1, kh: 7, kw: 7, stride: 1, dilation: 1, groups: 1, pad: .symmetric(3), bias: false),
         Case(name: "5x5 s2 tf-same odd", n: 3, h: 13, w: 11, c: 5, o: 7, kh: 5, kw: 5, stride: 2, dilation: 1, groups: 1, pad: same(13, 11, 5, 2), bias: true),
         Case(name: "single pixel out", n: 2, h: 3, w: 3, c: 4, o: 3, kh: 3, kw: 3, stride: 1, dilation: 1, groups: 1, pad: .symmetric(0), bias: true),
+        Case(name: "dw 3x3 s2 tf-same wide (4-pixel path)", n: 1, h: 5, w: 19, c: 20, o: 20, kh: 3, kw: 3, stride: 2, dilation: 1, groups: 20, pad: same(5, 19, 3, 2), bias: true),
     ]
 
     func runKernelCase(_ k: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
