@@ -118,33 +118,46 @@ public func fillRowsWithBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePoi
 // col: [np, kh·kw·Cg], x: [N, H, W, C]
 func im2col(_ col: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: Conv2DGeometry,
             group gi: Int, pixelStart p0: Int, pixelCount np: Int) {
+    parallelFor(np, grain: Swift.max(1, 8192 / Swift.max(g.patchSize, 1))) { r in
+        im2colRows(col + r.lowerBound * g.patchSize, x, g, group: gi, pixels: (p0 + r.lowerBound)..<(p0 + r.upperBound))
+    }
+}
+
+/// Serial im2col of output pixels `pixels` into consecutive rows of `col` (row 0 = pixels.lowerBound).
+/// The pixel coordinates advance incrementally (no division per pixel); single-channel taps are
+/// copied without an inner loop.
+// col: [pixels.count, kh·kw·Cg], x: [N, H, W, C]
+@inline(__always)
+func im2colRows(_ col: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: Conv2DGeometry,
+                group gi: Int, pixels: Range<Int>) {
+    if pixels.isEmpty { return }
     let H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
     let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation
-    let pt = g.padTop, pl = g.padLeft, Cg = g.groupInChannels, K = g.patchSize, c0 = gi * Cg
-    parallelFor(np, grain: Swift.max(1, 8192 / Swift.max(K, 1))) { r in
-        for q in r {
-            let p = p0 + q
-            let n = p / (Ho * Wo), rem = p % (Ho * Wo), oy = rem / Wo, ox = rem % Wo
-            var dst = col + q * K
-            for ky in 0..<kh {
-                let iy = oy * s - pt + ky * d
-                if iy < 0 || iy >= H {
-                    dst.update(repeating: 0, count: kw * Cg); dst += kw * Cg
-                    continue
+    let pt = g.padTop, pl = g.padLeft, Cg = g.groupInChannels, c0 = gi * Cg
+    let first = pixels.lowerBound
+    var n = first / (Ho * Wo), oy = (first % (Ho * Wo)) / Wo, ox = first % Wo
+    var dst = col
+    for _ in pixels {
+        for ky in 0..<kh {
+            let iy = oy * s - pt + ky * d
+            if iy < 0 || iy >= H {
+                dst.update(repeating: 0, count: kw * Cg); dst += kw * Cg
+                continue
+            }
+            let xrow = x + ((n * H + iy) * W) * C + c0
+            for kx in 0..<kw {
+                let ix = ox * s - pl + kx * d
+                if ix < 0 || ix >= W {
+                    if Cg == 1 { dst[0] = 0 } else { for i in 0..<Cg { dst[i] = 0 } }
+                } else {
+                    let src = xrow + ix * C
+                    if Cg == 1 { dst[0] = src[0] } else { for i in 0..<Cg { dst[i] = src[i] } }
                 }
-                let xrow = x + ((n * H + iy) * W) * C + c0
-                for kx in 0..<kw {
-                    let ix = ox * s - pl + kx * d
-                    if ix < 0 || ix >= W {
-                        for i in 0..<Cg { dst[i] = 0 }
-                    } else {
-                        let src = xrow + ix * C
-                        for i in 0..<Cg { dst[i] = src[i] }
-                    }
-                    dst += Cg
-                }
+                dst += Cg
             }
         }
+        ox += 1
+        if ox == Wo { ox = 0; oy += 1; if oy == Ho { oy = 0; n += 1 } }
     }
 }
 

@@ -73,23 +73,6 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
     }
 }
 
-/// act(v) for 16 lanes (identity for nil), with the functions of `scaleShiftActivation`.
-@inline(__always)
-private func activate16(_ v: SIMD16<Float>, _ kind: ActivationKind?) -> SIMD16<Float> {
-    guard let kind else { return v }
-    let zero = SIMD16<Float>(repeating: 0)
-    switch kind {
-    case .relu: return v.replacing(with: zero, where: v .< zero)
-    case .relu6:
-        var r = v; r.replace(with: zero, where: r .< zero); r.replace(with: SIMD16(repeating: 6), where: r .> SIMD16(repeating: 6)); return r
-    case .leakyRelu(let s): return v.replacing(with: v * s, where: v .<= zero)
-    case .silu: return v * vectorSigmoid(v)
-    case .sigmoid: return vectorSigmoid(v)
-    case .gelu: return 0.5 * v * (1 + vectorErf(v * 0.70710678118654752))
-    case .tanh: return vectorTanh(v)
-    }
-}
-
 /// One 4-pixel tile of one panel: rows r0…r0+3 of x (pixel indices clamped to the last valid one, whose
 /// results are then not stored), `wide` = two SIMD16 columns (width 32) or one (width 16).
 @inline(__always)
@@ -115,27 +98,25 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
         }
         wp += width
     }
-    @inline(__always) func finish(_ acc: SIMD16<Float>, row: Int, half: Int) {
+    @inline(__always) func store(_ acc: SIMD16<Float>, row: Int, half: Int) {
         if row >= validRows { return }
         let c0 = o0 + half * 16
         let n = validColumns - half * 16
         if n <= 0 { return }
-        var v = acc
-        if n >= 16 {
-            if let scale { v = v * load16(scale + c0) }
-            if let shift { v = v + load16(shift + c0) }
-            store16(y + (r0 + row) * O + c0, activate16(v, activation))
-        } else {
-            var s = SIMD16<Float>(repeating: 1), t = SIMD16<Float>()
-            for i in 0..<n { if let scale { s[i] = scale[c0 + i] }; if let shift { t[i] = shift[c0 + i] } }
-            v = activate16(v * s + t, activation)
-            let out = y + (r0 + row) * O + c0
-            for i in 0..<n { out[i] = v[i] }
-        }
+        let out = y + (r0 + row) * O + c0
+        if n >= 16 { store16(out, acc) } else { for i in 0..<n { out[i] = acc[i] } }
     }
-    finish(a00, row: 0, half: 0); finish(a10, row: 1, half: 0); finish(a20, row: 2, half: 0); finish(a30, row: 3, half: 0)
+    store(a00, row: 0, half: 0); store(a10, row: 1, half: 0); store(a20, row: 2, half: 0); store(a30, row: 3, half: 0)
     if wide {
-        finish(a01, row: 0, half: 1); finish(a11, row: 1, half: 1); finish(a21, row: 2, half: 1); finish(a31, row: 3, half: 1)
+        store(a01, row: 0, half: 1); store(a11, row: 1, half: 1); store(a21, row: 2, half: 1); store(a31, row: 3, half: 1)
+    }
+    // Epilogue on the tile while it is in L1 (the row kernel of `scaleShiftActivation`, specialised per activation).
+    if scale != nil || shift != nil || activation != nil {
+        for row in 0..<validRows {
+            let out = y + (r0 + row) * O + o0
+            scaleShiftActivationRows(out, out, scale: scale.map { $0 + o0 }, shift: shift.map { $0 + o0 }, activation: activation,
+                                     rows: 0..<1, channels: validColumns)
+        }
     }
 }
 
@@ -149,13 +130,8 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
     precondition(width == 16 || width == 32, "pointwiseConvScaleShiftActivation: width \(width) must be 16 or 32")
     if P == 0 || O == 0 { return }
     if K == 0 {
-        for p in 0..<P {
-            for o in 0..<O {
-                var v = SIMD16<Float>(repeating: 0)
-                v[0] = shift?[o] ?? 0
-                y[p * O + o] = activate16(v, activation)[0]
-            }
-        }
+        for p in 0..<P { for o in 0..<O { y[p * O + o] = 0 } }
+        scaleShiftActivationRows(y, y, scale: nil, shift: shift, activation: activation, rows: 0..<P, channels: O)
         return
     }
     let panels = (O + width - 1) / width
@@ -199,21 +175,15 @@ public func pointwiseConvNaive(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoin
     }
 }
 
-/// Largest im2col buffer (floats) for which `conv2dPackedScaleShiftActivation` takes a k×k convolution;
-/// larger ones keep the chunked OpenBLAS path of `conv2dForwardScaleShiftActivation`.
-public let packedConvMaxColumnFloats = 1 << 22
-
-/// Whether `conv2dPackedScaleShiftActivation` takes geometry `g`: one group, not depthwise, and a 1×1
-/// convolution or an im2col buffer of at most `packedConvMaxColumnFloats`.
+/// Whether `conv2dPackedScaleShiftActivation` takes geometry `g`: one group (not depthwise), at most
+/// `PointwiseTuning.maxPixels` output pixels.
 public func packedConvApplies(_ g: Conv2DGeometry) -> Bool {
-    let pixels = g.batch * g.outHeight * g.outWidth
-    return g.groups == 1 && pixels <= PointwiseTuning.maxPixels
-        && (g.isPointwise || pixels * g.patchSize <= packedConvMaxColumnFloats)
+    g.groups == 1 && g.batch * g.outHeight * g.outWidth <= PointwiseTuning.maxPixels
 }
 
 /// y = act(conv(x, w)·scale + shift) with the weights ([O, kh·kw·C] rows, OHWI) packed by
 /// `packPointwiseWeights`: a 1×1 convolution runs the direct kernel on x itself, any other (one group)
-/// on its im2col columns.
+/// on im2col rows gathered per block of output pixels.
 // y: [N, Ho, Wo, O], x: [N, H, W, C], packed: [panels, kh·kw·C, width], scale, shift: [O]
 public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                              _ packed: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
@@ -228,9 +198,33 @@ public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _
                                           pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
         return
     }
-    let col = UnsafeMutablePointer<Float>.allocate(capacity: P * K)
-    defer { col.deallocate() }
-    im2col(col, x, g, group: 0, pixelStart: 0, pixelCount: P)
-    pointwiseConvScaleShiftActivation(y, col, packed, scale: scale, shift: shift, activation: activation,
-                                      pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
+    // Blocks of output pixels: each gathers its im2col rows into its own buffer (in L1/L2), then runs
+    // every panel over them.
+    let O = g.outChannels, panels = (O + width - 1) / width
+    let block = Swift.max(4, Swift.min(256, (1 << 14) / Swift.max(1, K)) / 4 * 4)
+    let blocks = (P + block - 1) / block
+    parallelFor(blocks) { r in
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: block * K)
+        defer { col.deallocate() }
+        for bi in r {
+            let p0 = bi * block, p1 = Swift.min(P, p0 + block)
+            im2colRows(col, x, g, group: 0, pixels: p0..<p1)
+            for p in 0..<panels {
+                let o0 = p * width, validColumns = Swift.min(width, O - o0)
+                let panel = packed + p * K * width
+                var r0 = 0
+                while r0 < p1 - p0 {
+                    let valid = Swift.min(4, p1 - p0 - r0)
+                    if width == 32 {
+                        pointwiseTile(y + p0 * O, col, panel, scale: scale, shift: shift, activation: activation, rows: r0,
+                                      validRows: valid, column: o0, validColumns: validColumns, K: K, O: O, wide: true)
+                    } else {
+                        pointwiseTile(y + p0 * O, col, panel, scale: scale, shift: shift, activation: activation, rows: r0,
+                                      validRows: valid, column: o0, validColumns: validColumns, K: K, O: O, wide: false)
+                    }
+                    r0 += 4
+                }
+            }
+        }
+    }
 }

@@ -77,10 +77,14 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
                              groups: groups)
     geo.validate()
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
+    let inputs = bias.map { [x, w, $0] } ?? [x, w]
+    if weightsAreFrozen && packedConvApplies(geo) && !needsGrad(inputs) {
+        packedConvForward(y, x, w, scale: nil, shift: bias, activation: nil, geo)
+        return y
+    }
     Profiler.measure(geo.isDepthwise ? "conv2d.dw" : geo.isPointwise ? "conv2d.1x1" : "conv2d.im2col") {
         conv2dForward(y.ptr, x.ptr, w.ptr, bias.map { UnsafePointer($0.ptr) }, geo)
     }
-    let inputs = bias.map { [x, w, $0] } ?? [x, w]
     if needsGrad(inputs) {
         y.record("conv2d", inputs) { g in
             precondition(g.count == geo.outputCount, "conv2d backward: gradient \(g.shape) does not match output")
@@ -141,20 +145,26 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
     }
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
     if weightsAreFrozen && packedConvApplies(geo) {
-        // Weights constant for the scope: the direct kernel on panels packed once (see `withFrozenWeights`).
-        let width = PointwiseTuning.panelWidth, K = geo.patchSize
-        let packed = FrozenWeights.packed(w, layout: width, count: packedPointwiseCount(outChannels: O, inChannels: K, width: width)) {
-            packPointwiseWeights($0, w.ptr, outChannels: O, inChannels: K, width: width)
-        }
-        Profiler.measure(geo.isPointwise ? "conv2d+bn+act.1x1 packed" : "conv2d+bn+act.im2col packed") {
-            conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale.ptr, shift: shift.ptr, activation: activation,
-                                             geo, width: width)
-        }
-        withExtendedLifetime(packed) {}
+        packedConvForward(y, x, w, scale: scale, shift: shift, activation: activation, geo)
         return y
     }
     Profiler.measure(geo.isDepthwise ? "conv2d+bn+act.dw" : geo.isPointwise ? "conv2d+bn+act.1x1" : "conv2d+bn+act.im2col") {
         conv2dForwardScaleShiftActivation(y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, geo)
     }
     return y
+}
+
+/// y = act(conv(x, w)·scale + shift) inside a `withFrozenWeights` scope: the direct kernel on the
+/// scope's packed copy of `w` (packed on first use).
+private func packedConvForward(_ y: Tensor, _ x: Tensor, _ w: Tensor, scale: Tensor?, shift: Tensor?,
+                               activation: ActivationKind?, _ geo: Conv2DGeometry) {
+    let width = PointwiseTuning.panelWidth, K = geo.patchSize, O = geo.outChannels
+    let packed = FrozenWeights.packed(w, layout: width, count: packedPointwiseCount(outChannels: O, inChannels: K, width: width)) {
+        packPointwiseWeights($0, w.ptr, outChannels: O, inChannels: K, width: width)
+    }
+    Profiler.measure(geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") {
+        conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale?.ptr, shift: shift?.ptr, activation: activation,
+                                         geo, width: width)
+    }
+    withExtendedLifetime(packed) {}
 }

@@ -15,7 +15,7 @@ public func withFrozenWeights<T>(_ body: () throws -> T) rethrows -> T {
     scope.depth += 1
     defer {
         scope.depth -= 1
-        if scope.depth == 0 { scope.packs.removeAll() }
+        if scope.depth == 0 { scope.packs.removeAll(); scope.packedFloats = 0 }
     }
     return try body()
 }
@@ -39,6 +39,11 @@ final class FrozenWeights {
     }
     var depth = 0
     var packs: [Key: Packed] = [:]
+    /// Floats held by `packs`.
+    var packedFloats = 0
+    /// Most floats one thread's scope keeps (1 GiB): weights computed afresh on every forward (a new
+    /// storage each time) would otherwise pile up; past the cap they are packed per call.
+    static let maxPackedFloats = 1 << 28
 
     private static let threadKey = "adnn.frozenWeights"
 
@@ -59,7 +64,10 @@ final class FrozenWeights {
         if let hit = scope.packs[key] { return hit.buffer }
         let buffer = Storage(count: count, zeroed: false)
         pack(buffer.pointer)
-        if scope.depth > 0 { scope.packs[key] = Packed(source: w.storage, buffer: buffer) }
+        if scope.depth > 0 && scope.packedFloats + count <= maxPackedFloats {
+            scope.packs[key] = Packed(source: w.storage, buffer: buffer)
+            scope.packedFloats += count
+        }
         return buffer
     }
 }
