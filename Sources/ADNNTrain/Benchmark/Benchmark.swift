@@ -69,10 +69,12 @@ public struct BenchmarkRequest {
                 let result: [String: Any] = ["mode": mode, "batch": batch, "images_per_second": ips, "params": model.parameterCount,
                                              "gflops": Double(2 * macs) / 1e9, "peak_rss_mib": peakRSSMiB(), "threads": Threading.threads,
                                              "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu, "config": config,
-                                             "iteration_ms_min": times[0], "iteration_ms_median": times[times.count / 2]]
+                                             "iteration_ms_min": times[0], "iteration_ms_median": times[times.count / 2],
+                                             "kernel_path": kernelPathDescription]
                 if json { print(jsonLine(result)) } else {
                     print(String(format: "%@ batch %d: %.2f images/s (%d iterations in %.1f s), %d params, %.2f GFLOPs/image, peak RSS %.0f MiB",
-                                 mode, batch, ips, iters, elapsed, model.parameterCount, Double(2 * macs) / 1e9, peakRSSMiB()))
+                                 mode, batch, ips, iters, elapsed, model.parameterCount, Double(2 * macs) / 1e9, peakRSSMiB())
+                          + "; kernels: " + kernelPathDescription)
                 }
                 return result
             }
@@ -80,4 +82,10 @@ public struct BenchmarkRequest {
             return mode == "infer" ? withFrozenWeights(measure) : measure()
         }
     }
+}
+
+/// Which vector path the kernels run on this machine, e.g. "AVX-512, packed 1×1/linear panels 32 wide"
+/// (the build itself targets the building CPU, `-march=native`, unless `ADNN_MARCH` says otherwise).
+public var kernelPathDescription: String {
+    (cpuHasAVX512 ? "AVX-512" : "AVX2 (no AVX-512)") + ", packed 1×1/linear panels \(PointwiseTuning.panelWidth) wide"
 }
