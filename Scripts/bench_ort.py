@@ -11,15 +11,15 @@ input shape as `adnn bench --mode infer`. Prints one JSON line with the keys of 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import onnxruntime as ort
 import yaml
+
+from bench_timing import measure
 
 
 def main():
@@ -49,25 +49,10 @@ def main():
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).standard_normal((a.batch, cin, s, s), dtype=np.float32)
     feed = {sess.get_inputs()[0].name: x}
-    for _ in range(a.warmup):
-        sess.run(None, feed)
-    cpu0 = time.process_time()
-    start = time.perf_counter()
-    iters, times = 0, []
-    while True:
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        times.append((time.perf_counter() - t0) * 1000)
-        iters += 1
-        if time.perf_counter() - start >= a.seconds:
-            break
-    elapsed = time.perf_counter() - start
-    ips = iters * a.batch / elapsed
-    res = {"mode": "infer", "batch": a.batch, "images_per_second": ips,
-           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": a.threads,
-           "iterations": iters, "seconds": elapsed, "cpu_seconds": time.process_time() - cpu0,
-           "iteration_ms_min": min(times), "iteration_ms_median": sorted(times)[len(times) // 2],
-           "config": a.config, "framework": "onnxruntime " + ort.__version__}
+    res = measure(lambda: sess.run(None, feed), a.batch, a.warmup, a.seconds)
+    ips, iters, elapsed = res["images_per_second"], res["iterations"], res["seconds"]
+    res.update({"mode": "infer", "batch": a.batch, "threads": a.threads, "config": a.config,
+                "framework": "onnxruntime " + ort.__version__})
     if a.json:
         print(json.dumps(res, sort_keys=True))
     else:

@@ -16,14 +16,14 @@ mode, batch, images_per_second, params, gflops, peak_rss_mib, threads, iteration
 import argparse
 import json
 import math
-import resource
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import timm
 import yaml
+
+from bench_timing import measure
 
 
 class ChannelGate(nn.Module):
@@ -253,27 +253,11 @@ def main():
             opt.step()
             center.update(feats.detach(), y)
 
-    for _ in range(a.warmup):
-        step()
-    cpu0 = time.process_time()
-    start = time.perf_counter()
-    iters = 0
-    times = []
-    while True:
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000)
-        iters += 1
-        if time.perf_counter() - start >= a.seconds:
-            break
-    elapsed = time.perf_counter() - start
-    cpu = time.process_time() - cpu0
-    ips = iters * a.batch / elapsed
-    res = {"mode": a.mode, "batch": a.batch, "images_per_second": ips, "params": params, "gflops": 2 * macs[0] / 1e9,
-           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(),
-           "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu,
-           "iteration_ms_min": min(times), "iteration_ms_median": sorted(times)[len(times) // 2], "config": a.config, "framework": "pytorch " + torch.__version__,
-           "memory_format": "channels_last" if a.channels_last else "contiguous"}
+    res = measure(step, a.batch, a.warmup, a.seconds)
+    ips, iters, elapsed = res["images_per_second"], res["iterations"], res["seconds"]
+    res.update({"mode": a.mode, "batch": a.batch, "params": params, "gflops": 2 * macs[0] / 1e9,
+                "threads": torch.get_num_threads(), "config": a.config, "framework": "pytorch " + torch.__version__,
+                "memory_format": "channels_last" if a.channels_last else "contiguous"})
     if a.json:
         print(json.dumps(res, sort_keys=True))
     else:
