@@ -9,7 +9,6 @@ input shape as `adnn bench --mode infer`. Prints one JSON line with the keys of 
     python3 Scripts/bench_ort.py --config Configs/fer2013-cpu.yaml --batch 1 --seconds 10 --threads 2
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 import yaml
 
-from bench_timing import measure
+from bench_timing import measure, report
 
 
 def main():
@@ -50,14 +49,9 @@ def main():
     x = np.random.default_rng(0).standard_normal((a.batch, cin, s, s), dtype=np.float32)
     feed = {sess.get_inputs()[0].name: x}
     res = measure(lambda: sess.run(None, feed), a.batch, a.warmup, a.seconds)
-    ips, iters, elapsed = res["images_per_second"], res["iterations"], res["seconds"]
     res.update({"mode": "infer", "batch": a.batch, "threads": a.threads, "config": a.config,
                 "framework": "onnxruntime " + ort.__version__})
-    if a.json:
-        print(json.dumps(res, sort_keys=True))
-    else:
-        print(f"infer batch {a.batch}: {ips:.2f} images/s ({iters} iterations in {elapsed:.1f} s), "
-              f"peak RSS {res['peak_rss_mib']:.0f} MiB ({res['framework']})")
+    report(res, a.json, f"peak RSS {res['peak_rss_mib']:.0f} MiB ({res['framework']})")
 
 
 if __name__ == "__main__":

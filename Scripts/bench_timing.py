@@ -1,4 +1,5 @@
 """Shared measurement loop of Scripts/bench_torch.py and Scripts/bench_ort.py (no framework imports)."""
+import json
 import resource
 import time
 
@@ -24,3 +25,12 @@ def measure(step, batch, warmup, seconds):
             "cpu_seconds": time.process_time() - cpu0,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "iteration_ms_min": min(times), "iteration_ms_median": sorted(times)[len(times) // 2]}
+
+
+def report(res, as_json, detail):
+    """Prints `res` as one JSON line, or the human line of `adnn bench` followed by `detail`."""
+    if as_json:
+        print(json.dumps(res, sort_keys=True))
+    else:
+        print(f"{res['mode']} batch {res['batch']}: {res['images_per_second']:.2f} images/s "
+              f"({res['iterations']} iterations in {res['seconds']:.1f} s), {detail}")

@@ -14,7 +14,6 @@ mode, batch, images_per_second, params, gflops, peak_rss_mib, threads, iteration
     python3 Scripts/bench_torch.py --config Configs/bench-small.yaml --mode infer --batch 1 --seconds 10 --threads 2
 """
 import argparse
-import json
 import math
 
 import torch
@@ -23,7 +22,7 @@ import torch.nn.functional as F
 import timm
 import yaml
 
-from bench_timing import measure
+from bench_timing import measure, report
 
 
 class ChannelGate(nn.Module):
@@ -254,15 +253,10 @@ def main():
             center.update(feats.detach(), y)
 
     res = measure(step, a.batch, a.warmup, a.seconds)
-    ips, iters, elapsed = res["images_per_second"], res["iterations"], res["seconds"]
     res.update({"mode": a.mode, "batch": a.batch, "params": params, "gflops": 2 * macs[0] / 1e9,
                 "threads": torch.get_num_threads(), "config": a.config, "framework": "pytorch " + torch.__version__,
                 "memory_format": "channels_last" if a.channels_last else "contiguous"})
-    if a.json:
-        print(json.dumps(res, sort_keys=True))
-    else:
-        print(f"{a.mode} batch {a.batch}: {ips:.2f} images/s ({iters} iterations in {elapsed:.1f} s), {params} params, "
-              f"{2 * macs[0] / 1e9:.2f} GFLOPs/image, peak RSS {res['peak_rss_mib']:.0f} MiB")
+    report(res, a.json, f"{params} params, {2 * macs[0] / 1e9:.2f} GFLOPs/image, peak RSS {res['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":
