@@ -14,7 +14,6 @@ mode, batch, images_per_second, params, gflops, peak_rss_mib, threads, iteration
     python3 Scripts/bench_torch.py --config Configs/bench-small.yaml --mode infer --batch 1 --seconds 10 --threads 2
 """
 import argparse
-import math
 
 import torch
 import torch.nn as nn
