@@ -77,8 +77,13 @@ public struct PredictionRequest {
             if whole { regions = [([0, 0, Float(img.width), Float(img.height)], nil, img)] }
             let t2 = Date()
             var faceObjects: [[String: Any]] = [], text: [String] = [], predictions: [FacePrediction] = []
-            for r in regions {
-                let p = try classifier.probabilities(r.image, tta: tta)
+            // All faces of the photo in batches of up to 64 (a group photo: one forward per 64 faces).
+            var probabilities: [[Float]] = []
+            for start in stride(from: 0, to: regions.count, by: 64) {
+                probabilities += try classifier.probabilities(
+                    batch: regions[start..<min(start + 64, regions.count)].map { $0.image }, tta: tta)
+            }
+            for (r, p) in zip(regions, probabilities) {
                 let best = p.indices.max { p[$0] < p[$1] } ?? 0
                 predictions.append(FacePrediction(box: r.box, score: r.score, probabilities: p, label: classes[best]))
                 var probs: [String: Double] = [:]
