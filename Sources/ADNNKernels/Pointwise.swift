@@ -8,9 +8,12 @@ import Foundation
 // Packed layout: panels of `width` output channels (16 or 32, `PointwiseTuning.panelWidth`), each
 // [K, width] row-major, zero-padded past O:  packed[(panel·K + k)·width + c] = W[panel·width + c, k].
 // The micro-kernel keeps a 4-pixel × width tile in registers over the whole K loop (4 × 2 SIMD16
-// accumulators at width 32 — 8 zmm registers on AVX-512; 4 × 1 at width 16 — 8 ymm on AVX2), applies
-// scale, shift and the activation in registers and stores once. Work splits over (pixel blocks ×
-// panels) on the kernel pool. `pointwiseConvNaive` is the twin the tests compare against.
+// accumulators at width 32 — 8 zmm registers on AVX-512; 4 × 1 at width 16 — 8 ymm on AVX2), stores
+// it once and applies scale, shift and the activation to it while it is in L1 (the specialised row
+// kernel of `scaleShiftActivation`). Work splits over (pixel blocks × panels) on the kernel pool; k×k
+// convolutions gather im2col rows per pixel block. `pointwiseConvNaive` is the twin the tests compare
+// against. The panel width is chosen at run time from the CPU; the vector instructions themselves come
+// from the build (`-march=native` unless `ADNN_MARCH` says otherwise).
 
 @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
