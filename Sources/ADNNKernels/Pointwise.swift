@@ -6,7 +6,8 @@ import Foundation
 // the product itself when there are few pixels (batch 1, late stages: 9–81 pixels × 1152 channels).
 //
 // Packed layout: panels of `width` output channels (16 or 32, `PointwiseTuning.panelWidth`), each
-// [K, width] row-major, zero-padded past O:  packed[(panel·K + k)·width + c] = W[panel·width + c, k].
+// [K, width] row-major, zero-padded past O:  packed[(panel·K + k)·width + c] = W[panel·width + c, k];
+// at width 32 the last panel is 16 wide when O mod 32 is 1…16 (O = 16, 24, 40, 80, 112 waste no half tiles).
 // The micro-kernel keeps a 4-pixel × width tile in registers over the whole K loop (4 × 2 SIMD16
 // accumulators at width 32 — 8 zmm registers on AVX-512; 4 × 1 at width 16 — 8 ymm on AVX2), stores
 // it once and applies scale, shift and the activation to it while it is in L1 (the specialised row
@@ -53,7 +54,14 @@ public enum PointwiseTuning {
 
 /// Floats needed by `packPointwiseWeights` for `outChannels` × `inChannels` at panel width `width`.
 public func packedPointwiseCount(outChannels: Int, inChannels: Int, width: Int) -> Int {
-    (outChannels + width - 1) / width * inChannels * width
+    let (panels, narrowLast) = panelLayout(outChannels, width)
+    return narrowLast ? (panels - 1) * inChannels * width + inChannels * 16 : panels * inChannels * width
+}
+
+/// Number of panels for `O` output channels at `width`, and whether the last one is 16 wide (width 32 only).
+@inline(__always)
+func panelLayout(_ O: Int, _ width: Int) -> (count: Int, narrowLast: Bool) {
+    ((O + width - 1) / width, width == 32 && O % 32 != 0 && O % 32 <= 16)
 }
 
 /// Packs 1×1 convolution weights for `pointwiseConvScaleShiftActivation`.
@@ -61,16 +69,17 @@ public func packedPointwiseCount(outChannels: Int, inChannels: Int, width: Int) 
 public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>,
                                  outChannels O: Int, inChannels K: Int, width: Int) {
     precondition(width == 16 || width == 32, "packPointwiseWeights: width \(width) must be 16 or 32")
-    let panels = (O + width - 1) / width
+    let (panels, narrowLast) = panelLayout(O, width)
     for p in 0..<panels {
         let base = packed + p * K * width
-        for c in 0..<width {
+        let pw = narrowLast && p == panels - 1 ? 16 : width
+        for c in 0..<pw {
             let o = p * width + c
             if o < O {
                 let row = w + o * K
-                for k in 0..<K { base[k * width + c] = row[k] }
+                for k in 0..<K { base[k * pw + c] = row[k] }
             } else {
-                for k in 0..<K { base[k * width + c] = 0 }
+                for k in 0..<K { base[k * pw + c] = 0 }
             }
         }
     }
@@ -137,15 +146,15 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
         scaleShiftActivationRows(y, y, scale: nil, shift: shift, activation: activation, rows: 0..<P, channels: O)
         return
     }
-    let panels = (O + width - 1) / width
+    let (panels, narrowLast) = panelLayout(O, width)
     let block = Swift.max(4, PointwiseTuning.pixelBlock / 4 * 4)
     let pixelBlocks = (P + block - 1) / block
-    let wide = width == 32
     parallelFor(pixelBlocks * panels) { r in
         for item in r {
             let pb = item / panels, p = item % panels
             let o0 = p * width, validColumns = Swift.min(width, O - o0)
             let panel = packed + p * K * width
+            let wide = width == 32 && !(narrowLast && p == panels - 1)
             var r0 = pb * block
             let end = Swift.min(P, r0 + block)
             while r0 < end {
@@ -203,7 +212,8 @@ public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _
     }
     // Blocks of output pixels: each gathers its im2col rows into its own buffer (in L1/L2), then runs
     // every panel over them.
-    let O = g.outChannels, panels = (O + width - 1) / width
+    let O = g.outChannels
+    let (panels, narrowLast) = panelLayout(O, width)
     let block = Swift.max(4, Swift.min(256, (1 << 14) / Swift.max(1, K)) / 4 * 4)
     let blocks = (P + block - 1) / block
     parallelFor(blocks) { r in
@@ -218,7 +228,7 @@ public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _
                 var r0 = 0
                 while r0 < p1 - p0 {
                     let valid = Swift.min(4, p1 - p0 - r0)
-                    if width == 32 {
+                    if width == 32 && !(narrowLast && p == panels - 1) {
                         pointwiseTile(y + p0 * O, col, panel, scale: scale, shift: shift, activation: activation, rows: r0,
                                       validRows: valid, column: o0, validColumns: validColumns, K: K, O: O, wide: true)
                     } else {

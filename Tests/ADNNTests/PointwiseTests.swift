@@ -8,7 +8,7 @@ import ADNNKernels
 final class PointwiseTests: XCTestCase {
     func testPackedPointwiseMatchesNaive() {
         let shapes: [(p: Int, k: Int, o: Int)] = [(1, 1, 1), (9, 1152, 192), (5, 24, 40), (37, 16, 96), (130, 96, 24),
-                                                   (4, 320, 1280), (3, 7, 33), (70, 40, 17)]
+                                                   (4, 320, 1280), (3, 7, 33), (70, 40, 17), (11, 24, 16), (6, 30, 56), (13, 20, 112)]
         for width in [16, 32] {
             for (i, sh) in shapes.enumerated() {
                 let x = randn([sh.p, sh.k], seed: UInt64(500 + i)), w = randn([sh.o, sh.k], seed: UInt64(600 + i), scale: 0.2)
@@ -28,6 +28,15 @@ final class PointwiseTests: XCTestCase {
                 }
             }
         }
+    }
+
+    func testPackedLayoutNarrowLastPanel() {
+        // Width 32: a last panel of 16 when O mod 32 is 1…16, else full panels; width 16: always full.
+        XCTAssertEqual(packedPointwiseCount(outChannels: 40, inChannels: 5, width: 32), 5 * 32 + 5 * 16)
+        XCTAssertEqual(packedPointwiseCount(outChannels: 16, inChannels: 5, width: 32), 5 * 16)
+        XCTAssertEqual(packedPointwiseCount(outChannels: 56, inChannels: 5, width: 32), 2 * 5 * 32)
+        XCTAssertEqual(packedPointwiseCount(outChannels: 64, inChannels: 5, width: 32), 2 * 5 * 32)
+        XCTAssertEqual(packedPointwiseCount(outChannels: 40, inChannels: 5, width: 16), 3 * 5 * 16)
     }
 
     func testPackedConvMatchesNaiveOnConvCases() {
