@@ -158,10 +158,7 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
 /// scope's packed copy of `w` (packed on first use).
 private func packedConvForward(_ y: Tensor, _ x: Tensor, _ w: Tensor, scale: Tensor?, shift: Tensor?,
                                activation: ActivationKind?, _ geo: Conv2DGeometry) {
-    let width = PointwiseTuning.panelWidth, K = geo.patchSize, O = geo.outChannels
-    let packed = FrozenWeights.packed(w, layout: width, count: packedPointwiseCount(outChannels: O, inChannels: K, width: width)) {
-        packPointwiseWeights($0, w.ptr, outChannels: O, inChannels: K, width: width)
-    }
+    let (packed, width) = FrozenWeights.panels(of: w, outChannels: geo.outChannels, inChannels: geo.patchSize)
     Profiler.measure(geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") {
         conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale?.ptr, shift: shift?.ptr, activation: activation,
                                          geo, width: width)

@@ -57,6 +57,16 @@ final class FrozenWeights {
         return s
     }
 
+    /// The open scope's copy of `w` (rows [O, K]: conv OHWI or linear [out, in]) packed into panels of
+    /// `PointwiseTuning.panelWidth` by `packPointwiseWeights`, made on first use; and that width.
+    static func panels(of w: Tensor, outChannels O: Int, inChannels K: Int) -> (storage: Storage, width: Int) {
+        let width = PointwiseTuning.panelWidth
+        let storage = packed(w, layout: width, count: packedPointwiseCount(outChannels: O, inChannels: K, width: width)) {
+            packPointwiseWeights($0, w.ptr, outChannels: O, inChannels: K, width: width)
+        }
+        return (storage, width)
+    }
+
     /// The packed copy of `w` for `layout` in the calling thread's open scope, made by `pack` on first use.
     static func packed(_ w: Tensor, layout: Int, count: Int, pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
         let scope = current(create: true)!

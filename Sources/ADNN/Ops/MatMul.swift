@@ -68,10 +68,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let out = Tensor.empty(Array(x.shape.dropLast()) + [nOut])
     if weightsAreFrozen && rows <= PointwiseTuning.maxPixels && !needsGrad(bias.map { [x, weight, $0] } ?? [x, weight]) {
         // Weights constant for the scope: the direct kernel on panels packed once (see `withFrozenWeights`).
-        let width = PointwiseTuning.panelWidth
-        let packed = FrozenWeights.packed(weight, layout: width, count: packedPointwiseCount(outChannels: nOut, inChannels: nIn, width: width)) {
-            packPointwiseWeights($0, weight.ptr, outChannels: nOut, inChannels: nIn, width: width)
-        }
+        let (packed, width) = FrozenWeights.panels(of: weight, outChannels: nOut, inChannels: nIn)
         Profiler.measure("linear packed") {
             pointwiseConvScaleShiftActivation(out.ptr, x.ptr, packed.pointer, scale: nil, shift: bias?.ptr, activation: nil,
                                               pixels: rows, inChannels: nIn, outChannels: nOut, width: width)
