@@ -64,6 +64,7 @@ let package = Package(
                 swiftSettings: coreFlags),
         .target(name: "ADNNReport", dependencies: ["ADNNTrain", "ADNN", "ADNNData"], swiftSettings: coreFlags),
         .target(name: "ADNNDistributed", dependencies: ["CMPI", "ADNN"], swiftSettings: coreFlags),
+        .executableTarget(name: "adnn-kernel-bench", dependencies: ["ADNNKernels"], swiftSettings: coreFlags),
         .executableTarget(name: "adnn-mpi-check", dependencies: ["ADNNDistributed", "ADNN", "ADNNTrain", "ADNNKernels", "CMPI"]),
         .target(name: "ADNNVideo", dependencies: ["ADNN", "ADNNData", "ADNNKernels", "CFFmpeg"],
                 swiftSettings: coreFlags),

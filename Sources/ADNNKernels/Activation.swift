@@ -29,6 +29,14 @@ public enum ActivationKind: Sendable, Equatable {
         default: return false
         }
     }
+
+    /// True for relu, relu6 and leaky relu (a compare and a select per lane, cheap to apply in registers).
+    public var isPiecewiseLinear: Bool {
+        switch self {
+        case .relu, .relu6, .leakyRelu: return true
+        case .silu, .sigmoid, .gelu, .tanh: return false
+        }
+    }
 }
 
 // MARK: - SIMD helpers
@@ -43,7 +51,7 @@ public enum ActivationKind: Sendable, Equatable {
 
 /// e^x for 16 lanes (Cephes-style range reduction and degree-5 polynomial, ≈ 1 ulp on [−87, 88]).
 /// Inputs above 88.3 saturate at e^88.3 ≈ 2.2e38 (finite); inputs below −87.33 give 0. NaN propagates.
-@inline(__always)
+@_transparent
 public func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
     let hi = SIMD16<Float>(repeating: 88.3)
     let lo = SIMD16<Float>(repeating: -87.3365478515625)
@@ -73,13 +81,13 @@ public func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
 }
 
 /// |x| for 16 lanes (clears the sign bit).
-@inline(__always)
-private func abs16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+@_transparent @usableFromInline
+func abs16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
 }
 
 /// Logistic sigmoid for 16 lanes, accurate on both tails (uses e^−|x|).
-@inline(__always)
+@_transparent
 public func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let e = vectorExp(-abs16(x))
     let s = 1 / (1 + e)
@@ -88,14 +96,14 @@ public func vectorSigmoid(_ x: SIMD16<Float>) -> SIMD16<Float> {
 
 /// erf for 16 lanes: Abramowitz–Stegun 7.1.26 (|error| ≤ 1.5e-7), the form PyTorch's vectorised
 /// CPU GELU uses.
-@inline(__always)
+@_transparent
 public func vectorErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
     erfGivenExp(x, vectorExp(-(x * x)))
 }
 
 /// A–S 7.1.26 erf(x) when e^(−x²) is already known (GELU backward shares it with the density).
-@inline(__always)
-private func erfGivenExp(_ x: SIMD16<Float>, _ expNegSq: SIMD16<Float>) -> SIMD16<Float> {
+@_transparent @usableFromInline
+func erfGivenExp(_ x: SIMD16<Float>, _ expNegSq: SIMD16<Float>) -> SIMD16<Float> {
     let ax = abs16(x)
     let t = 1 / (1 + 0.3275911 * ax)
     var p = SIMD16<Float>(repeating: 1.061405429)
@@ -110,7 +118,7 @@ private func erfGivenExp(_ x: SIMD16<Float>, _ expNegSq: SIMD16<Float>) -> SIMD1
 
 /// tanh for 16 lanes (Cephes `tanhf`: odd polynomial for |x| < 0.625, 1 − 2/(e^{2|x|} + 1) above;
 /// ≈ 2 ulp).
-@inline(__always)
+@_transparent
 public func vectorTanh(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let ax = abs16(x)
     let big = 1 - 2 / (vectorExp(2 * ax) + 1)

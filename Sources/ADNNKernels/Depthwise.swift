@@ -25,6 +25,13 @@
     while i < n { dst[i] += src[i]; i += 1 }
 }
 
+/// Depthwise weights w [C, kh·kw] → wt [kh·kw, C], the layout the forward kernel reads (done once per
+/// call unless the caller passes it in, as inference with frozen weights does).
+// wt: [taps, C], w: [C, taps]
+public func depthwiseTransposeTaps(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, channels C: Int, taps T: Int) {
+    transposeTaps(wt, w, channels: C, taps: T)
+}
+
 /// w [C, kh·kw] → wt [kh·kw, C].
 // wt: [taps, C], w: [C, taps]
 @inline(__always)
@@ -40,11 +47,12 @@ public func depthwiseConv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: Unsafe
 }
 
 /// Depthwise forward that hands every finished output row (`Wo` pixels × C, still in cache) to
-/// `epilogue(rowPointer, Wo)` on the thread that computed it.
-// y: [N, Ho, Wo, C], x: [N, H, W, C], w: [C, kh, kw, 1], bias: [C]
+/// `epilogue(rowPointer, Wo)` on the thread that computed it. `taps`, when given, is `w` already in the
+/// [kh·kw, C] layout of `depthwiseTransposeTaps` (then `w` is not read).
+// y: [N, Ho, Wo, C], x: [N, H, W, C], w: [C, kh, kw, 1], bias: [C], taps: [kh·kw, C]
 @inline(__always)
 func depthwiseConv2dForwardRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                                _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry,
+                                _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry, taps: UnsafePointer<Float>? = nil,
                                 _ epilogue: (UnsafeMutablePointer<Float>, Int) -> Void) {
     g.validate()
     precondition(g.groups == g.inChannels && g.outChannels == g.inChannels,
@@ -52,14 +60,14 @@ func depthwiseConv2dForwardRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoi
     let N = g.batch, H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
     let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation, pt = g.padTop, pl = g.padLeft
     if N * Ho * Wo == 0 { return }
-    let wt = UnsafeMutablePointer<Float>.allocate(capacity: kh * kw * C)
-    defer { wt.deallocate() }
-    transposeTaps(wt, w, channels: C, taps: kh * kw)
-    let zeros = UnsafeMutablePointer<Float>.allocate(capacity: C)
-    defer { zeros.deallocate() }
-    zeros.update(repeating: 0, count: C)
-    let b = UnsafePointer(bias ?? UnsafePointer(zeros))
-    let wtc = UnsafePointer(wt)
+    let wt: UnsafeMutablePointer<Float>? = taps == nil ? .allocate(capacity: kh * kw * C) : nil
+    defer { wt?.deallocate() }
+    if let wt { transposeTaps(wt, w, channels: C, taps: kh * kw) }
+    let zeros: UnsafeMutablePointer<Float>? = bias == nil ? .allocate(capacity: C) : nil
+    defer { zeros?.deallocate() }
+    zeros?.update(repeating: 0, count: C)
+    let b = bias ?? UnsafePointer(zeros!)
+    let wtc = taps ?? UnsafePointer(wt!)
     parallelFor(N * Ho, grain: Swift.max(1, 4096 / Swift.max(1, Wo * C * kh * kw))) { r in
         for row in r {
             let n = row / Ho, oy = row % Ho

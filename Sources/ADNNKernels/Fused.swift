@@ -20,20 +20,10 @@ import Foundation
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
-private let invSqrt2: Float = 0.70710678118654752
-private let invSqrt2Pi: Float = 0.39894228040143268
-
-@inline(__always) private func sigmoid1(_ x: Float) -> Float {
-    let e = Foundation.exp(-Swift.abs(x))
-    let s = 1 / (1 + e)
-    return x < 0 ? e * s : s
-}
-
-/// Applies `f` (16 lanes) / `fs` (tail) to `rows` rows of `c` channels: out = f(x·scale + shift).
+/// Applies `f` to `rows` rows of `c` channels: out = f(x·scale + shift).
 @inline(__always)
-private func mapRows(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?,
-                     _ shift: UnsafePointer<Float>?, rows: Range<Int>, c: Int,
-                     _ f: (SIMD16<Float>) -> SIMD16<Float>, _ fs: (Float) -> Float) {
+private func mapRows<F: LaneFunction>(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?,
+                                      _ shift: UnsafePointer<Float>?, rows: Range<Int>, c: Int, _ f: F) {
     for row in rows {
         let xr = x + row * c, o = out + row * c
         var k = 0
@@ -48,7 +38,7 @@ private func mapRows(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
             var v = xr[k]
             if let scale { v *= scale[k] }
             if let shift { v += shift[k] }
-            o[k] = fs(v)
+            o[k] = f(v)
             k += 1
         }
     }
@@ -60,28 +50,16 @@ func scaleShiftActivationRows(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePoi
                               shift: UnsafePointer<Float>?, activation: ActivationKind?, rows: Range<Int>, channels c: Int) {
     guard let kind = activation else {
         if scale == nil && shift == nil && UnsafePointer(out) == x { return }
-        mapRows(out, x, scale, shift, rows: rows, c: c, { $0 }, { $0 }); return
+        mapRows(out, x, scale, shift, rows: rows, c: c, IdentityLanes()); return
     }
     switch kind {
-    case .relu:
-        let z = SIMD16<Float>(repeating: 0)
-        mapRows(out, x, scale, shift, rows: rows, c: c, { $0.replacing(with: z, where: $0 .< z) }, { $0 > 0 ? $0 : 0 })
-    case .relu6:
-        let z = SIMD16<Float>(repeating: 0), six = SIMD16<Float>(repeating: 6)
-        mapRows(out, x, scale, shift, rows: rows, c: c, { v in
-            var r = v; r.replace(with: z, where: r .< z); r.replace(with: six, where: r .> six); return r
-        }, { Swift.min(Swift.max($0, 0), 6) })
-    case .leakyRelu(let slope):
-        mapRows(out, x, scale, shift, rows: rows, c: c, { $0.replacing(with: $0 * slope, where: $0 .<= 0) }, { $0 > 0 ? $0 : $0 * slope })
-    case .silu:
-        mapRows(out, x, scale, shift, rows: rows, c: c, { $0 * vectorSigmoid($0) }, { $0 * sigmoid1($0) })
-    case .sigmoid:
-        mapRows(out, x, scale, shift, rows: rows, c: c, { vectorSigmoid($0) }, { sigmoid1($0) })
-    case .gelu:
-        mapRows(out, x, scale, shift, rows: rows, c: c, { 0.5 * $0 * (1 + vectorErf($0 * invSqrt2)) },
-                { 0.5 * $0 * (1 + Foundation.erf($0 * invSqrt2)) })
-    case .tanh:
-        mapRows(out, x, scale, shift, rows: rows, c: c, { vectorTanh($0) }, { Foundation.tanh($0) })
+    case .relu: mapRows(out, x, scale, shift, rows: rows, c: c, ReLULanes())
+    case .relu6: mapRows(out, x, scale, shift, rows: rows, c: c, ReLU6Lanes())
+    case .leakyRelu(let slope): mapRows(out, x, scale, shift, rows: rows, c: c, LeakyReLULanes(slope: slope))
+    case .silu: mapRows(out, x, scale, shift, rows: rows, c: c, SiLULanes())
+    case .sigmoid: mapRows(out, x, scale, shift, rows: rows, c: c, SigmoidLanes())
+    case .gelu: mapRows(out, x, scale, shift, rows: rows, c: c, GELULanes())
+    case .tanh: mapRows(out, x, scale, shift, rows: rows, c: c, TanhLanes())
     }
 }
 
@@ -140,7 +118,7 @@ func activationDerivativeNaive(_ kind: ActivationKind?, _ v: Double) -> Double {
 private func activationGradRows(_ gz: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                                 scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKind?,
                                 rows: Range<Int>, channels c: Int) {
-    @inline(__always) func each(_ f: (SIMD16<Float>) -> SIMD16<Float>, _ fs: (Float) -> Float) {
+    @inline(__always) func each<F: LaneFunction>(_ f: F) {
         for row in rows {
             let gr = g + row * c, xr = x + row * c, o = gz + row * c
             var k = 0
@@ -149,31 +127,21 @@ private func activationGradRows(_ gz: UnsafeMutablePointer<Float>, _ g: UnsafePo
                 store16(o + k, load16(gr + k) * f(z))
                 k += 16
             }
-            while k < c { o[k] = gr[k] * fs(xr[k] * scale[k] + shift[k]); k += 1 }
+            while k < c { o[k] = gr[k] * f(xr[k] * scale[k] + shift[k]); k += 1 }
         }
     }
     guard let kind = activation else {
         for row in rows { (gz + row * c).update(from: g + row * c, count: c) }
         return
     }
-    let zero = SIMD16<Float>(repeating: 0), one = SIMD16<Float>(repeating: 1)
     switch kind {
-    case .relu: each({ one.replacing(with: zero, where: $0 .<= zero) }, { $0 > 0 ? 1 : 0 })
-    case .relu6:
-        let six = SIMD16<Float>(repeating: 6)
-        each({ one.replacing(with: zero, where: ($0 .<= zero) .| ($0 .>= six)) }, { ($0 > 0 && $0 < 6) ? 1 : 0 })
-    case .leakyRelu(let s):
-        let sv = SIMD16<Float>(repeating: s)
-        each({ one.replacing(with: sv, where: $0 .<= zero) }, { $0 > 0 ? 1 : s })
-    case .silu:
-        each({ z in let s = vectorSigmoid(z); return s * (1 + z * (1 - s)) }, { z in let s = sigmoid1(z); return s * (1 + z * (1 - s)) })
-    case .sigmoid:
-        each({ z in let s = vectorSigmoid(z); return s * (1 - s) }, { z in let s = sigmoid1(z); return s * (1 - s) })
-    case .gelu:
-        each({ z in 0.5 * (1 + vectorErf(z * invSqrt2)) + z * invSqrt2Pi * vectorExp(-0.5 * z * z) },
-             { z in 0.5 * (1 + Foundation.erf(z * invSqrt2)) + z * invSqrt2Pi * Foundation.exp(-0.5 * z * z) })
-    case .tanh:
-        each({ z in let t = vectorTanh(z); return 1 - t * t }, { z in let t = Foundation.tanh(z); return 1 - t * t })
+    case .relu: each(ReLUDerivative())
+    case .relu6: each(ReLU6Derivative())
+    case .leakyRelu(let s): each(LeakyReLUDerivative(slope: s))
+    case .silu: each(SiLUDerivative())
+    case .sigmoid: each(SigmoidDerivative())
+    case .gelu: each(GELUDerivative())
+    case .tanh: each(TanhDerivative())
     }
 }
 
@@ -220,17 +188,18 @@ public enum FusedConvTuning {
 }
 
 /// y = act(conv(x, w)·scale + shift) per output channel (no bias; fold it into `shift`). Depthwise
-/// convolutions apply the epilogue per output row; 1×1 and im2col convolutions run one single-threaded
+/// convolutions (weights optionally given pre-transposed as `depthwiseTaps`) apply the epilogue per output row; 1×1 and im2col convolutions run one single-threaded
 /// GEMM per block of output pixels on the pool and apply it to the block while it is in cache.
 // y: [N, Ho, Wo, O], x: [N, H, W, C], w: [O, kh, kw, C/groups], scale, shift: [O]
 public func conv2dForwardScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                               scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
-                                              activation: ActivationKind?, _ g: Conv2DGeometry) {
+                                              activation: ActivationKind?, _ g: Conv2DGeometry,
+                                              depthwiseTaps: UnsafePointer<Float>? = nil) {
     g.validate()
     if g.outputCount == 0 { return }
     let O = g.outChannels, P = g.batch * g.outHeight * g.outWidth
     if g.isDepthwise {
-        depthwiseConv2dForwardRows(y, x, w, nil, g) { out, rowCount in
+        depthwiseConv2dForwardRows(y, x, w, nil, g, taps: depthwiseTaps) { out, rowCount in
             scaleShiftActivationRows(out, out, scale: scale, shift: shift, activation: activation, rows: 0..<rowCount, channels: O)
         }
         return

@@ -42,7 +42,13 @@ public enum PointwiseTuning {
         if let s = ProcessInfo.processInfo.environment["ADNN_POINTWISE_WIDTH"], let v = Int(s), v == 16 || v == 32 { return v }
         return cpuHasAVX512 ? 32 : 16
     }()
-    /// Pixels per work item (a multiple of 4).
+    /// Pixels per register tile: 12 on AVX-512 (12 × 32 = 24 zmm accumulators), 6 on AVX2 (6 × 16 =
+    /// 12 ymm); `ADNN_POINTWISE_ROWS=4|6|8|12` overrides it (12 and 8 only where AVX-512 holds them).
+    nonisolated(unsafe) public static var tileRows: Int = {
+        if let s = ProcessInfo.processInfo.environment["ADNN_POINTWISE_ROWS"], let v = Int(s), [4, 6, 8, 12].contains(v) { return v }
+        return cpuHasAVX512 ? 12 : 6
+    }()
+    /// Pixels per work item (rounded down to a multiple of `tileRows`).
     nonisolated(unsafe) public static var pixelBlock = 64
     /// Largest output pixel count for which frozen-weight inference takes the packed direct kernel
     /// instead of OpenBLAS (`ADNN_PACKED_CONV_MAX_PIXELS`; 0 turns the packed path off, for comparisons).
@@ -85,50 +91,168 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
     }
 }
 
-/// One 4-pixel tile of one panel: rows r0…r0+3 of x (pixel indices clamped to the last valid one, whose
-/// results are then not stored), `wide` = two SIMD16 columns (width 32) or one (width 16).
+/// One tile of `rows` pixels (a constant at every call site: 12, 8 or 4 on AVX-512; 6 or 4 at width 16)
+/// × one panel: rows r0… of x (pixel indices clamped to the last valid one, whose results are then not
+/// stored), `wide` = two SIMD16 columns (width 32) or one (width 16). At 12 × 32 the tile holds 24 zmm
+/// accumulators, so each weight vector loaded from the panel feeds 12 FMAs (4 × 32 fed 4: the panel,
+/// streamed from L2 for large K, was the bound).
 @inline(__always)
 private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
                            scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                           rows r0: Int, validRows: Int, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool) {
+                           rows: Int, r0: Int, validRows: Int, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool) {
     let width = wide ? 32 : 16
+    let last = validRows - 1
     let x0 = x + r0 * K
-    let x1 = x + (r0 + Swift.min(1, validRows - 1)) * K
-    let x2 = x + (r0 + Swift.min(2, validRows - 1)) * K
-    let x3 = x + (r0 + Swift.min(3, validRows - 1)) * K
-    var a00 = SIMD16<Float>(), a10 = SIMD16<Float>(), a20 = SIMD16<Float>(), a30 = SIMD16<Float>()
-    var a01 = SIMD16<Float>(), a11 = SIMD16<Float>(), a21 = SIMD16<Float>(), a31 = SIMD16<Float>()
+    let x1 = x + (r0 + Swift.min(1, last)) * K
+    let x2 = x + (r0 + Swift.min(2, last)) * K
+    let x3 = x + (r0 + Swift.min(3, last)) * K
+    let x4 = x + (r0 + Swift.min(4, last)) * K
+    let x5 = x + (r0 + Swift.min(5, last)) * K
+    let x6 = x + (r0 + Swift.min(6, last)) * K
+    let x7 = x + (r0 + Swift.min(7, last)) * K
+    let x8 = x + (r0 + Swift.min(8, last)) * K
+    let x9 = x + (r0 + Swift.min(9, last)) * K
+    let x10 = x + (r0 + Swift.min(10, last)) * K
+    let x11 = x + (r0 + Swift.min(11, last)) * K
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>(), a4 = SIMD16<Float>(), a5 = SIMD16<Float>()
+    var a6 = SIMD16<Float>(), a7 = SIMD16<Float>(), a8 = SIMD16<Float>(), a9 = SIMD16<Float>(), a10 = SIMD16<Float>(), a11 = SIMD16<Float>()
+    var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>(), b4 = SIMD16<Float>(), b5 = SIMD16<Float>()
+    var b6 = SIMD16<Float>(), b7 = SIMD16<Float>(), b8 = SIMD16<Float>(), b9 = SIMD16<Float>(), b10 = SIMD16<Float>(), b11 = SIMD16<Float>()
     var wp = panel
     for k in 0..<K {
-        let w0 = load16(wp)
-        let b0 = SIMD16<Float>(repeating: x0[k]), b1 = SIMD16<Float>(repeating: x1[k])
-        let b2 = SIMD16<Float>(repeating: x2[k]), b3 = SIMD16<Float>(repeating: x3[k])
-        a00.addProduct(b0, w0); a10.addProduct(b1, w0); a20.addProduct(b2, w0); a30.addProduct(b3, w0)
-        if wide {
-            let w1 = load16(wp + 16)
-            a01.addProduct(b0, w1); a11.addProduct(b1, w1); a21.addProduct(b2, w1); a31.addProduct(b3, w1)
+        let w0 = load16(wp), w1 = wide ? load16(wp + 16) : SIMD16<Float>()
+        do { let s = SIMD16<Float>(repeating: x0[k]); a0.addProduct(s, w0); if wide { b0.addProduct(s, w1) } }
+        do { let s = SIMD16<Float>(repeating: x1[k]); a1.addProduct(s, w0); if wide { b1.addProduct(s, w1) } }
+        do { let s = SIMD16<Float>(repeating: x2[k]); a2.addProduct(s, w0); if wide { b2.addProduct(s, w1) } }
+        do { let s = SIMD16<Float>(repeating: x3[k]); a3.addProduct(s, w0); if wide { b3.addProduct(s, w1) } }
+        if rows > 4 {
+            do { let s = SIMD16<Float>(repeating: x4[k]); a4.addProduct(s, w0); if wide { b4.addProduct(s, w1) } }
+            do { let s = SIMD16<Float>(repeating: x5[k]); a5.addProduct(s, w0); if wide { b5.addProduct(s, w1) } }
+        }
+        if rows > 6 {
+            do { let s = SIMD16<Float>(repeating: x6[k]); a6.addProduct(s, w0); if wide { b6.addProduct(s, w1) } }
+            do { let s = SIMD16<Float>(repeating: x7[k]); a7.addProduct(s, w0); if wide { b7.addProduct(s, w1) } }
+        }
+        if rows > 8 {
+            do { let s = SIMD16<Float>(repeating: x8[k]); a8.addProduct(s, w0); if wide { b8.addProduct(s, w1) } }
+            do { let s = SIMD16<Float>(repeating: x9[k]); a9.addProduct(s, w0); if wide { b9.addProduct(s, w1) } }
+            do { let s = SIMD16<Float>(repeating: x10[k]); a10.addProduct(s, w0); if wide { b10.addProduct(s, w1) } }
+            do { let s = SIMD16<Float>(repeating: x11[k]); a11.addProduct(s, w0); if wide { b11.addProduct(s, w1) } }
         }
         wp += width
     }
+    // Epilogue in registers: scale, shift and the activation on each accumulator, then one store.
+    let cols0 = Swift.min(16, validColumns), cols1 = validColumns - 16
+    let sc0 = scale.map { loadPartial($0 + o0, cols0, fill: 1) }, sh0 = shift.map { loadPartial($0 + o0, cols0, fill: 0) }
+    let sc1 = wide ? scale.map { loadPartial($0 + o0 + 16, cols1, fill: 1) } : nil
+    let sh1 = wide ? shift.map { loadPartial($0 + o0 + 16, cols1, fill: 0) } : nil
     @inline(__always) func store(_ acc: SIMD16<Float>, row: Int, half: Int) {
         if row >= validRows { return }
-        let c0 = o0 + half * 16
-        let n = validColumns - half * 16
+        let n = half == 0 ? cols0 : cols1
         if n <= 0 { return }
-        let out = y + (r0 + row) * O + c0
-        if n >= 16 { store16(out, acc) } else { for i in 0..<n { out[i] = acc[i] } }
+        var v = acc
+        if let s = half == 0 ? sc0 : sc1 { v *= s }
+        if let b = half == 0 ? sh0 : sh1 { v += b }
+        if cheap, let activation { v = activate(v, activation) }
+        let out = y + (r0 + row) * O + o0 + half * 16
+        if n >= 16 { store16(out, v) } else { for i in 0..<n { out[i] = v[i] } }
     }
-    store(a00, row: 0, half: 0); store(a10, row: 1, half: 0); store(a20, row: 2, half: 0); store(a30, row: 3, half: 0)
-    if wide {
-        store(a01, row: 0, half: 1); store(a11, row: 1, half: 1); store(a21, row: 2, half: 1); store(a31, row: 3, half: 1)
+    let cheap = activation?.isPiecewiseLinear ?? true
+    store(a0, row: 0, half: 0); store(a1, row: 1, half: 0); store(a2, row: 2, half: 0); store(a3, row: 3, half: 0)
+    if wide { store(b0, row: 0, half: 1); store(b1, row: 1, half: 1); store(b2, row: 2, half: 1); store(b3, row: 3, half: 1) }
+    if rows > 4 { store(a4, row: 4, half: 0); store(a5, row: 5, half: 0) }
+    if rows > 4 { if wide { store(b4, row: 4, half: 1); store(b5, row: 5, half: 1) } }
+    if rows > 6 { store(a6, row: 6, half: 0); store(a7, row: 7, half: 0) }
+    if rows > 6 { if wide { store(b6, row: 6, half: 1); store(b7, row: 7, half: 1) } }
+    if rows > 8 { store(a8, row: 8, half: 0); store(a9, row: 9, half: 0); store(a10, row: 10, half: 0); store(a11, row: 11, half: 0) }
+    if rows > 8 { if wide { store(b8, row: 8, half: 1); store(b9, row: 9, half: 1); store(b10, row: 10, half: 1); store(b11, row: 11, half: 1) } }
+    if !cheap, let activation {
+        activateRows(y + r0 * O + o0, stride: O, rows: validRows, columns: validColumns, activation)
     }
-    // Epilogue on the tile while it is in L1 (the row kernel of `scaleShiftActivation`, specialised per activation).
-    if scale != nil || shift != nil || activation != nil {
-        for row in 0..<validRows {
-            let out = y + (r0 + row) * O + o0
-            scaleShiftActivationRows(out, out, scale: scale.map { $0 + o0 }, shift: shift.map { $0 + o0 }, activation: activation,
-                                     rows: 0..<1, channels: validColumns)
+}
+
+/// `count` (≤ 16) floats from `p`, the other lanes `fill`.
+@inline(__always)
+private func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float) -> SIMD16<Float> {
+    if count >= 16 { return load16(p) }
+    var v = SIMD16<Float>(repeating: fill)
+    for i in 0..<Swift.max(0, count) { v[i] = p[i] }
+    return v
+}
+
+/// A piecewise-linear activation on 16 lanes, in registers.
+@inline(__always)
+private func activate(_ v: SIMD16<Float>, _ kind: ActivationKind) -> SIMD16<Float> {
+    switch kind {
+    case .relu: return ReLULanes()(v)
+    case .relu6: return ReLU6Lanes()(v)
+    case .leakyRelu(let slope): return LeakyReLULanes(slope: slope)(v)
+    case .silu, .sigmoid, .gelu, .tanh: return v
+    }
+}
+
+/// A transcendental activation in place on a stored tile (`rows` × `columns`, row stride `stride`): one
+/// call per tile, the lane function inlined in its loop.
+@inline(never)
+private func activateRows(_ p: UnsafeMutablePointer<Float>, stride: Int, rows: Int, columns: Int, _ kind: ActivationKind) {
+    @inline(__always) func apply<F: LaneFunction>(_ f: F) {
+        for r in 0..<rows {
+            let row = p + r * stride
+            var c = 0
+            while c + 16 <= columns { store16(row + c, f(load16(row + c))); c += 16 }
+            while c < columns { row[c] = f(row[c]); c += 1 }
         }
+    }
+    switch kind {
+    case .silu: apply(SiLULanes())
+    case .sigmoid: apply(SigmoidLanes())
+    case .gelu: apply(GELULanes())
+    case .tanh: apply(TanhLanes())
+    case .relu: apply(ReLULanes())
+    case .relu6: apply(ReLU6Lanes())
+    case .leakyRelu(let slope): apply(LeakyReLULanes(slope: slope))
+    }
+}
+
+/// Rows `start..<end` of x through one panel in tiles of `PointwiseTuning.tileRows` pixels; the rest
+/// takes the smallest tile that covers it (clamped rows are computed, not stored).
+@inline(__always)
+private func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
+                           scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                           rows: Range<Int>, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool) {
+    let main = PointwiseTuning.tileRows
+    var r0 = rows.lowerBound
+    while r0 < rows.upperBound {
+        let n = rows.upperBound - r0
+        let t = n >= main ? main : n <= 4 ? 4 : n <= 6 && main == 6 ? 6 : n <= 8 && main >= 8 ? 8 : main
+        let valid = Swift.min(t, n)
+        switch (t, wide) {
+        case (12, true):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
+        case (12, false):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
+        case (8, true):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
+        case (8, false):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
+        case (6, true):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
+        case (6, false):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
+        case (_, true):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
+        case (_, false):
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
+        }
+        r0 += t
     }
 }
 
@@ -147,27 +271,17 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
         return
     }
     let (panels, narrowLast) = panelLayout(O, width)
-    let block = Swift.max(4, PointwiseTuning.pixelBlock / 4 * 4)
+    let tile = PointwiseTuning.tileRows
+    let block = Swift.max(tile, PointwiseTuning.pixelBlock / tile * tile)
     let pixelBlocks = (P + block - 1) / block
     parallelFor(pixelBlocks * panels) { r in
         for item in r {
             let pb = item / panels, p = item % panels
             let o0 = p * width, validColumns = Swift.min(width, O - o0)
-            let panel = packed + p * K * width
-            let wide = width == 32 && !(narrowLast && p == panels - 1)
-            var r0 = pb * block
-            let end = Swift.min(P, r0 + block)
-            while r0 < end {
-                let valid = Swift.min(4, end - r0)
-                if wide {
-                    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: r0, validRows: valid,
-                                  column: o0, validColumns: validColumns, K: K, O: O, wide: true)
-                } else {
-                    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: r0, validRows: valid,
-                                  column: o0, validColumns: validColumns, K: K, O: O, wide: false)
-                }
-                r0 += 4
-            }
+            let start = pb * block
+            pointwiseRows(y, x, packed + p * K * width, scale: scale, shift: shift, activation: activation,
+                          rows: start..<Swift.min(P, start + block), column: o0, validColumns: validColumns, K: K, O: O,
+                          wide: width == 32 && !(narrowLast && p == panels - 1))
         }
     }
 }
@@ -214,7 +328,8 @@ public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _
     // every panel over them.
     let O = g.outChannels
     let (panels, narrowLast) = panelLayout(O, width)
-    let block = Swift.max(4, Swift.min(256, (1 << 14) / Swift.max(1, K)) / 4 * 4)
+    let tile = PointwiseTuning.tileRows
+    let block = Swift.max(tile, Swift.min(256, (1 << 14) / Swift.max(1, K)) / tile * tile)
     let blocks = (P + block - 1) / block
     parallelFor(blocks) { r in
         let col = UnsafeMutablePointer<Float>.allocate(capacity: block * K)
@@ -223,20 +338,10 @@ public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _
             let p0 = bi * block, p1 = Swift.min(P, p0 + block)
             im2colRows(col, x, g, group: 0, pixels: p0..<p1)
             for p in 0..<panels {
-                let o0 = p * width, validColumns = Swift.min(width, O - o0)
-                let panel = packed + p * K * width
-                var r0 = 0
-                while r0 < p1 - p0 {
-                    let valid = Swift.min(4, p1 - p0 - r0)
-                    if width == 32 && !(narrowLast && p == panels - 1) {
-                        pointwiseTile(y + p0 * O, col, panel, scale: scale, shift: shift, activation: activation, rows: r0,
-                                      validRows: valid, column: o0, validColumns: validColumns, K: K, O: O, wide: true)
-                    } else {
-                        pointwiseTile(y + p0 * O, col, panel, scale: scale, shift: shift, activation: activation, rows: r0,
-                                      validRows: valid, column: o0, validColumns: validColumns, K: K, O: O, wide: false)
-                    }
-                    r0 += 4
-                }
+                let o0 = p * width
+                pointwiseRows(y + p0 * O, col, packed + p * K * width, scale: scale, shift: shift, activation: activation,
+                              rows: 0..<(p1 - p0), column: o0, validColumns: Swift.min(width, O - o0), K: K, O: O,
+                              wide: width == 32 && !(narrowLast && p == panels - 1))
             }
         }
     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Opt-in op/kernel timer: with `ADNN_PROFILE=1` in the environment, every op family and every
+/// Opt-in op/kernel timer: with `ADNN_PROFILE=1` (or `=shapes`) in the environment, every op family and every
 /// backward closure is timed (wall clock, inclusive of nested work) and a table is printed to
 /// stderr at exit. Off by default, and then costs one predictable branch per op.
 public enum Profiler {
@@ -11,14 +11,17 @@ public enum Profiler {
         return true
     }()
 
-    nonisolated(unsafe) private static var totals: [String: (seconds: Double, calls: Int)] = [:]
+    /// True when `ADNN_PROFILE=shapes`: convolution rows are then split by shape (pixels, in → out channels).
+    public static let shapes: Bool = ProcessInfo.processInfo.environment["ADNN_PROFILE"] == "shapes"
+
+    nonisolated(unsafe) private static var totals: [String: (seconds: Double, calls: Int, fastest: Double)] = [:]
     private static let lock = NSLock()
 
     /// Adds `seconds` to `name`.
     public static func add(_ name: String, _ seconds: Double) {
         lock.lock()
-        let t = totals[name] ?? (0, 0)
-        totals[name] = (t.seconds + seconds, t.calls + 1)
+        let t = totals[name] ?? (0, 0, .infinity)
+        totals[name] = (t.seconds + seconds, t.calls + 1, Swift.min(t.fastest, seconds))
         lock.unlock()
     }
 
@@ -29,9 +32,11 @@ public enum Profiler {
     public static func report() {
         lock.lock(); defer { lock.unlock() }
         let rows = totals.sorted { $0.value.seconds > $1.value.seconds }
-        var s = "op".padding(toLength: 34, withPad: " ", startingAt: 0) + "        ms    calls    us/call\n"
+        let w = Swift.max(34, rows.map { $0.key.count }.max() ?? 0)
+        var s = "op".padding(toLength: w, withPad: " ", startingAt: 0) + "        ms    calls    us/call     us min\n"
         for (k, v) in rows {
-            s += k.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: " %9.1f %8d %10.1f\n", v.seconds * 1000, v.calls, v.seconds * 1e6 / Double(max(1, v.calls)))
+            s += k.padding(toLength: w, withPad: " ", startingAt: 0)
+                + String(format: " %9.1f %8d %10.1f %10.1f\n", v.seconds * 1000, v.calls, v.seconds * 1e6 / Double(max(1, v.calls)), v.fastest * 1e6)
         }
         FileHandle.standardError.write(Data(s.utf8))
     }

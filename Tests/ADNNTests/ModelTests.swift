@@ -104,6 +104,30 @@ final class ModelTests: XCTestCase {
         XCTAssertTrue(m.parameters().allSatisfy { $0.grad != nil }, "every parameter receives a gradient")
     }
 
+    func testSlicedBatchInferenceMatchesWholeBatch() throws {
+        // Batched inference runs the early stages over slices of images (`InferenceTuning.sliceBytes`):
+        // same features as the whole batch at once, with SE and a per-stage hook in the path.
+        let eff = try EfficientNet(EfficientNetSpec.named("efficientnet_b0")!, inChannels: 1, numClasses: 0)
+        eff.eval()
+        let x = randn([5, 40, 40, 1], seed: 31)
+        let saved = InferenceTuning.sliceBytes
+        defer { InferenceTuning.sliceBytes = saved }
+        func run(_ bytes: Int) -> (Tensor, [(steps: [Int], images: Int)]) {
+            InferenceTuning.sliceBytes = bytes
+            return noGrad { withFrozenWeights { (eff.features(x) { $1 * 2 }, eff.inferenceGroups(x)) } }
+        }
+        let (whole, one) = run(0)
+        let (sliced, groups) = run(64 << 10)
+        XCTAssertEqual(one.count, 1)
+        XCTAssertEqual(one[0].images, 5)
+        XCTAssertTrue(groups.contains { $0.images < 5 }, "a 64 KiB budget slices the early stages: \(groups)")
+        XCTAssertEqual(groups.flatMap { $0.steps }, Array(-1..<eff.blocks.count), "every step once, in order")
+        assertClose(sliced, whole, atol: 1e-5, rtol: 1e-5, "sliced vs whole-batch features")
+        // Outside inference (gradients recorded) the batch is never sliced.
+        InferenceTuning.sliceBytes = 64 << 10
+        XCTAssertEqual(withFrozenWeights { eff.inferenceGroups(x) }.count, 1)
+    }
+
     func testBackboneStructureDerivesGridAttentionStageAndDepths() throws {
         let eff = try EfficientNet(EfficientNetSpec.named("efficientnet_b0")!, inChannels: 1, numClasses: 0)
         let res = ResNet(inChannels: 1, numClasses: 0)

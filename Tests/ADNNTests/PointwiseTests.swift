@@ -7,9 +7,12 @@ import ADNNKernels
 /// `withFrozenWeights` path of `conv2dBatchNormActivation` against the unfrozen one.
 final class PointwiseTests: XCTestCase {
     func testPackedPointwiseMatchesNaive() {
-        let shapes: [(p: Int, k: Int, o: Int)] = [(1, 1, 1), (9, 1152, 192), (5, 24, 40), (37, 16, 96), (130, 96, 24),
+        let shapes: [(p: Int, k: Int, o: Int)] = [(1, 1, 1), (9, 1152, 192), (5, 24, 40), (37, 16, 96), (130, 96, 24), (25, 48, 64),
                                                    (4, 320, 1280), (3, 7, 33), (70, 40, 17), (11, 24, 16), (6, 30, 56), (13, 20, 112)]
-        for width in [16, 32] {
+        let savedRows = PointwiseTuning.tileRows
+        defer { PointwiseTuning.tileRows = savedRows }
+        for (width, rows) in [(16, 4), (16, 6), (32, 4), (32, 8), (32, 12), (16, 12)] {
+            PointwiseTuning.tileRows = rows
             for (i, sh) in shapes.enumerated() {
                 let x = randn([sh.p, sh.k], seed: UInt64(500 + i)), w = randn([sh.o, sh.k], seed: UInt64(600 + i), scale: 0.2)
                 let s = randn([sh.o], seed: 7), t = randn([sh.o], seed: 8)
@@ -24,7 +27,7 @@ final class PointwiseTests: XCTestCase {
                     pointwiseConvNaive(slow.ptr, x.ptr, w.ptr, scale: useAffine ? s.ptr : nil, shift: useAffine ? t.ptr : nil,
                                        activation: kind, pixels: sh.p, inChannels: sh.k, outChannels: sh.o)
                     assertClose(fast, slow, atol: 1e-4, rtol: 1e-4,
-                                "pointwise width \(width) P \(sh.p) K \(sh.k) O \(sh.o) \(String(describing: kind))")
+                                "pointwise width \(width) rows \(rows) P \(sh.p) K \(sh.k) O \(sh.o) \(String(describing: kind))")
                 }
             }
         }
@@ -40,7 +43,10 @@ final class PointwiseTests: XCTestCase {
     }
 
     func testPackedConvMatchesNaiveOnConvCases() {
-        for width in [16, 32] {
+        let savedRows = PointwiseTuning.tileRows
+        defer { PointwiseTuning.tileRows = savedRows }
+        for (width, rows) in [(16, 6), (32, 12), (32, 4)] {
+            PointwiseTuning.tileRows = rows
             for (ci, k) in ConvTests.cases.enumerated() where k.groups == 1 {
                 let g = k.geometry
                 XCTAssertTrue(packedConvApplies(g), k.name)
@@ -52,7 +58,7 @@ final class PointwiseTests: XCTestCase {
                 let fast = Tensor.empty([k.n, g.outHeight, g.outWidth, k.o]), slow = Tensor.empty(fast.shape)
                 conv2dPackedScaleShiftActivation(fast.ptr, x.ptr, packed.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g, width: width)
                 conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
-                assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "packed conv width \(width) \(k.name)")
+                assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "packed conv width \(width) rows \(rows) \(k.name)")
             }
         }
     }

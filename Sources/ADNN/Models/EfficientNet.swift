@@ -115,6 +115,8 @@ public struct EfficientNetSpec: Sendable {
 public class EfficientNetBlock: Module {
     /// Forward pass; each subclass overrides it.
     public func callAsFunction(_ x: Tensor) -> Tensor { x }
+    /// Floats of the largest tensor the block makes for one image of `height` × `width`, and its output size.
+    func peakFloats(height: Int, width: Int) -> (floats: Int, height: Int, width: Int) { (0, height, width) }
 }
 
 /// Depthwise-separable block (timm `DepthwiseSeparableConv`): dw conv → BN → act → SE → pw conv → BN (+ skip).
@@ -136,6 +138,11 @@ public final class DepthwiseSeparable: EfficientNetBlock {
         dropPath = DropPath(p)
         act = spec.activation
         hasSkip = args.stride == 1 && inC == args.outChannels && !args.noSkip
+    }
+
+    override func peakFloats(height: Int, width: Int) -> (floats: Int, height: Int, width: Int) {
+        let s = convDw.stride, h = (height + s - 1) / s, w = (width + s - 1) / s
+        return (height * width * convDw.outChannels, h, w)
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
@@ -170,6 +177,11 @@ public final class InvertedResidual: EfficientNetBlock {
         dropPath = DropPath(p)
         act = spec.activation
         hasSkip = args.stride == 1 && inC == args.outChannels && !args.noSkip
+    }
+
+    override func peakFloats(height: Int, width: Int) -> (floats: Int, height: Int, width: Int) {
+        let s = convDw.stride, h = (height + s - 1) / s, w = (width + s - 1) / s
+        return (height * width * convPw.outChannels, h, w)
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
@@ -240,13 +252,67 @@ public final class EfficientNet: Module, Backbone {
     }
 
     /// Head feature map `[N, h, w, featureChannels]`; `hook` runs after each stage (index, features).
+    ///
+    /// Inference on a batch (eval mode, no gradient recording, inside `withFrozenWeights`) runs the
+    /// stem and stages in groups, each group over slices of images small enough that its largest
+    /// tensors stay in cache (`InferenceTuning.sliceBytes`): the early stages' expanded activations are
+    /// otherwise written to and read back from memory, which bounds them on a 2-core machine. Every op
+    /// here is per image in eval mode, so the result is the same; the late stages, small per image,
+    /// keep large slices for weight reuse.
     public func features(_ x: Tensor, hook: (Int, Tensor) -> Tensor) -> Tensor {
-        var y = convStem(x, batchNorm: bn1, activation: spec.activation)
-        for (s, stage) in blocks.enumerated() {
-            for b in stage { y = b(y) }
-            y = hook(s, y)
+        let groups = inferenceGroups(x)
+        var y = x
+        for g in groups {
+            func run(_ t: Tensor) -> Tensor {
+                var y = t
+                for step in g.steps {
+                    if step < 0 { y = convStem(y, batchNorm: bn1, activation: spec.activation); continue }
+                    for b in blocks[step] { y = b(y) }
+                    y = hook(step, y)
+                }
+                return y
+            }
+            let n = y.shape[0]
+            if g.images >= n { y = run(y); continue }
+            var parts: [Tensor] = []
+            var start = 0
+            while start < n {
+                let end = Swift.min(n, start + g.images)
+                parts.append(run(y.slice(axis: 0, range: start..<end)))
+                start = end
+            }
+            y = Tensor.concat(parts, axis: 0)
         }
         return convHead(y, batchNorm: bn2, activation: spec.activation)
+    }
+
+    /// The stem (step −1) and stages (steps 0…) in groups, with the images per slice of each group: all in
+    /// one group at the whole batch unless the micro-batched inference path applies.
+    func inferenceGroups(_ x: Tensor) -> [(steps: [Int], images: Int)] {
+        let n = x.shape[0]
+        let all = [(steps: Array(-1..<blocks.count), images: n)]
+        let budget = InferenceTuning.sliceBytes / 4
+        guard budget > 0, n > 1, x.rank == 4, !training, !GradMode.isEnabled, weightsAreFrozen else { return all }
+        // Images per slice that keep each step's largest tensor within the budget.
+        var h = (x.shape[1] + 1) / 2, w = (x.shape[2] + 1) / 2
+        var fit: [Int] = [Swift.max(1, budget / Swift.max(1, h * w * convStem.outChannels))]
+        for stage in blocks {
+            var peak = 0
+            for b in stage { let p = b.peakFloats(height: h, width: w); peak = Swift.max(peak, p.floats); h = p.height; w = p.width }
+            fit.append(Swift.max(1, budget / Swift.max(1, peak)))
+        }
+        // A group grows while the next step could take at most twice its slice; from the first step that
+        // fits the whole batch on, one group at the whole batch.
+        var groups: [(steps: [Int], images: Int)] = []
+        for (i, m) in fit.enumerated() {
+            let step = i - 1, images = Swift.min(m, n)
+            if let last = groups.last, images <= 2 * last.images || (last.images >= n && images >= n) {
+                groups[groups.count - 1].steps.append(step)
+            } else {
+                groups.append(([step], images))
+            }
+        }
+        return groups
     }
 
     /// Classifier logits (requires `numClasses > 0`).

@@ -79,7 +79,7 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
     let inputs = bias.map { [x, w, $0] } ?? [x, w]
     if weightsAreFrozen && packedConvApplies(geo) && !needsGrad(inputs) {
-        packedConvForward(y, x, w, scale: nil, shift: bias, activation: nil, geo)
+        packedConvForward(y, x, w, scale: nil, shift: bias.map { UnsafePointer($0.ptr) }, activation: nil, geo)
         return y
     }
     Profiler.measure(geo.isDepthwise ? "conv2d.dw" : geo.isPointwise ? "conv2d.1x1" : "conv2d.im2col") {
@@ -137,30 +137,50 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
                              padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
                              groups: groups)
     geo.validate()
-    let scale = Tensor.empty([O]), shift = Tensor.empty([O])
-    for k in 0..<O {
-        let s = Double(bnWeight?.ptr[k] ?? 1) / (Double(runningVar.ptr[k]) + Double(eps)).squareRoot()
-        scale.ptr[k] = Float(s)
-        shift.ptr[k] = Float(Double(bnBias?.ptr[k] ?? 0) + (Double(bias?.ptr[k] ?? 0) - Double(runningMean.ptr[k])) * s)
+    // [scale | shift]: the batch norm and conv bias folded per channel; kept for the scope when frozen.
+    let fold: (UnsafeMutablePointer<Float>) -> Void = { p in
+        for k in 0..<O {
+            let s = Double(bnWeight?.ptr[k] ?? 1) / (Double(runningVar.ptr[k]) + Double(eps)).squareRoot()
+            p[k] = Float(s)
+            p[O + k] = Float(Double(bnBias?.ptr[k] ?? 0) + (Double(bias?.ptr[k] ?? 0) - Double(runningMean.ptr[k])) * s)
+        }
     }
+    let frozen = weightsAreFrozen
+    let folded: Storage
+    if frozen {
+        folded = FrozenWeights.packed(runningVar, layout: FrozenWeights.foldedBatchNormLayout, count: 2 * O, pack: fold)
+    } else {
+        folded = Storage(count: 2 * O, zeroed: false)
+        fold(folded.pointer)
+    }
+    let scale = UnsafePointer(folded.pointer), shift = UnsafePointer(folded.pointer + O)
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
-    if weightsAreFrozen && packedConvApplies(geo) {
+    if frozen && packedConvApplies(geo) {
         packedConvForward(y, x, w, scale: scale, shift: shift, activation: activation, geo)
+        withExtendedLifetime(folded) {}
         return y
     }
-    Profiler.measure(geo.isDepthwise ? "conv2d+bn+act.dw" : geo.isPointwise ? "conv2d+bn+act.1x1" : "conv2d+bn+act.im2col") {
-        conv2dForwardScaleShiftActivation(y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, geo)
+    let taps: Storage? = frozen && geo.isDepthwise ? FrozenWeights.depthwiseTaps(of: w, channels: O, taps: geo.kernelHeight * geo.kernelWidth) : nil
+    Profiler.measure((geo.isDepthwise ? "conv2d+bn+act.dw" : geo.isPointwise ? "conv2d+bn+act.1x1" : "conv2d+bn+act.im2col") + shapeLabel(geo)) {
+        conv2dForwardScaleShiftActivation(y.ptr, x.ptr, w.ptr, scale: scale, shift: shift, activation: activation, geo,
+                                          depthwiseTaps: taps.map { UnsafePointer($0.pointer) })
     }
+    withExtendedLifetime((folded, taps)) {}
     return y
+}
+
+/// " 576px 1152→192 k1" under `ADNN_PROFILE=shapes`, else "".
+private func shapeLabel(_ g: Conv2DGeometry) -> String {
+    Profiler.shapes ? " \(g.batch * g.outHeight * g.outWidth)px \(g.inChannels)→\(g.outChannels) k\(g.kernelHeight)s\(g.stride)" : ""
 }
 
 /// y = act(conv(x, w)·scale + shift) inside a `withFrozenWeights` scope: the direct kernel on the
 /// scope's packed copy of `w` (packed on first use).
-private func packedConvForward(_ y: Tensor, _ x: Tensor, _ w: Tensor, scale: Tensor?, shift: Tensor?,
+private func packedConvForward(_ y: Tensor, _ x: Tensor, _ w: Tensor, scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
                                activation: ActivationKind?, _ geo: Conv2DGeometry) {
     let (packed, width) = FrozenWeights.panels(of: w, outChannels: geo.outChannels, inChannels: geo.patchSize)
-    Profiler.measure(geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") {
-        conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale?.ptr, shift: shift?.ptr, activation: activation,
+    Profiler.measure((geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") + shapeLabel(geo)) {
+        conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale, shift: shift, activation: activation,
                                          geo, width: width)
     }
     withExtendedLifetime(packed) {}

@@ -67,6 +67,17 @@ final class FrozenWeights {
         return (storage, width)
     }
 
+    /// Layout key of a batch norm folded to [scale | shift] (keyed by its running variance, which belongs
+    /// to one batch norm, always applied after the same convolution).
+    static let foldedBatchNormLayout = -2
+    /// Layout key of depthwise weights in the kernel's [taps, C] order.
+    static let depthwiseTapsLayout = -1
+
+    /// The open scope's copy of depthwise weights `w` ([C, kh, kw, 1]) transposed to [kh·kw, C].
+    static func depthwiseTaps(of w: Tensor, channels C: Int, taps T: Int) -> Storage {
+        packed(w, layout: depthwiseTapsLayout, count: C * T) { depthwiseTransposeTaps($0, w.ptr, channels: C, taps: T) }
+    }
+
     /// The packed copy of `w` for `layout` in the calling thread's open scope, made by `pack` on first use.
     static func packed(_ w: Tensor, layout: Int, count: Int, pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
         let scope = current(create: true)!

@@ -69,7 +69,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     if weightsAreFrozen && rows <= PointwiseTuning.maxPixels && !needsGrad(bias.map { [x, weight, $0] } ?? [x, weight]) {
         // Weights constant for the scope: the direct kernel on panels packed once (see `withFrozenWeights`).
         let (packed, width) = FrozenWeights.panels(of: weight, outChannels: nOut, inChannels: nIn)
-        Profiler.measure("linear packed") {
+        Profiler.measure("linear packed" + (Profiler.shapes ? " \(rows)×\(nIn)→\(nOut)" : "")) {
             pointwiseConvScaleShiftActivation(out.ptr, x.ptr, packed.pointer, scale: nil, shift: bias?.ptr, activation: nil,
                                               pixels: rows, inChannels: nIn, outChannels: nOut, width: width)
         }

@@ -1,0 +1,90 @@
+// adnn-kernel-bench: times single kernels on the shapes of the shipped models (development tool;
+// `adnn bench` measures whole models). Prints the fastest of many repetitions, which stays
+// meaningful on a busy machine, and the rate it implies.
+//
+//   swift build -c release && .build/release/adnn-kernel-bench [filter] [--threads N] [--seconds S]
+import Foundation
+import ADNNKernels
+
+var args = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    let v = args[i + 1]; args.removeSubrange(i...(i + 1)); return v
+}
+if let t = option("--threads"), let v = Int(t) { Threading.threads = v } else { Threading.threads = 1 }
+let seconds = option("--seconds").flatMap(Double.init) ?? 0.5
+let filter = args.first
+
+func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+    let p = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, n))
+    for i in 0..<n { p[i] = Float((i * 7919) % 1000) / 1000 - 0.5 }
+    return p
+}
+
+/// Fastest wall time of `body` over `seconds` (at least 5 runs).
+func fastest(_ body: () -> Void) -> Double {
+    body()
+    var best = Double.infinity, runs = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    while runs < 5 || Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < seconds {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        runs += 1
+    }
+    return best
+}
+
+func report(_ name: String, _ seconds: Double, flops: Double, bytes: Double) {
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
+          + String(format: "%9.1f us %7.1f GFLOP/s %6.1f GB/s", seconds * 1e6, flops / seconds / 1e9, bytes / seconds / 1e9))
+}
+
+struct Case { var name: String; var run: () -> Void; var flops: Double; var bytes: Double }
+var cases: [Case] = []
+
+// Pointwise (1×1) convolutions: (pixels, in, out, activation).
+let pointwise: [(Int, Int, Int, ActivationKind?)] = [
+    (82944, 16, 96, .relu6), (20736, 24, 144, .relu6), (20736, 144, 24, nil), (1600, 112, 672, .relu6),
+    (576, 192, 1152, .relu6), (576, 1152, 192, nil), (9, 1152, 192, nil), (25, 480, 80, nil), (100352, 32, 16, nil),
+    (100352, 16, 96, .silu),
+]
+for (P, K, O, act) in pointwise {
+    let width = PointwiseTuning.panelWidth
+    let x = buffer(P * K), w = buffer(O * K), y = buffer(P * O), scale = buffer(O), shift = buffer(O)
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedPointwiseCount(outChannels: O, inChannels: K, width: width))
+    packPointwiseWeights(packed, w, outChannels: O, inChannels: K, width: width)
+    cases.append(Case(name: "pointwise \(P)px \(K)→\(O) \(act.map { "\($0)" } ?? "linear")", run: {
+        pointwiseConvScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: act,
+                                          pixels: P, inChannels: K, outChannels: O, width: width)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
+}
+
+// Depthwise convolutions + BN + activation: (batch, H, W, C, k, stride, activation).
+let depthwise: [(Int, Int, Int, Int, Int, Int, ActivationKind?)] = [
+    (32, 56, 56, 32, 3, 1, .silu), (32, 56, 56, 32, 3, 1, nil), (32, 56, 56, 96, 3, 2, .silu), (32, 28, 28, 144, 3, 1, .silu),
+    (64, 36, 36, 32, 3, 1, .relu6), (64, 36, 36, 96, 3, 2, .relu6), (64, 5, 5, 672, 5, 1, .relu6), (1, 36, 36, 96, 3, 2, .relu6),
+    (1, 3, 3, 1152, 3, 1, .relu6),
+]
+for (N, H, W, C, k, s, act) in depthwise {
+    let g = Conv2DGeometry(batch: N, inHeight: H, inWidth: W, inChannels: C, outChannels: C, kernelHeight: k, kernelWidth: k,
+                           stride: s, padTop: k / 2, padBottom: k / 2, padLeft: k / 2, padRight: k / 2, groups: C)
+    let x = buffer(N * H * W * C), w = buffer(C * k * k), y = buffer(g.outputCount), scale = buffer(C), shift = buffer(C)
+    let P = N * g.outHeight * g.outWidth
+    cases.append(Case(name: "depthwise \(N)×\(H)×\(W)×\(C) k\(k)s\(s) \(act.map { "\($0)" } ?? "linear")", run: {
+        conv2dForwardScaleShiftActivation(y, x, w, scale: scale, shift: shift, activation: act, g)
+    }, flops: 2.0 * Double(P * C * k * k), bytes: 4.0 * Double(N * H * W * C + P * C)))
+}
+
+// Epilogue alone: (rows, channels, activation).
+for (rows, c, act) in [(100352, 32, ActivationKind.silu), (100352, 32, .relu6)] {
+    let x = buffer(rows * c), scale = buffer(c), shift = buffer(c)
+    cases.append(Case(name: "scaleShiftActivation \(rows)×\(c) \(act)", run: {
+        scaleShiftActivation(x, x, scale: scale, shift: shift, activation: act, rows: rows, channels: c)
+    }, flops: Double(rows * c), bytes: 8.0 * Double(rows * c)))
+}
+
+print("threads \(Threading.threads), panel width \(PointwiseTuning.panelWidth), tile rows \(PointwiseTuning.tileRows)")
+for c in cases where filter.map({ c.name.contains($0) }) ?? true {
+    report(c.name, fastest(c.run), flops: c.flops, bytes: c.bytes)
+}
