@@ -8,13 +8,14 @@ import Foundation
 // Packed layout: panels of `width` output channels (16 or 32, `PointwiseTuning.panelWidth`), each
 // [K, width] row-major, zero-padded past O:  packed[(panel·K + k)·width + c] = W[panel·width + c, k];
 // at width 32 the last panel is 16 wide when O mod 32 is 1…16 (O = 16, 24, 40, 80, 112 waste no half tiles).
-// The micro-kernel keeps a 4-pixel × width tile in registers over the whole K loop (4 × 2 SIMD16
-// accumulators at width 32 — 8 zmm registers on AVX-512; 4 × 1 at width 16 — 8 ymm on AVX2), stores
-// it once and applies scale, shift and the activation to it while it is in L1 (the specialised row
-// kernel of `scaleShiftActivation`). Work splits over (pixel blocks × panels) on the kernel pool; k×k
-// convolutions gather im2col rows per pixel block. `pointwiseConvNaive` is the twin the tests compare
-// against. The panel width is chosen at run time from the CPU; the vector instructions themselves come
-// from the build (`-march=native` unless `ADNN_MARCH` says otherwise).
+// The micro-kernel keeps a tile of `PointwiseTuning.tileRows` pixels × width in registers over the whole
+// K loop (12 × 32 on AVX-512: 24 zmm accumulators, so each weight vector loaded from the panel feeds 12
+// FMAs; 6 × 16 on AVX2: 12 ymm), applies scale, shift and a piecewise-linear activation to the
+// accumulators before the one store (transcendental activations run over the stored tile in one call
+// with the lane function inlined). Tails take a 8- or 4-row tile. Work splits over (pixel blocks ×
+// panels) on the kernel pool; k×k convolutions gather im2col rows per pixel block. `pointwiseConvNaive`
+// is the twin the tests compare against. The panel width and tile are chosen at run time from the CPU; the
+// vector instructions themselves come from the build (`-march=native` unless `ADNN_MARCH` says otherwise).
 
 @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
@@ -36,8 +37,8 @@ public let cpuHasAVX512: Bool = {
 
 /// Tuning knobs of the direct 1×1 convolution.
 public enum PointwiseTuning {
-    /// Output channels per packed panel and register tile: 32 on AVX-512 machines (4 × 2 zmm
-    /// accumulators), 16 on AVX2 (4 × 2 ymm). `ADNN_POINTWISE_WIDTH=16|32` overrides it.
+    /// Output channels per packed panel and register tile: 32 on AVX-512 machines (two zmm per pixel
+    /// row), 16 on AVX2 (two ymm). `ADNN_POINTWISE_WIDTH=16|32` overrides it.
     nonisolated(unsafe) public static var panelWidth: Int = {
         if let s = ProcessInfo.processInfo.environment["ADNN_POINTWISE_WIDTH"], let v = Int(s), v == 16 || v == 32 { return v }
         return cpuHasAVX512 ? 32 : 16
