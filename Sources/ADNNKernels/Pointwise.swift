@@ -227,31 +227,20 @@ private func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
         let n = rows.upperBound - r0
         let t = n >= main ? main : n <= 4 ? 4 : n <= 6 && main == 6 ? 6 : n <= 8 && main >= 8 ? 8 : main
         let valid = Swift.min(t, n)
+        // One call site per (rows, wide) so that each tile is specialised on constants.
+        @inline(__always) func tile(_ rows: Int, _ wide: Bool) {
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: rows, r0: r0, validRows: valid,
+                          column: o0, validColumns: validColumns, K: K, O: O, wide: wide)
+        }
         switch (t, wide) {
-        case (12, true):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
-        case (12, false):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
-        case (8, true):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
-        case (8, false):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
-        case (6, true):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
-        case (6, false):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
-        case (_, true):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: true)
-        case (_, false):
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid,
-                          column: o0, validColumns: validColumns, K: K, O: O, wide: false)
+        case (12, true): tile(12, true)
+        case (12, false): tile(12, false)
+        case (8, true): tile(8, true)
+        case (8, false): tile(8, false)
+        case (6, true): tile(6, true)
+        case (6, false): tile(6, false)
+        case (_, true): tile(4, true)
+        case (_, false): tile(4, false)
         }
         r0 += t
     }
