@@ -66,8 +66,13 @@ public struct Sample: Sendable, Equatable {
     public var source: SampleSource
     /// Class index into `Dataset.classes`.
     public var label: Int
+    /// The annotators' label distribution over `Dataset.classes` (sums to 1), where the dataset has
+    /// one (FERPlus votes); `label` is its majority. Used as training targets with `LoaderOptions.softLabels`.
+    public var distribution: [Float]?
 
-    public init(source: SampleSource, label: Int) { self.source = source; self.label = label }
+    public init(source: SampleSource, label: Int, distribution: [Float]? = nil) {
+        self.source = source; self.label = label; self.distribution = distribution
+    }
 }
 
 /// A file or record the reader left out, and why.
@@ -102,6 +107,9 @@ public struct DatasetSplit: Sendable {
 
     /// The labels of all examples, in order.
     public var labels: [Int] { samples.map(\.label) }
+
+    /// Whether every example carries a label distribution (`Sample.distribution`).
+    public var hasLabelDistributions: Bool { !samples.isEmpty && samples.allSatisfy { $0.distribution != nil } }
 }
 
 /// Options of `Dataset.load`.

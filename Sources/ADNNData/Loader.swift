@@ -19,6 +19,9 @@ public struct Batch: Sendable {
     public var mixLambda: Float
     /// Index of each sample in the split.
     public var indices: [Int]
+    /// Label distributions `[count, numClasses]` (`λ·p(sample) + (1 − λ)·p(partner)` under mixup) when
+    /// the loader was asked for soft labels (`LoaderOptions.softLabels`); `nil` otherwise.
+    public var distributions: [Float]?
 
     /// `[count, height, width, channels]`.
     public var shape: [Int] { [count, height, width, channels] }
@@ -29,8 +32,10 @@ public struct Batch: Sendable {
     /// Per sample, the label carrying weight ≥ 0.5 (for center loss under mixup).
     public var dominantLabels: [Int] { mixLambda >= 0.5 ? labels : mixLabels }
 
-    /// Soft targets `[count, numClasses]`: `λ·onehot(labels) + (1 − λ)·onehot(mixLabels)`.
+    /// Soft targets `[count, numClasses]`: `distributions` when present, else
+    /// `λ·onehot(labels) + (1 − λ)·onehot(mixLabels)`.
     public var softTargets: [Float] {
+        if let distributions { return distributions }
         var t = [Float](repeating: 0, count: count * numClasses)
         for i in 0..<count {
             t[i * numClasses + labels[i]] += mixLambda
@@ -77,6 +82,9 @@ public struct LoaderOptions: Sendable {
     /// those of one process (keyed by position), so the parts of all ranks are exactly the batch one
     /// process builds — mixup included (a part renders its samples' partners again). `(0, 1)`: the whole batch.
     public var shardRank = 0, shardCount = 1
+    /// Fill `Batch.distributions` from the samples' label distributions (`Sample.distribution`; a sample
+    /// without one counts as one-hot on its label).
+    public var softLabels = false
 
     public init(batchSize: Int = 32, shuffle: Bool = true, dropLast: Bool = false, balanced: Bool = false,
                 workers: Int = 2, prefetch: Int = 4, seed: UInt64 = 42, cache: CachePolicy = .auto(maxBytes: 1 << 30),
@@ -313,6 +321,7 @@ public final class DataLoader: @unchecked Sendable {
         var labels = [Int](repeating: 0, count: m), indices = [Int](repeating: 0, count: m)
         var lam: Float = 1
         var mixLabels = labels
+        var mixIndices = indices
         /// Renders the sample at `position` of the epoch order into `out` (the next sample of the order
         /// in place of a bad one) and returns the split index it rendered.
         func render(position: Int, into out: UnsafeMutablePointer<Float>) -> Int {
@@ -347,6 +356,7 @@ public final class DataLoader: @unchecked Sendable {
                 labels[k] = samples[indices[k]].label
             }
             mixLabels = labels
+            mixIndices = indices
             // Mixup: sample j of the batch is blended with sample len−1−j (λ·own + (1−λ)·partner).
             if let a = augment, a.mixup > 0, len > 1 {
                 var rng = DataRNG(seed: options.seed, UInt64(epoch), UInt64(b), 0x313C)
@@ -363,6 +373,7 @@ public final class DataLoader: @unchecked Sendable {
                             }
                         }
                         mixLabels = (0..<m).map { labels[m - 1 - $0] }
+                        mixIndices = (0..<m).map { indices[m - 1 - $0] }
                     } else {
                         // A part: the partners may belong to other ranks, so each is rendered here again
                         // (same generator, same pixels) and blended exactly as one process blends them.
@@ -375,14 +386,32 @@ public final class DataLoader: @unchecked Sendable {
                             let p = buf.baseAddress! + k * plane
                             for t in 0..<plane { p[t] = lam * p[t] + (1 - lam) * partner[t] }
                             mixLabels[k] = samples[partnerIndex].label
+                            mixIndices[k] = partnerIndex
                         }
                     }
                 }
             }
             initialized = m * plane
         }
+        var distributions: [Float]? = nil
+        if options.softLabels {
+            let k = dataset.numClasses
+            var d = [Float](repeating: 0, count: m * k)
+            func add(_ index: Int, weight: Float, row: Int) {
+                if let p = samples[index].distribution, p.count == k {
+                    for j in 0..<k { d[row * k + j] += weight * p[j] }
+                } else {
+                    d[row * k + samples[index].label] += weight
+                }
+            }
+            for r in 0..<m {
+                add(indices[r], weight: lam, row: r)
+                if lam < 1 { add(mixIndices[r], weight: 1 - lam, row: r) }
+            }
+            distributions = d
+        }
         return Batch(images: images, count: m, height: S, width: S, channels: c, numClasses: dataset.numClasses,
-                     labels: labels, mixLabels: mixLabels, mixLambda: lam, indices: indices)
+                     labels: labels, mixLabels: mixLabels, mixLambda: lam, indices: indices, distributions: distributions)
     }
 }
 

@@ -123,7 +123,9 @@ extension Dataset {
 ///
 /// Label = the emotion with the most votes. A row is dropped when the top vote is tied, when
 /// `unknown + NF ≥` the top vote, when it names no image, and (with 7 classes) when the label
-/// is contempt.
+/// is contempt. Each sample also carries its emotion votes normalised to sum 1 (`Sample.distribution`;
+/// unknown and NF left out) — the "probabilistic label drawing" / crossentropy targets of Barsoum et
+/// al., ICMI 2016, https://arxiv.org/abs/1608.01041.
 enum FERPlusReader {
     static let header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
     static let classes = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
@@ -182,7 +184,11 @@ enum FERPlusReader {
             if drop7 && label == 7 { dropped["contempt (7 classes)", default: 0] += 1; return }
             let img = join(folderPath[split]!, name)
             guard exists(img) else { skipped.append(SkippedItem(path: img, reason: "missing image")); return }
-            bySplit[split, default: []].append(Sample(source: .file(img), label: label))
+            // The vote distribution over the kept emotions (contempt's votes leave with it under 7 classes).
+            let kept = Array(emo.prefix(drop7 ? 7 : 8))
+            let total = Float(kept.reduce(0, +))
+            bySplit[split, default: []].append(Sample(source: .file(img), label: label,
+                                                      distribution: kept.map { Float($0) / total }))
         }
         return Dataset(format: .ferplus, root: file, classes: drop7 ? Array(classes.prefix(7)) : classes,
                        splits: makeSplits(bySplit), skipped: skipped, dropped: dropped)

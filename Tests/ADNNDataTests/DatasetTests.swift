@@ -59,6 +59,50 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(ds7.classes.count, 7)
         XCTAssertEqual(try ds7.split("val").count, 0)
         XCTAssertEqual(ds7.dropped["contempt (7 classes)"], 1)
+
+        // Vote distributions over the emotions (unknown and NF left out).
+        XCTAssertEqual(try ds.split("train").samples[0].distribution, [0.4, 0.6, 0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(try ds.split("test").samples[0].distribution, [0, 0, 0, 0, 8 / 9, 1 / 9, 0, 0])
+        XCTAssertTrue(try ds.split("train").hasLabelDistributions)
+    }
+
+    /// With `softLabels` a batch carries each sample's vote distribution, mixed with its mixup
+    /// partner's by λ, and a data-parallel part carries exactly its rows of the whole batch's.
+    func testFERPlusSoftLabelBatchesUnderMixupAndSharding() throws {
+        let root = try temporaryFolder(self)
+        var rows: [String] = [], votes: [[Float]] = []
+        for i in 0..<12 {
+            var v = [Int](repeating: 0, count: 10)
+            v[i % 8] = 5 + i % 3; v[(i + 3) % 8] = 2; v[9] = i % 2       // NF votes are not an emotion
+            rows.append("Training,fer\(i).png," + v.map(String.init).joined(separator: ","))
+            votes.append(v.prefix(8).map { Float($0) / Float(v.prefix(8).reduce(0, +)) })
+            try writeBytes(try tinyPNG(UInt8(i)), root + "/FER2013Train/fer\(i).png")
+        }
+        try writeText(FERPlusReader.header + "\n" + rows.joined(separator: "\n") + "\n", root + "/fer2013new.csv")
+        let ds = try Dataset.load(root)
+        let t = TransformConfig(size: 8, channels: 1, mean: [0.5], std: [0.5])
+        var aug = AugmentConfig()
+        aug.mixup = 1
+        func batches(soft: Bool, rank: Int = 0, ranks: Int = 1) throws -> [Batch] {
+            var o = LoaderOptions(batchSize: 6, workers: 1, seed: 5)
+            o.softLabels = soft; o.shardRank = rank; o.shardCount = ranks
+            return Array(try DataLoader(dataset: ds, split: "train", transform: t, augment: aug, options: o).batches(epoch: 0))
+        }
+        XCTAssertNil(try batches(soft: false)[0].distributions)
+        let whole = try batches(soft: true)
+        let parts = try (0..<2).map { try batches(soft: true, rank: $0, ranks: 2) }
+        XCTAssertEqual(whole.count, 2)
+        for (s, b) in whole.enumerated() {
+            XCTAssertTrue(b.isMixed)
+            let d = try XCTUnwrap(b.distributions)
+            for r in 0..<b.count {
+                let partner = b.indices[b.count - 1 - r]
+                let expected = (0..<8).map { b.mixLambda * votes[b.indices[r]][$0] + (1 - b.mixLambda) * votes[partner][$0] }
+                for j in 0..<8 { XCTAssertEqual(d[r * 8 + j], expected[j], accuracy: 1e-6, "batch \(s) row \(r)") }
+            }
+            XCTAssertEqual(b.softTargets, d)
+            XCTAssertEqual(parts.flatMap { $0[s].distributions ?? [] }, d)
+        }
     }
 
     func testRAFDBLabelsSplitsAndAlignedFallback() throws {

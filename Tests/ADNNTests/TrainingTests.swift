@@ -91,6 +91,29 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// Soft labels (annotator vote distributions): CE targets are the distributions, DLS targets are
+    /// linear in them, one-hot distributions give exactly the hard-label targets.
+    func testCompoundLossWithLabelDistributions() {
+        let loss = CompoundLoss(config: Config.Loss(), numClasses: 3, featureDim: 4, classCounts: [10, 5, 20])
+        let p: [Float] = [0.5, 0.25, 0.25, 0, 0, 1]
+        let t = BatchTargets(labels: [0, 2], distributions: p)
+        XCTAssertEqual(loss.hardTargets(t).scalars, p)
+        let q = loss.smoothing.targets(t).scalars
+        let q0 = loss.smoothing.target(0), q1 = loss.smoothing.target(1), q2 = loss.smoothing.target(2)
+        assertClose(Array(q[0..<3]), (0..<3).map { 0.5 * q0[$0] + 0.25 * q1[$0] + 0.25 * q2[$0] }, atol: 1e-6, rtol: 1e-6)
+        assertClose(Array(q[3..<6]), q2, atol: 1e-6, rtol: 1e-6)
+        // One-hot distributions (mixed by λ) = the mixup targets.
+        let mixed = BatchTargets(labels: [0, 2], mixLabels: [1, 0], lambda: [0.7, 0.3])
+        var asDistributions = mixed
+        asDistributions.distributions = [0.7, 0.3, 0, 0.7, 0, 0.3]
+        assertClose(loss.hardTargets(asDistributions).scalars, loss.hardTargets(mixed).scalars, atol: 1e-7, rtol: 0)
+        assertClose(loss.smoothing.targets(asDistributions).scalars, loss.smoothing.targets(mixed).scalars, atol: 1e-6, rtol: 1e-6)
+        loss.center.centers.assign(randn([3, 4], seed: 8))
+        gradCheck([randn([2, 3], seed: 1), randn([2, 4], seed: 2)], "compound, soft labels") { xs in
+            loss(logits: xs[0], features: xs[1], targets: t).total
+        }
+    }
+
     func testMetrics() {
         // 4 samples, 2 classes; probabilities for class 1: 0.9, 0.4, 0.35, 0.8; labels 1, 0, 1, 0
         let probs: [Float] = [0.1, 0.9, 0.6, 0.4, 0.65, 0.35, 0.2, 0.8]

@@ -56,6 +56,23 @@ final class AppLayerTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").count, 2)
     }
 
+    /// `data.soft_labels` on data without annotator distributions is one error naming the key and the data.
+    func testSoftLabelsNeedLabelDistributions() throws {
+        let d = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        try writeTinyConfig(d + "/c.yaml", epochs: 1)
+        var text = try String(contentsOfFile: d + "/c.yaml", encoding: .utf8)
+        text += "\nseed: 1\n"
+        text = text.replacingOccurrences(of: "workers: 1}", with: "workers: 1, soft_labels: true}")
+        try text.write(toFile: d + "/c.yaml", atomically: true, encoding: .utf8)
+        XCTAssertTrue(try Config.load(path: d + "/c.yaml").data.softLabels)
+        XCTAssertThrowsError(try TrainingRequest(configPath: d + "/c.yaml", dataPath: tinyData, out: d + "/run").run()) {
+            let line = "\($0)"
+            XCTAssertTrue(line.contains("c.yaml: data.soft_labels needs annotator label distributions"), line)
+            XCTAssertTrue(line.contains("synthetic"), line)
+        }
+    }
+
     func testTrainerStepIsTheOneTrainingStep() throws {
         var cfg = Config()
         cfg.model.backbone = "efficientnet_b0"; cfg.model.inChans = 1; cfg.model.inputSize = 24; cfg.model.numClasses = 3

@@ -1,12 +1,16 @@
 import Foundation
 
-/// Training targets for one batch: hard labels plus, under mixup, a second label and weight λ.
+/// Training targets for one batch: hard labels plus, under mixup, a second label and weight λ;
+/// optionally soft labels (annotator vote distributions, already mixed by λ), which then replace the
+/// one-hot targets of the CE and DLS terms (the center loss keeps the dominant hard label).
 public struct BatchTargets {
     public var labels: [Int]
     public var mixLabels: [Int]?
     public var lambda: [Float]?
-    public init(labels: [Int], mixLabels: [Int]? = nil, lambda: [Float]? = nil) {
-        self.labels = labels; self.mixLabels = mixLabels; self.lambda = lambda
+    /// Label distributions `[N, K]`, row sums 1, or `nil` for one-hot targets.
+    public var distributions: [Float]?
+    public init(labels: [Int], mixLabels: [Int]? = nil, lambda: [Float]? = nil, distributions: [Float]? = nil) {
+        self.labels = labels; self.mixLabels = mixLabels; self.lambda = lambda; self.distributions = distributions
     }
     /// The label carrying weight ≥ 0.5 for each sample (center loss under mixup, SPEC §1.4).
     public var dominantLabels: [Int] {
@@ -89,10 +93,21 @@ public struct DistributionAwareSmoothing: Sendable {
         return q
     }
 
-    /// Targets `[N, K]` for a batch (mixed by λ under mixup).
+    /// Targets `[N, K]` for a batch (mixed by λ under mixup). With label distributions the target is
+    /// linear in them: `Σ_c p_c · target(c)` (one-hot `p` gives `target(y)`).
     public func targets(_ t: BatchTargets) -> Tensor {
         let k = weights.count, n = t.labels.count
         var out = [Float](repeating: 0, count: n * k)
+        if let p = t.distributions {
+            precondition(p.count == n * k, "DLS targets: distributions hold \(p.count) values, expected \(n)×\(k)")
+            let rows = (0..<k).map(target)
+            for i in 0..<n {
+                for c in 0..<k where p[i * k + c] != 0 {
+                    for j in 0..<k { out[i * k + j] += p[i * k + c] * rows[c][j] }
+                }
+            }
+            return Tensor(out, shape: [n, k])
+        }
         for i in 0..<n {
             let qa = target(t.labels[i])
             let lam = t.lambda?[i] ?? 1
@@ -138,9 +153,13 @@ public final class CompoundLoss {
         smoothing = DistributionAwareSmoothing(classCounts: classCounts, epsilon: config.dlsEpsilon, epsilonMax: config.dlsEpsilonMax)
     }
 
-    /// One-hot (or mixup-soft) targets `[N, K]`.
+    /// One-hot (or mixup-soft) targets `[N, K]`; the label distributions when the batch has them.
     public func hardTargets(_ t: BatchTargets) -> Tensor {
         let n = t.labels.count
+        if let p = t.distributions {
+            precondition(p.count == n * numClasses, "CE targets: distributions hold \(p.count) values, expected \(n)×\(numClasses)")
+            return Tensor(p, shape: [n, numClasses])
+        }
         var out = [Float](repeating: 0, count: n * numClasses)
         for i in 0..<n {
             let lam = t.lambda?[i] ?? 1

@@ -52,9 +52,11 @@ public struct Config: Codable, Equatable, Sendable {
         public var balanced = false
         public var syntheticCount = 3500
         public var limit = 0
+        /// Train on the annotators' label distributions (FERPlus votes) instead of one-hot majority labels.
+        public var softLabels = false
         enum CodingKeys: String, CodingKey {
             case format, batchSize = "batch_size", clahe, faceAlign = "face_align", mean, std, workers, balanced
-            case syntheticCount = "synthetic_count", limit
+            case syntheticCount = "synthetic_count", limit, softLabels = "soft_labels"
         }
     }
     public struct Augment: Codable, Equatable, Sendable {

@@ -71,13 +71,35 @@ public final class LoaderProvider: BatchProvider {
                 }
                 let lab = keep.map { map?[b.labels[$0]] ?? b.labels[$0] }
                 let mix = keep.map { map?[b.mixLabels[$0]] ?? b.mixLabels[$0] }
-                let targets = b.isMixed
+                var targets = b.isMixed
                     ? BatchTargets(labels: lab, mixLabels: mix, lambda: Array(repeating: b.mixLambda, count: keep.count))
                     : BatchTargets(labels: lab)
+                if let d = b.distributions {
+                    targets.distributions = Self.mapDistributions(d, rows: keep, classes: b.numClasses, map: map)
+                }
                 return TrainBatch(images: images, targets: targets)
             }
             return nil
         }
+    }
+}
+
+extension LoaderProvider {
+    /// The kept rows of `[rows, classes]` label distributions, moved to the model's classes by `map`
+    /// (a class mapped to −1 loses its mass; each row is renormalised to sum 1).
+    static func mapDistributions(_ d: [Float], rows keep: [Int], classes k: Int, map: [Int]?) -> [Float] {
+        guard let map else {
+            if keep.count * k == d.count { return d }
+            return keep.flatMap { d[($0 * k)..<(($0 + 1) * k)] }
+        }
+        let out = (map.max() ?? -1) + 1
+        var r = [Float](repeating: 0, count: keep.count * out)
+        for (row, i) in keep.enumerated() {
+            for c in 0..<k where map[c] >= 0 { r[row * out + map[c]] += d[i * k + c] }
+            let sum = r[(row * out)..<((row + 1) * out)].reduce(0, +)
+            if sum > 0 { for j in 0..<out { r[row * out + j] /= sum } }
+        }
+        return r
     }
 }
 
@@ -88,6 +110,7 @@ public func loaderOptions(_ cfg: Config, train: Bool, batchSize: Int? = nil, sha
     var o = LoaderOptions(batchSize: batchSize ?? cfg.data.batchSize, shuffle: train, dropLast: train, balanced: train && cfg.data.balanced,
                           workers: max(1, cfg.data.workers), seed: UInt64(cfg.seed))
     o.shardRank = shard.rank; o.shardCount = shard.ranks
+    o.softLabels = train && cfg.data.softLabels
     return o
 }
 

@@ -201,6 +201,9 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     guard dataset.numClasses == cfg.model.numClasses else {
         throw ADNNError.invalid("\(configPath): model.num_classes is \(cfg.model.numClasses) but \(dataset.root) has \(dataset.numClasses) classes (\(dataset.classes.joined(separator: ", ")))")
     }
+    if cfg.data.softLabels && !(dataset.splits["train"]?.hasLabelDistributions ?? false) {
+        throw ADNNError.invalid("\(configPath): data.soft_labels needs annotator label distributions (FERPlus votes); the \(dataset.format.rawValue) data at \(dataset.root) has none")
+    }
     // Validation runs on rank 0 only.
     let valLoader = root ? try DataLoader(dataset: dataset, split: valSplit, transform: evalTransform(cfg), augment: nil,
                                           options: loaderOptions(cfg, train: false, batchSize: max(cfg.data.batchSize, 64))) : nil
