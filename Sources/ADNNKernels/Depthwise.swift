@@ -28,14 +28,8 @@
 /// Depthwise weights w [C, kh·kw] → wt [kh·kw, C], the layout the forward kernel reads (done once per
 /// call unless the caller passes it in, as inference with frozen weights does).
 // wt: [taps, C], w: [C, taps]
-public func depthwiseTransposeTaps(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, channels C: Int, taps T: Int) {
-    transposeTaps(wt, w, channels: C, taps: T)
-}
-
-/// w [C, kh·kw] → wt [kh·kw, C].
-// wt: [taps, C], w: [C, taps]
 @inline(__always)
-private func transposeTaps(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, channels C: Int, taps T: Int) {
+public func depthwiseTransposeTaps(_ wt: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, channels C: Int, taps T: Int) {
     for c in 0..<C { for t in 0..<T { wt[t * C + c] = w[c * T + t] } }
 }
 
@@ -62,7 +56,7 @@ func depthwiseConv2dForwardRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoi
     if N * Ho * Wo == 0 { return }
     let wt: UnsafeMutablePointer<Float>? = taps == nil ? .allocate(capacity: kh * kw * C) : nil
     defer { wt?.deallocate() }
-    if let wt { transposeTaps(wt, w, channels: C, taps: kh * kw) }
+    if let wt { depthwiseTransposeTaps(wt, w, channels: C, taps: kh * kw) }
     let zeros: UnsafeMutablePointer<Float>? = bias == nil ? .allocate(capacity: C) : nil
     defer { zeros?.deallocate() }
     zeros?.update(repeating: 0, count: C)
@@ -180,7 +174,7 @@ public func depthwiseConv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy
     if N * H * W == 0 { return }
     let wt = UnsafeMutablePointer<Float>.allocate(capacity: kh * kw * C)
     defer { wt.deallocate() }
-    transposeTaps(wt, w, channels: C, taps: kh * kw)
+    depthwiseTransposeTaps(wt, w, channels: C, taps: kh * kw)
     let wtc = UnsafePointer(wt)
     let rows = TapTable(inputSize: H, outputSize: Ho, kernel: kh, stride: s, dilation: d, padding: pt)
     let cols = TapTable(inputSize: W, outputSize: Wo, kernel: kw, stride: s, dilation: d, padding: pl)

@@ -87,6 +87,29 @@ final class PointwiseTests: XCTestCase {
                              "the changed weight is seen by the new scope")
     }
 
+    /// The folded batch norm cached in a frozen scope is reused only for exactly the same inputs: one
+    /// running variance with another running mean, affine weights, conv bias or epsilon folds afresh.
+    func testFrozenFoldedBatchNormIsKeyedByEveryInput() {
+        let x = randn([1, 3, 3, 8], seed: 21)
+        let w = randn([16, 1, 1, 8], seed: 22, scale: 0.3)
+        let variance = randn([16], seed: 23).abs() + 0.5
+        let meanA = randn([16], seed: 24, scale: 0.1), meanB = randn([16], seed: 25, scale: 0.5)
+        let gamma = randn([16], seed: 26), beta = randn([16], seed: 27), bias = randn([16], seed: 28)
+        let variants: [(Tensor, Tensor?, Tensor?, Tensor?, Float)] = [
+            (meanA, gamma, beta, nil, 1e-5), (meanB, gamma, beta, nil, 1e-5), (meanA, nil, beta, nil, 1e-5),
+            (meanA, gamma, nil, nil, 1e-5), (meanA, gamma, beta, bias, 1e-5), (meanA, gamma, beta, nil, 0.5),
+        ]
+        func run(_ v: (Tensor, Tensor?, Tensor?, Tensor?, Float)) -> Tensor {
+            noGrad { conv2dBatchNormActivation(x, w, bias: v.3, bnWeight: v.1, bnBias: v.2, runningMean: v.0, runningVar: variance,
+                                               eps: v.4, activation: nil) }
+        }
+        let plain = variants.map(run)
+        let frozen = withFrozenWeights { variants.map(run) }
+        for (i, (f, p)) in zip(frozen, plain).enumerated() {
+            assertClose(f, p, atol: 1e-4, rtol: 1e-4, "variant \(i) in one frozen scope")
+        }
+    }
+
     func testFrozenLinearMatchesUnfrozen() {
         for (rows, nIn, nOut) in [(1, 512, 1536), (16, 64, 7), (49, 100, 33)] {
             let x = randn([rows, nIn], seed: 11), w = randn([nOut, nIn], seed: 12, scale: 0.1), b = randn([nOut], seed: 13)

@@ -237,18 +237,19 @@ public struct SafeTensors {
 
     // MARK: - Writing
 
-    /// The bytes of a safetensors file holding `tensors` as F32 with `metadata`.
-    ///
-    /// Like the Python library: tensors sorted by name (byte order), `__metadata__` first (keys sorted
-    /// here, for reproducible files), compact JSON, header padded with spaces to a multiple of 8 bytes.
     /// Whether every value of `t` stays finite in half precision.
     static func fitsHalf(_ t: Tensor) -> Bool {
         for i in 0..<t.count where !Float16(t.ptr[i]).isFinite { return false }
         return true
     }
 
+    /// The header of a safetensors file holding `tensors` with `metadata`, and the tensors in file order
+    /// with whether each is stored as F16 (`half` and every value finite in half precision) or F32.
+    ///
+    /// Like the Python library: tensors sorted by name (byte order), `__metadata__` first (keys sorted
+    /// here, for reproducible files), compact JSON, header padded with spaces to a multiple of 8 bytes.
     static func header(_ tensors: [(String, Tensor)], metadata: [String: String], path: String, half: Bool = false) throws
-        -> (header: [UInt8], sorted: [(String, Tensor)]) {
+        -> (header: [UInt8], sorted: [(name: String, tensor: Tensor, f16: Bool)]) {
         var seen = Set<String>()
         for (name, _) in tensors where !seen.insert(name).inserted {
             throw SafeTensorsError(path: path, kind: .badName, message: "tensor name '\(name)' given twice")
@@ -256,7 +257,7 @@ public struct SafeTensors {
         if seen.contains("__metadata__") {
             throw SafeTensorsError(path: path, kind: .badName, message: "'__metadata__' cannot name a tensor")
         }
-        let sorted = tensors.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        let sorted = tensors.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }.map { (name: $0.0, tensor: $0.1, f16: half && fitsHalf($0.1)) }
         var json = "{"
         var first = true
         if !metadata.isEmpty {
@@ -267,8 +268,7 @@ public struct SafeTensors {
             first = false
         }
         var offset = 0
-        for (name, t) in sorted {
-            let f16 = half && fitsHalf(t)
+        for (name, t, f16) in sorted {
             let bytes = t.count * (f16 ? 2 : 4)
             if !first { json += "," }
             first = false
@@ -336,8 +336,8 @@ public struct SafeTensors {
         var length = UInt64(header.count).littleEndian
         try withUnsafeBytes(of: &length) { try writeAll($0.baseAddress!, 8) }
         try header.withUnsafeBytes { try writeAll($0.baseAddress!, header.count) }
-        for (_, t) in sorted where t.count > 0 {
-            if half && fitsHalf(t) {
+        for (_, t, f16) in sorted where t.count > 0 {
+            if f16 {
                 var h = [UInt16](repeating: 0, count: t.count)
                 for i in 0..<t.count { h[i] = Float16(t.ptr[i]).bitPattern.littleEndian }
                 try h.withUnsafeBytes { try writeAll($0.baseAddress!, t.count * 2) }

@@ -115,8 +115,15 @@ public struct EfficientNetSpec: Sendable {
 public class EfficientNetBlock: Module {
     /// Forward pass; each subclass overrides it.
     public func callAsFunction(_ x: Tensor) -> Tensor { x }
+    /// The block's depthwise convolution: its stride sets the output size.
+    var depthwise: Conv2d? { nil }
+    /// Channels of the widest tensor the block makes at its input resolution.
+    var peakChannels: Int { 0 }
     /// Floats of the largest tensor the block makes for one image of `height` × `width`, and its output size.
-    func peakFloats(height: Int, width: Int) -> (floats: Int, height: Int, width: Int) { (0, height, width) }
+    final func peakFloats(height: Int, width: Int) -> (floats: Int, height: Int, width: Int) {
+        let s = depthwise?.stride ?? 1
+        return (height * width * peakChannels, (height + s - 1) / s, (width + s - 1) / s)
+    }
 }
 
 /// Depthwise-separable block (timm `DepthwiseSeparableConv`): dw conv → BN → act → SE → pw conv → BN (+ skip).
@@ -140,10 +147,8 @@ public final class DepthwiseSeparable: EfficientNetBlock {
         hasSkip = args.stride == 1 && inC == args.outChannels && !args.noSkip
     }
 
-    override func peakFloats(height: Int, width: Int) -> (floats: Int, height: Int, width: Int) {
-        let s = convDw.stride, h = (height + s - 1) / s, w = (width + s - 1) / s
-        return (height * width * convDw.outChannels, h, w)
-    }
+    override var depthwise: Conv2d? { convDw }
+    override var peakChannels: Int { convDw.outChannels }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
         var y = convDw(x, batchNorm: bn1, activation: act)
@@ -179,10 +184,8 @@ public final class InvertedResidual: EfficientNetBlock {
         hasSkip = args.stride == 1 && inC == args.outChannels && !args.noSkip
     }
 
-    override func peakFloats(height: Int, width: Int) -> (floats: Int, height: Int, width: Int) {
-        let s = convDw.stride, h = (height + s - 1) / s, w = (width + s - 1) / s
-        return (height * width * convPw.outChannels, h, w)
-    }
+    override var depthwise: Conv2d? { convDw }
+    override var peakChannels: Int { convPw.outChannels }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
         var y = convPw(x, batchNorm: bn1, activation: act)

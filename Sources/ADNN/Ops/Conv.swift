@@ -148,7 +148,8 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
     let frozen = weightsAreFrozen
     let folded: Storage
     if frozen {
-        folded = FrozenWeights.packed(runningVar, layout: FrozenWeights.foldedBatchNormLayout, count: 2 * O, pack: fold)
+        folded = FrozenWeights.packed(runningVar, companions: [runningMean, bnWeight, bnBias, bias], parameter: eps.bitPattern,
+                                      layout: FrozenWeights.foldedBatchNormLayout, count: 2 * O, pack: fold)
     } else {
         folded = Storage(count: 2 * O, zeroed: false)
         fold(folded.pointer)

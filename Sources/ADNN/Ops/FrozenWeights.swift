@@ -24,17 +24,26 @@ public func withFrozenWeights<T>(_ body: () throws -> T) rethrows -> T {
 public var weightsAreFrozen: Bool { (FrozenWeights.current(create: false)?.depth ?? 0) > 0 }
 
 /// One thread's `withFrozenWeights` state: nesting depth and the packed copies, keyed by weight
-/// storage, offset, element count and layout.
+/// storage, offset, element count and layout, plus every other tensor and number the copy was made from.
 final class FrozenWeights {
     struct Key: Hashable {
         let storage: ObjectIdentifier
         let offset: Int
         let count: Int
         let layout: Int
+        /// The other tensors the copy is made from (storage, offset), in a fixed order; empty for a
+        /// copy of one tensor.
+        let companions: [Companion]
+        /// A number the copy depends on (a batch norm's epsilon, as bits); 0 when none.
+        let parameter: UInt32
     }
-    /// A packed copy; it holds the source storage so that its identity is not reused while cached.
+    struct Companion: Hashable {
+        let storage: ObjectIdentifier?
+        let offset: Int
+    }
+    /// A packed copy; it holds the source storages so that their identities are not reused while cached.
     struct Packed {
-        let source: Storage
+        let sources: [Storage]
         let buffer: Storage
     }
     var depth = 0
@@ -67,8 +76,8 @@ final class FrozenWeights {
         return (storage, width)
     }
 
-    /// Layout key of a batch norm folded to [scale | shift] (keyed by its running variance, which belongs
-    /// to one batch norm, always applied after the same convolution).
+    /// Layout key of a batch norm and conv bias folded to [scale | shift] (keyed by the running variance
+    /// with the running mean, affine weights, conv bias and epsilon as companions).
     static let foldedBatchNormLayout = -2
     /// Layout key of depthwise weights in the kernel's [taps, C] order.
     static let depthwiseTapsLayout = -1
@@ -79,14 +88,19 @@ final class FrozenWeights {
     }
 
     /// The packed copy of `w` for `layout` in the calling thread's open scope, made by `pack` on first use.
-    static func packed(_ w: Tensor, layout: Int, count: Int, pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
+    /// `companions` (position matters; `nil` for an absent input) and `parameter` name everything else
+    /// `pack` reads, so a copy is reused only for exactly the same inputs.
+    static func packed(_ w: Tensor, companions: [Tensor?] = [], parameter: UInt32 = 0, layout: Int, count: Int,
+                       pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
         let scope = current(create: true)!
-        let key = Key(storage: ObjectIdentifier(w.storage), offset: w.offset, count: w.count, layout: layout)
+        let key = Key(storage: ObjectIdentifier(w.storage), offset: w.offset, count: w.count, layout: layout,
+                      companions: companions.map { Companion(storage: $0.map { ObjectIdentifier($0.storage) }, offset: $0?.offset ?? 0) },
+                      parameter: parameter)
         if let hit = scope.packs[key] { return hit.buffer }
         let buffer = Storage(count: count, zeroed: false)
         pack(buffer.pointer)
         if scope.depth > 0 && scope.packedFloats + count <= maxPackedFloats {
-            scope.packs[key] = Packed(source: w.storage, buffer: buffer)
+            scope.packs[key] = Packed(sources: [w.storage] + companions.compactMap { $0?.storage }, buffer: buffer)
             scope.packedFloats += count
         }
         return buffer

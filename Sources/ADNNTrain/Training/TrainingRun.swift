@@ -208,13 +208,15 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     let valLoader = root ? try DataLoader(dataset: dataset, split: valSplit, transform: evalTransform(cfg), augment: nil,
                                           options: loaderOptions(cfg, train: false, batchSize: max(cfg.data.batchSize, 64))) : nil
     let train = LoaderProvider(trainLoader, limitImages: cfg.data.limit)
-    let val: BatchProvider = valLoader.map { LoaderProvider($0, limitImages: cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0) }
+    // `data.limit` caps validation at a quarter of it (at least 64 images); 0: the whole split.
+    let valLimit = cfg.data.limit > 0 ? max(cfg.data.limit / 4, 64) : 0
+    let val: BatchProvider = valLoader.map { LoaderProvider($0, limitImages: valLimit) }
         ?? NoBatches()
     let trainer = try Trainer(config: cfg, classes: dataset.classes, classCounts: trainLoader.classCounts,
                               runDir: runDir, stepsPerEpoch: train.batchCount(epoch: 0), clockStart: clockStart)
     if let b = trainer.timeBudget {
         b.finalEvaluationPasses = tta.views
-        b.validationImages = valLoader.map { cfg.data.limit > 0 ? min($0.count, max(cfg.data.limit / 4, 64)) : $0.count } ?? 0
+        b.validationImages = valLoader.map { valLimit > 0 ? min($0.count, valLimit) : $0.count } ?? 0
         b.batchSize = cfg.data.batchSize
     }
     trainer.communicator = comm
