@@ -71,11 +71,36 @@ final class TimeBudgetTests: XCTestCase {
         XCTAssertEqual(last.steps, last.plannedSteps, "the planned steps were all done")
         XCTAssertLessThanOrEqual(last.lr, 1e-5 + 0.01 * (1e-3 - 1e-5), "the cosine ended at min_lr")
         XCTAssertLessThanOrEqual(try XCTUnwrap(last.elapsedSeconds), 15)
+        if FileManager.default.fileExists(atPath: "/proc/stat") {
+            let steal = try XCTUnwrap(last.cpuStealPercent, "every epoch records the CPU steal share on Linux")
+            XCTAssertTrue((0...100).contains(steal), "\(steal)")
+        }
         let eval = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/run/eval.json"))) as? [String: Any])
         XCTAssertEqual(eval["planned_steps"] as? Int, last.plannedSteps)
         XCTAssertEqual(eval["time_budget_minutes"] as? Double, 0.25)
         // Resuming the finished run: the schedule is complete, nothing more is trained.
         try TrainingRequest(configPath: d + "/c.yaml", out: d + "/run", resume: true).run()
         XCTAssertEqual(try String(contentsOfFile: d + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n").count, records.count)
+    }
+
+    /// `cpu_steal_percent`: the steal share of the `cpu` line between two readings of `/proc/stat`.
+    func testCPUStealMeterReadsProcStat() throws {
+        XCTAssertNil(CPUStealMeter.parse("intr 1 2 3\n"))
+        XCTAssertNil(CPUStealMeter.parse("cpu  1 2 3\n"), "fewer than eight fields")
+        let a = try XCTUnwrap(CPUStealMeter.parse("cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 50 0 25 400 5 0 0 20 0 0\n"))
+        XCTAssertEqual(a.total, 1000)
+        XCTAssertEqual(a.steal, 40)
+        let d = NSTemporaryDirectory() + "adnn-steal-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let path = d + "/stat"
+        try "cpu  100 0 50 800 10 0 0 40 0 0\n".write(toFile: path, atomically: true, encoding: .utf8)
+        var meter = CPUStealMeter(statPath: path)
+        // 1000 more ticks, 300 of them stolen (guest fields are not added to the total).
+        try "cpu  300 0 100 1250 10 0 0 340 77 0\n".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try XCTUnwrap(meter.lap()), 30, accuracy: 1e-4)
+        XCTAssertNil(meter.lap(), "no ticks passed since the last lap")
+        var missing = CPUStealMeter(statPath: d + "/missing")
+        XCTAssertNil(missing.lap())
     }
 }

@@ -52,11 +52,15 @@ public struct EpochRecord: Codable {
     /// With a time budget: the global steps done so far, the steps planned in all, and the seconds
     /// spent by the run (every process of it) when the epoch ended.
     public var steps: Int? = nil, plannedSteps: Int? = nil, elapsedSeconds: Float? = nil
+    /// Share of all CPU time the hypervisor gave to other guests during the epoch (Linux `/proc/stat`
+    /// steal; nil where unavailable): on a shared VM, why an epoch was slow.
+    public var cpuStealPercent: Float? = nil
     enum CodingKeys: String, CodingKey {
         case epoch, lr, loss, lossCE = "loss_ce", lossCenter = "loss_center", lossDLS = "loss_dls"
         case trainAccuracy = "train_accuracy", valAccuracy = "val_accuracy", valMacroF1 = "val_macro_f1", valLoss = "val_loss"
         case imagesPerSecond = "images_per_second", seconds
         case steps, plannedSteps = "planned_steps", elapsedSeconds = "elapsed_seconds"
+        case cpuStealPercent = "cpu_steal_percent"
     }
 }
 
@@ -234,6 +238,7 @@ public final class Trainer {
             model.train()
             if freezeBatchNorm { for (_, m) in model.namedModules() where m is BatchNorm { m.eval() } }
             let start = Date()
+            var stealMeter = CPUStealMeter()
             var sumLoss = 0.0, sumCE = 0.0, sumCenter = 0.0, sumDLS = 0.0, seen = 0, correct = 0
             let it = train.batches(epoch: epoch)
             let steps = train.batchCount(epoch: epoch)
@@ -296,6 +301,7 @@ public final class Trainer {
                 rec.valAccuracy = Float(m.accuracy); rec.valMacroF1 = Float(m.macroF1); rec.valLoss = Float(m.loss)
                 rec.seconds = Float(Date().timeIntervalSince(start))
                 if let b = timeBudget { rec.elapsedSeconds = Float(b.elapsed) }      // with validation
+                rec.cpuStealPercent = stealMeter.lap()
                 metric = monitored(rec)
             }
             if comm.isDistributed {

@@ -361,7 +361,8 @@ public final class ProgressPrinter {
         if tty { print("\r\u{1B}[2K", terminator: "") }
         print(String(format: "epoch %d/%d  loss %.4f (ce %.4f center %.4f dls %.4f)  train acc %.2f%%  val acc %.2f%%  macro-F1 %.2f%%  lr %.2e  %.1f img/s  %.0f s",
                      r.epoch, epochs, r.loss, r.lossCE, r.lossCenter, r.lossDLS, r.trainAccuracy * 100, r.valAccuracy * 100,
-                     r.valMacroF1 * 100, r.lr, r.imagesPerSecond, r.seconds))
+                     r.valMacroF1 * 100, r.lr, r.imagesPerSecond, r.seconds)
+              + (r.cpuStealPercent.map { $0 >= 5 ? String(format: "  (CPU steal %.0f%%)", $0) : "" } ?? ""))
         fflush(stdout)
     }
 
