@@ -39,7 +39,7 @@ def markdown(label, run, data):
 def svg(series, path, title):
     """One line per run: x = minutes, y = val accuracy (%); axes from the data, 5-point grid."""
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-    W, H, L, R, T, B = 720, 420, 60, 180, 40, 50
+    W, H, L, R, T, B = 720, 420, 60, 30, 40, 50
     xs = [m for _, d in series for (_, m, *_rest) in d]
     ys = [r[4] * 100 for _, d in series for r in d]
     x1 = max(60.0, max(xs)) if xs else 60.0
@@ -66,8 +66,10 @@ def svg(series, path, title):
         for r in d:
             out.append(f'<circle cx="{px(r[1]):.1f}" cy="{py(r[4] * 100):.1f}" r="2.5" fill="{c}"/>')
         best = max(r[4] for r in d) * 100 if d else 0
-        out.append(f'<rect x="{W - R + 12}" y="{T + 20 * i}" width="12" height="3" fill="{c}"/>')
-        out.append(f'<text x="{W - R + 30}" y="{T + 20 * i + 5}">{label} (best {best:.2f})</text>')
+        # Legend in the plot's lower right (curves rise from the lower left and stay high).
+        ly = H - B - 20 * (len(series) - i) - 6
+        out.append(f'<rect x="{W - R - 300}" y="{ly}" width="12" height="3" fill="{c}"/>')
+        out.append(f'<text x="{W - R - 282}" y="{ly + 5}">{label} (best {best:.2f})</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
