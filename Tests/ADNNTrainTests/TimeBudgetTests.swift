@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import ADNN
 @testable import ADNNTrain
+import ADNNData
 
 /// `schedule.time_budget_minutes` / `--time-budget`: the schedule is fitted to the wall clock.
 final class TimeBudgetTests: XCTestCase {
@@ -81,6 +82,48 @@ final class TimeBudgetTests: XCTestCase {
         // Resuming the finished run: the schedule is complete, nothing more is trained.
         try TrainingRequest(configPath: d + "/c.yaml", out: d + "/run", resume: true).run()
         XCTAssertEqual(try String(contentsOfFile: d + "/run/metrics.jsonl", encoding: .utf8).split(separator: "\n").count, records.count)
+    }
+
+    /// The plan made at an epoch end is the one its record and checkpoint carry: when the time runs out
+    /// exactly at an epoch's last step, the run ends with `planned_steps == steps` in `metrics.jsonl`
+    /// and in `last.safetensors`, and a resume of it trains nothing (the budget is exhausted here by
+    /// hand, so the case does not depend on the machine's speed).
+    func testBudgetSpentAtEpochEndEndsRunWithPlanRecorded() throws {
+        let d = try makeTemporaryFolder("tb-end")
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        var c = Config()
+        c.model.backbone = "efficientnet_b0"; c.model.inChans = 1; c.model.inputSize = 24; c.model.numClasses = 7
+        c.model.cbam = nil; c.model.transformer = nil
+        c.schedule.epochs = 6; c.schedule.warmupEpochs = 1; c.schedule.timeBudgetMinutes = 10; c.schedule.patience = 0
+        let ds = try Dataset.load("synthetic:train=96,val=16,test=0,size=24,seed=3")
+        func provider(_ split: String, train: Bool) throws -> LoaderProvider {
+            LoaderProvider(try DataLoader(dataset: ds, split: split, transform: TransformConfig(size: 24, channels: 1, mean: [0.5], std: [0.25]),
+                                          augment: nil, options: LoaderOptions(batchSize: 8, shuffle: train, dropLast: train, workers: 1, seed: 5)))
+        }
+        let train = try provider("train", train: true), val = try provider("val", train: false)
+        let spe = train.batchCount(epoch: 0)
+        XCTAssertEqual(spe, 12)
+        func makeTrainer() throws -> Trainer {
+            try Trainer(config: c, classes: SyntheticFaces.classes, classCounts: [1, 1, 1, 1, 1, 1, 1], runDir: d, stepsPerEpoch: spe)
+        }
+        let t = try makeTrainer()
+        t.onStep = { epoch, step, steps, _, _ in
+            // The second epoch's last step: 24 steps measured, so the budget has planned; now it is spent.
+            if epoch == 1 && step == steps { t.timeBudget?.spentBefore = 600 }
+        }
+        let records = try t.fit(train: train, val: val)
+        XCTAssertEqual(records.count, 2, "no epoch starts once the budget is spent")
+        let last = try XCTUnwrap(records.last)
+        XCTAssertEqual(last.steps, 2 * spe)
+        XCTAssertEqual(last.plannedSteps, 2 * spe, "the record carries the plan made at its epoch end")
+        let lines = try String(contentsOfFile: d + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(try JSONDecoder().decode(EpochRecord.self, from: Data(lines[lines.count - 1].utf8)).plannedSteps, 2 * spe)
+        let state = try XCTUnwrap(Checkpoint.read(t.lastPath).extra["train_state"])
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any])
+        XCTAssertEqual(obj["planned_steps"] as? Int, 2 * spe, "the checkpoint carries it too")
+        let resumed = try makeTrainer()
+        try resumed.resume()
+        XCTAssertEqual(try resumed.fit(train: train, val: val).count, 0, "a resume of the finished run trains nothing")
     }
 
     /// `cpu_steal_percent`: the steal share of the `cpu` line between two readings of `/proc/stat`.

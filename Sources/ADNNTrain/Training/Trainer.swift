@@ -91,6 +91,8 @@ public final class Trainer {
     public let timeBudget: TimeBudget?
     /// Whether the budget's first plan was made (it may shorten the warm-up once).
     var budgetPlanned = false
+    /// Seconds the last epoch's checkpoint writes took (part of the next epoch end's estimate).
+    var checkpointSeconds = 0.0
     /// Called when the budget plans (or re-plans) the schedule, with the planned steps in all.
     public var onPlan: ((Int) -> Void)?
     /// Epochs the schedule spans (the last one may be partial under a time budget).
@@ -311,31 +313,34 @@ public final class Trainer {
             }
             let improved = metric > bestMetric
             if improved { bestMetric = metric; bestEpoch = epoch + 1; badEpochs = 0 } else { badEpochs += 1 }
+            if let b = timeBudget {
+                // Re-planned before the record and the checkpoint are written, so both carry the plan that
+                // decides whether the run goes on: a run that ends here records `planned_steps == steps`,
+                // and a resume of it trains nothing more. The epoch end is this validation plus the
+                // checkpoint writes of the last epoch. Every rank plans here (after the broadcast).
+                b.recordEpochEnd(seconds: Date().timeIntervalSince(trainEnd) + checkpointSeconds)
+                try planBudget(done: epoch * stepsPerEpoch + step, positionInEpoch: 0)
+                rec.plannedSteps = schedule.totalSteps
+            }
             guard comm.isRoot else {
                 records.append(rec)
                 comm.setTerminationNote("last checkpoint: \(lastPath) (rank 0 writes it)")
-                if let b = timeBudget {
-                    b.recordEpochEnd(seconds: Date().timeIntervalSince(trainEnd))
-                    try planBudget(done: epoch * stepsPerEpoch + step, positionInEpoch: 0)
-                }
                 continue
             }
+            let checkpointStart = Date()
             let ck = checkpoint(epoch: epoch, metric: metric)
             if improved {
                 if let ema { try ema.withAveragedWeights { try checkpoint(epoch: epoch, metric: metric).write(to: bestPath) } }
                 else { try ck.write(to: bestPath) }
             }
             try ck.write(to: lastPath)
+            checkpointSeconds = Date().timeIntervalSince(checkpointStart)
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
             let line = String(decoding: try enc.encode(rec), as: UTF8.self) + "\n"
             if let h = FileHandle(forWritingAtPath: metricsPath) { h.seekToEndOfFile(); h.write(Data(line.utf8)); try? h.close() }
             records.append(rec)
             comm.setTerminationNote("last checkpoint: \(lastPath)")
             onEpoch?(rec)
-            if let b = timeBudget {
-                b.recordEpochEnd(seconds: Date().timeIntervalSince(trainEnd))
-                try planBudget(done: epoch * stepsPerEpoch + step, positionInEpoch: 0)
-            }
         }
         return records
     }
