@@ -48,6 +48,22 @@ final class TimeBudgetTests: XCTestCase {
         XCTAssertEqual(b.stepsThatFit(positionInEpoch: 0, stepsPerEpoch: 100, maxMore: 1000), 0)
     }
 
+    /// The step-time estimate averages out the loader's bursts (a plan that jitters moves the cosine)
+    /// and still follows a machine that slows down for good within a few hundred steps.
+    func testStepEstimateIsSteadyUnderNoiseAndFollowsASlowdown() throws {
+        let b = TimeBudget(minutes: 60)
+        for _ in 0..<11 { b.recordStep(seconds: 0.4) }
+        var spread = (lo: Double.infinity, hi: 0.0)
+        for i in 0..<1000 {
+            b.recordStep(seconds: i % 4 == 0 ? 0.7 : 0.3)   // mean 0.4, bursts of ±75 % (a 20-step average swings ±2 %)
+            if i >= 100 { let e = try XCTUnwrap(b.stepSeconds); spread = (min(spread.lo, e), max(spread.hi, e)) }
+        }
+        XCTAssertGreaterThan(spread.lo, 0.4 * 0.99, "\(spread)")
+        XCTAssertLessThan(spread.hi, 0.4 * 1.01, "\(spread)")
+        for _ in 0..<300 { b.recordStep(seconds: 0.8) }
+        XCTAssertGreaterThan(try XCTUnwrap(b.stepSeconds), 0.75, "a lasting 2× slowdown is followed")
+    }
+
     /// A whole run under a 15-second budget ends on time with its cosine at `min_lr`; a resume of the
     /// finished run trains nothing more.
     func testRunEndsOnTimeWithScheduleCompleted() throws {

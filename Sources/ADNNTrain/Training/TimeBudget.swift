@@ -33,6 +33,8 @@ public final class TimeBudget {
     /// Steps of each process not measured (first-touch allocation, thread start-up).
     private let ignoredSteps = 3
     private var stepsSeen = 0
+    /// Steps folded into `stepSeconds` since its first value.
+    private var measuredSteps = 8
 
     public init(minutes: Double, start: Date = Date()) {
         seconds = minutes * 60
@@ -53,7 +55,12 @@ public final class TimeBudget {
         stepsSeen += 1
         guard stepsSeen > ignoredSteps, s.isFinite, s >= 0 else { return }
         if let est = stepSeconds {
-            stepSeconds = 0.95 * est + 0.05 * s
+            // The mean of the steps measured so far, then an average over about the last 100 steps (≈ half
+            // a minute): one step's time swings with the data loader's bursts, and a shorter window made
+            // the plan (and the cosine's position) jitter by ±10 % within an epoch.
+            measuredSteps += 1
+            let weight = max(1 / Double(measuredSteps), 0.01)
+            stepSeconds = (1 - weight) * est + weight * s
         } else {
             firstSteps.append(s)
             if firstSteps.count >= 8 {
