@@ -12,7 +12,7 @@ import Foundation
 // K loop (12 × 32 on AVX-512: 24 zmm accumulators, so each weight vector loaded from the panel feeds 12
 // FMAs; 6 × 16 on AVX2: 12 ymm), applies scale, shift and a piecewise-linear activation to the
 // accumulators before the one store (transcendental activations run over the stored tile in one call
-// with the lane function inlined). Tails take a 8- or 4-row tile. Work splits over (pixel blocks ×
+// with the lane function inlined). A tail takes a tile of exactly its rows (1…11). Work splits over (pixel blocks ×
 // panels) on the kernel pool; k×k convolutions gather im2col rows per pixel block. `pointwiseConvNaive`
 // is the twin the tests compare against. The panel width and tile are chosen at run time from the CPU; the
 // vector instructions themselves come from the build (`-march=native` unless `ADNN_MARCH` says otherwise).
@@ -92,9 +92,9 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
     }
 }
 
-/// One tile of `rows` pixels (a constant at every call site: 12, 8 or 4 on AVX-512; 6 or 4 at width 16)
-/// × one panel: rows r0… of x (pixel indices clamped to the last valid one, whose results are then not
-/// stored), `wide` = two SIMD16 columns (width 32) or one (width 16). At 12 × 32 the tile holds 24 zmm
+/// One tile of `rows` pixels (a constant at every call site: 1…12 on AVX-512, 1…6 on AVX2)
+/// × one panel: rows r0 ..< r0 + rows of x (rows past `validRows` would be computed on the last valid
+/// pixel and not stored; the tiles `pointwiseRows` picks have none), `wide` = two SIMD16 columns (width 32) or one (width 16). At 12 × 32 the tile holds 24 zmm
 /// accumulators, so each weight vector loaded from the panel feeds 12 FMAs (4 × 32 fed 4: the panel,
 /// streamed from L2 for large K, was the bound).
 @inline(__always)
@@ -123,23 +123,17 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     for k in 0..<K {
         let w0 = load16(wp), w1 = wide ? load16(wp + 16) : SIMD16<Float>()
         do { let s = SIMD16<Float>(repeating: x0[k]); a0.addProduct(s, w0); if wide { b0.addProduct(s, w1) } }
-        do { let s = SIMD16<Float>(repeating: x1[k]); a1.addProduct(s, w0); if wide { b1.addProduct(s, w1) } }
-        do { let s = SIMD16<Float>(repeating: x2[k]); a2.addProduct(s, w0); if wide { b2.addProduct(s, w1) } }
-        do { let s = SIMD16<Float>(repeating: x3[k]); a3.addProduct(s, w0); if wide { b3.addProduct(s, w1) } }
-        if rows > 4 {
-            do { let s = SIMD16<Float>(repeating: x4[k]); a4.addProduct(s, w0); if wide { b4.addProduct(s, w1) } }
-            do { let s = SIMD16<Float>(repeating: x5[k]); a5.addProduct(s, w0); if wide { b5.addProduct(s, w1) } }
-        }
-        if rows > 6 {
-            do { let s = SIMD16<Float>(repeating: x6[k]); a6.addProduct(s, w0); if wide { b6.addProduct(s, w1) } }
-            do { let s = SIMD16<Float>(repeating: x7[k]); a7.addProduct(s, w0); if wide { b7.addProduct(s, w1) } }
-        }
-        if rows > 8 {
-            do { let s = SIMD16<Float>(repeating: x8[k]); a8.addProduct(s, w0); if wide { b8.addProduct(s, w1) } }
-            do { let s = SIMD16<Float>(repeating: x9[k]); a9.addProduct(s, w0); if wide { b9.addProduct(s, w1) } }
-            do { let s = SIMD16<Float>(repeating: x10[k]); a10.addProduct(s, w0); if wide { b10.addProduct(s, w1) } }
-            do { let s = SIMD16<Float>(repeating: x11[k]); a11.addProduct(s, w0); if wide { b11.addProduct(s, w1) } }
-        }
+        if rows > 1 { let s = SIMD16<Float>(repeating: x1[k]); a1.addProduct(s, w0); if wide { b1.addProduct(s, w1) } }
+        if rows > 2 { let s = SIMD16<Float>(repeating: x2[k]); a2.addProduct(s, w0); if wide { b2.addProduct(s, w1) } }
+        if rows > 3 { let s = SIMD16<Float>(repeating: x3[k]); a3.addProduct(s, w0); if wide { b3.addProduct(s, w1) } }
+        if rows > 4 { let s = SIMD16<Float>(repeating: x4[k]); a4.addProduct(s, w0); if wide { b4.addProduct(s, w1) } }
+        if rows > 5 { let s = SIMD16<Float>(repeating: x5[k]); a5.addProduct(s, w0); if wide { b5.addProduct(s, w1) } }
+        if rows > 6 { let s = SIMD16<Float>(repeating: x6[k]); a6.addProduct(s, w0); if wide { b6.addProduct(s, w1) } }
+        if rows > 7 { let s = SIMD16<Float>(repeating: x7[k]); a7.addProduct(s, w0); if wide { b7.addProduct(s, w1) } }
+        if rows > 8 { let s = SIMD16<Float>(repeating: x8[k]); a8.addProduct(s, w0); if wide { b8.addProduct(s, w1) } }
+        if rows > 9 { let s = SIMD16<Float>(repeating: x9[k]); a9.addProduct(s, w0); if wide { b9.addProduct(s, w1) } }
+        if rows > 10 { let s = SIMD16<Float>(repeating: x10[k]); a10.addProduct(s, w0); if wide { b10.addProduct(s, w1) } }
+        if rows > 11 { let s = SIMD16<Float>(repeating: x11[k]); a11.addProduct(s, w0); if wide { b11.addProduct(s, w1) } }
         wp += width
     }
     // Epilogue in registers: scale, shift and the activation on each accumulator, then one store.
@@ -159,14 +153,15 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
         if n >= 16 { store16(out, v) } else { for i in 0..<n { out[i] = v[i] } }
     }
     let cheap = activation?.isPiecewiseLinear ?? true
+    // `store` skips rows past `validRows` (never more than `rows`), so every accumulator is stored at most once.
     store(a0, row: 0, half: 0); store(a1, row: 1, half: 0); store(a2, row: 2, half: 0); store(a3, row: 3, half: 0)
-    if wide { store(b0, row: 0, half: 1); store(b1, row: 1, half: 1); store(b2, row: 2, half: 1); store(b3, row: 3, half: 1) }
-    if rows > 4 { store(a4, row: 4, half: 0); store(a5, row: 5, half: 0) }
-    if rows > 4 { if wide { store(b4, row: 4, half: 1); store(b5, row: 5, half: 1) } }
-    if rows > 6 { store(a6, row: 6, half: 0); store(a7, row: 7, half: 0) }
-    if rows > 6 { if wide { store(b6, row: 6, half: 1); store(b7, row: 7, half: 1) } }
-    if rows > 8 { store(a8, row: 8, half: 0); store(a9, row: 9, half: 0); store(a10, row: 10, half: 0); store(a11, row: 11, half: 0) }
-    if rows > 8 { if wide { store(b8, row: 8, half: 1); store(b9, row: 9, half: 1); store(b10, row: 10, half: 1); store(b11, row: 11, half: 1) } }
+    store(a4, row: 4, half: 0); store(a5, row: 5, half: 0); store(a6, row: 6, half: 0); store(a7, row: 7, half: 0)
+    store(a8, row: 8, half: 0); store(a9, row: 9, half: 0); store(a10, row: 10, half: 0); store(a11, row: 11, half: 0)
+    if wide {
+        store(b0, row: 0, half: 1); store(b1, row: 1, half: 1); store(b2, row: 2, half: 1); store(b3, row: 3, half: 1)
+        store(b4, row: 4, half: 1); store(b5, row: 5, half: 1); store(b6, row: 6, half: 1); store(b7, row: 7, half: 1)
+        store(b8, row: 8, half: 1); store(b9, row: 9, half: 1); store(b10, row: 10, half: 1); store(b11, row: 11, half: 1)
+    }
     if !cheap, let activation {
         activateRows(y + r0 * O + o0, stride: O, rows: validRows, columns: validColumns, activation)
     }
@@ -216,7 +211,7 @@ private func activateRows(_ p: UnsafeMutablePointer<Float>, stride: Int, rows: I
 }
 
 /// Rows `start..<end` of x through one panel in tiles of `PointwiseTuning.tileRows` pixels; the rest
-/// takes the smallest tile that covers it (clamped rows are computed, not stored).
+/// takes a tile of exactly its rows.
 @inline(__always)
 private func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
                            scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
@@ -225,22 +220,39 @@ private func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     var r0 = rows.lowerBound
     while r0 < rows.upperBound {
         let n = rows.upperBound - r0
-        let t = n >= main ? main : n <= 4 ? 4 : n <= 6 && main == 6 ? 6 : n <= 8 && main >= 8 ? 8 : main
-        let valid = Swift.min(t, n)
+        // A full tile, or one of exactly the rows left (9 pixels at batch 1 computed 12 rows before: a
+        // quarter of the 3×3-stage FMAs went to clamped rows).
+        let t = Swift.min(n, main)
         // One call site per (rows, wide) so that each tile is specialised on constants.
         @inline(__always) func tile(_ rows: Int, _ wide: Bool) {
-            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: rows, r0: r0, validRows: valid,
+            pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: rows, r0: r0, validRows: t,
                           column: o0, validColumns: validColumns, K: K, O: O, wide: wide)
         }
         switch (t, wide) {
         case (12, true): tile(12, true)
         case (12, false): tile(12, false)
+        case (11, true): tile(11, true)
+        case (11, false): tile(11, false)
+        case (10, true): tile(10, true)
+        case (10, false): tile(10, false)
+        case (9, true): tile(9, true)
+        case (9, false): tile(9, false)
         case (8, true): tile(8, true)
         case (8, false): tile(8, false)
+        case (7, true): tile(7, true)
+        case (7, false): tile(7, false)
         case (6, true): tile(6, true)
         case (6, false): tile(6, false)
-        case (_, true): tile(4, true)
-        case (_, false): tile(4, false)
+        case (5, true): tile(5, true)
+        case (5, false): tile(5, false)
+        case (4, true): tile(4, true)
+        case (4, false): tile(4, false)
+        case (3, true): tile(3, true)
+        case (3, false): tile(3, false)
+        case (2, true): tile(2, true)
+        case (2, false): tile(2, false)
+        case (_, true): tile(1, true)
+        case (_, false): tile(1, false)
         }
         r0 += t
     }

@@ -8,7 +8,8 @@ import ADNNKernels
 final class PointwiseTests: XCTestCase {
     func testPackedPointwiseMatchesNaive() {
         let shapes: [(p: Int, k: Int, o: Int)] = [(1, 1, 1), (9, 1152, 192), (5, 24, 40), (37, 16, 96), (130, 96, 24), (25, 48, 64),
-                                                   (4, 320, 1280), (3, 7, 33), (70, 40, 17), (11, 24, 16), (6, 30, 56), (13, 20, 112)]
+                                                   (4, 320, 1280), (3, 7, 33), (70, 40, 17), (11, 24, 16), (6, 30, 56), (13, 20, 112),
+                                                   (2, 33, 48), (7, 64, 40), (8, 17, 64), (12, 50, 96), (81, 40, 240)]
         let savedRows = PointwiseTuning.tileRows
         defer { PointwiseTuning.tileRows = savedRows }
         for (width, rows) in [(16, 4), (16, 6), (32, 4), (32, 8), (32, 12), (16, 12)] {

@@ -64,6 +64,18 @@ final class TimeBudgetTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(b.stepSeconds), 0.75, "a lasting 2× slowdown is followed")
     }
 
+    /// The epoch-end estimate ignores one slow validation and follows two.
+    func testEpochEndEstimateIgnoresOneSpike() throws {
+        let b = TimeBudget(minutes: 120)
+        for s in [10.0, 10, 10, 60, 10] { b.recordEpochEnd(seconds: s) }
+        XCTAssertEqual(b.epochEndSeconds, 10, "one spike in the last three")
+        b.recordEpochEnd(seconds: 60)
+        XCTAssertEqual(b.epochEndSeconds, 60, "two of the last three are slow")
+        let fresh = TimeBudget(minutes: 120)
+        fresh.recordEpochEnd(seconds: 8); XCTAssertEqual(fresh.epochEndSeconds, 8)
+        fresh.recordEpochEnd(seconds: 12); XCTAssertEqual(fresh.epochEndSeconds, 10)
+    }
+
     /// A whole run under a 15-second budget ends on time with its cosine at `min_lr`; a resume of the
     /// finished run trains nothing more.
     func testRunEndsOnTimeWithScheduleCompleted() throws {
