@@ -18,6 +18,9 @@ public enum RunReport {
         /// Opens the run's data set (config, `eval.json`'s `dataset`) so that the best checkpoint can
         /// be re-evaluated for probabilities and Grad-CAM mistakes; nil skips that.
         public var openDataset: ((Config, String) throws -> Dataset)?
+        /// The data set the best checkpoint is re-evaluated on (`adnn report --data`); nil: `eval.json`'s
+        /// `dataset` — a run stopped before its final evaluation has no `eval.json`, so this is its only source.
+        public var dataPath: String?
         /// Mistakes shown at most.
         public var mistakeCount = 12
         public init(mistakes: [ReportMistake]? = nil, probabilities: [[Double]]? = nil,
@@ -107,7 +110,7 @@ struct RunFolderReport {
         }
         mistakes = options.mistakes
         if (probabilities == nil || mistakes == nil), let open = options.openDataset {
-            analyse(open: open, count: options.mistakeCount)
+            analyse(open: open, data: options.dataPath, count: options.mistakeCount)
         }
         if let probabilities, let probabilityLabels {
             do { calibration = try Calibration(probabilities: probabilities, labels: probabilityLabels) } catch {
@@ -140,10 +143,13 @@ struct RunFolderReport {
         return (0..<count).map { Array(flat[($0 * classes)..<(($0 + 1) * classes)]) }
     }
 
-    mutating func analyse(open: (Config, String) throws -> Dataset, count: Int) {
+    mutating func analyse(open: (Config, String) throws -> Dataset, data given: String?, count: Int) {
         let best = (dir as NSString).appendingPathComponent("best.safetensors")
         guard FileManager.default.fileExists(atPath: best) else { notes.append("\(best): missing; mistakes and calibration not recomputed."); return }
-        guard let data = eval?["dataset"] as? String else { notes.append("eval.json names no data set; mistakes not recomputed."); return }
+        guard let data = given ?? eval?["dataset"] as? String else {
+            notes.append("no eval.json naming the data set (a run stopped before its final evaluation): give --data; mistakes and calibration not recomputed.")
+            return
+        }
         do {
             let ck = try Checkpoint.read(best)
             let dataset = try open(ck.config, data)

@@ -26,7 +26,7 @@ struct ReportCommand: ParsableCommand {
             let output = out ?? (dir as NSString).appendingPathComponent("report.html")
             if tensorboard, try ReportFolder.kind(of: dir) != .run { throw ADNNError.invalid("--tensorboard: \(dir) is not a run folder") }
             var options = RunReport.Options(mistakeCount: mistakes)
-            if !noImages { options.openDataset = { cfg, path in try openDataset(cfg, path: data ?? path) } }
+            if !noImages { options.dataPath = data; options.openDataset = { cfg, path in try openDataset(cfg, path: path) } }
             let (kind, notes) = try RunReport.write(dir: dir, to: output, force: force, options: options)
             for n in notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
             print("wrote \(output) (\(kind.rawValue) folder)")

@@ -169,5 +169,18 @@ final class RunReportTests: XCTestCase {
         XCTAssertTrue((1...4).contains(figures), "\(figures) mistakes")
         XCTAssertEqual(pngs.count, 2 * figures)
         for png in pngs { XCTAssertEqual(try decodeImage([UInt8](png), name: "embedded").width, 96) }
+
+        // A run stopped before its final evaluation has no eval.json: the data set comes from `dataPath`
+        // (`adnn report --data`), and without it the note says so.
+        try FileManager.default.removeItem(atPath: d + "/eval.json")
+        try? FileManager.default.removeItem(atPath: d + "/predictions.json")
+        opened = []
+        var given = options
+        given.dataPath = "synthetic"
+        let (_, _, notesGiven) = try RunReport.html(for: d, options: given)
+        XCTAssertEqual(opened, ["synthetic"], "--data is opened")
+        XCTAssertFalse(notesGiven.contains { $0.contains("No reliability diagram") }, "\(notesGiven)")
+        let (_, _, notesNone) = try RunReport.html(for: d, options: options)
+        XCTAssertTrue(notesNone.contains { $0.contains("give --data") }, "\(notesNone)")
     }
 }
