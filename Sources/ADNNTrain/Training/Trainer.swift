@@ -288,7 +288,7 @@ public final class Trainer {
                                   valAccuracy: 0, valMacroF1: 0, valLoss: 0,
                                   imagesPerSecond: Float(Double(seen) / trainSeconds), seconds: 0)
             if let b = timeBudget {
-                rec.steps = epoch * stepsPerEpoch + step; rec.plannedSteps = schedule.totalSteps
+                rec.steps = epoch * stepsPerEpoch + step      // planned_steps: after the re-plan below
                 rec.elapsedSeconds = Float(b.elapsed)
             }
             // Validation on rank 0 only (the replicas hold the same weights); the others wait in the
