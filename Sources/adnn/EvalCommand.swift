@@ -7,10 +7,13 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval",
         abstract: "Evaluate a checkpoint: accuracy, macro-F1, balanced accuracy, AUC, per-class table, confusion.")
 
-    @Option(help: "Checkpoint (.safetensors written by adnn train).") var checkpoint: String
+    @Option(help: "Checkpoint (.safetensors written by adnn train); repeat for an ensemble (probabilities averaged).")
+    var checkpoint: [String]
     @Option(help: "Data set folder or CSV (or 'synthetic').") var data: String
     @Option(help: "Split to evaluate (default: test if present, else val).") var split: String?
     @Option(help: "Write the eval JSON to this file.") var json: String?
+    @Option(help: "Write per-image labels, predictions and probabilities (predictions.json format) to this file.")
+    var predictions: String?
     @Option(parsing: .unconditional, help: "Batch size.") var batch: Int = 64
     @Flag(help: "Horizontal-flip test-time augmentation (2 views).") var tta = false
     @Flag(name: .customLong("tta-crops"), help: "Ten-crop test-time augmentation: centre + 4 corners of a 1.125× upscale, each mirrored (10 views).")
@@ -20,8 +23,8 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try guarded {
             try threads.apply()
-            try EvaluationRequest(checkpoint: checkpoint, data: data, split: split, jsonPath: json, batchSize: batch,
-                                  tta: TestTimeAugmentation(flip: tta, crops: ttaCrops)).run()
+            try EvaluationRequest(checkpoints: checkpoint, data: data, split: split, jsonPath: json, predictionsPath: predictions,
+                                  batchSize: batch, tta: TestTimeAugmentation(flip: tta, crops: ttaCrops)).run()
         }
     }
 }
@@ -37,8 +40,9 @@ struct PredictCommand: ParsableCommand {
         """)
 
     @Argument(help: "Image files (JPEG or PNG).") var images: [String]
-    @Option(help: "Shipped model name (ferplus, fer2013) or a checkpoint file (.safetensors).") var model: String?
-    @Option(help: "Checkpoint file (same as --model FILE).") var checkpoint: String?
+    @Option(help: "Shipped model name (ferplus, fer2013) or a checkpoint file (.safetensors); repeat for an ensemble.")
+    var model: [String] = []
+    @Option(help: "Checkpoint file (same as --model FILE).") var checkpoint: [String] = []
     @Flag(help: "Print JSON lines (default: a short text line per face).") var json = false
     @Option(parsing: .unconditional, help: "Number of top classes in text output.") var top: Int = 3
     @Flag(help: "Search every image for faces (an image with none prints 'no face found').") var align = false
@@ -54,8 +58,8 @@ struct PredictCommand: ParsableCommand {
         try guarded {
             try threads.apply()
             if align && noAlign { throw ValidationError("--align and --no-align exclude each other") }
-            if model != nil && checkpoint != nil { throw ValidationError("pass --model or --checkpoint, not both") }
-            try PredictionRequest(checkpoint: model ?? checkpoint, images: images, json: json, top: top,
+            if !model.isEmpty && !checkpoint.isEmpty { throw ValidationError("pass --model or --checkpoint, not both") }
+            try PredictionRequest(models: model + checkpoint, images: images, json: json, top: top,
                                   faces: align ? .always : (noAlign ? .never : .auto),
                                   detector: detector, timing: timing, tta: TestTimeAugmentation(flip: tta, crops: ttaCrops)).run()
         }

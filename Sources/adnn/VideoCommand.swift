@@ -20,8 +20,8 @@ struct VideoCommand: ParsableCommand {
 
     @Argument(help: "Video file or camera device (/dev/videoN).") var input: String
     @Option(help: "Output folder (must not exist unless --force).") var out: String
-    @Option(help: "Expression classifier: shipped model name (ferplus, fer2013) or checkpoint file (default: the shipped model).")
-    var checkpoint: String?
+    @Option(help: "Expression classifier: shipped model name (ferplus, fer2013) or checkpoint file (default: the shipped model); repeat for an ensemble.")
+    var checkpoint: [String] = []
     @Option(help: "Run the face detector every N frames; faces are tracked in between.") var every: Int = 1
     @Option(help: "Temporal smoothing: weight of the past in [0, 1) (0: none).") var smooth: Float = 0.5
     @Flag(help: "Also write DIR/annotated.mp4 (boxes, labels, probability bars; H.264 or MPEG-4).") var annotate = false
@@ -42,7 +42,7 @@ struct VideoCommand: ParsableCommand {
             let options = VideoOptions(every: every, smoothing: smooth, annotate: annotate, overwrite: force,
                                        progress: !json, maxFrames: maxFrames)
             try options.validate()
-            let classifier = try ImageClassifier(checkpoint: try ShippedModel.resolve(checkpoint))
+            let classifier = try ImageClassifier(checkpoints: try ShippedModel.resolve(all: checkpoint))
             let cropper = try FaceCropper(weights: detector ?? defaultDetectorPath(), threshold: threshold)
             let faces = RetinaFaceDetector(model: cropper.detector, maxSide: detectSize == 0 ? nil : detectSize,
                                            threshold: threshold)

@@ -59,10 +59,14 @@ final class InferenceOptionsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: d) }
         let f = d + "/x.safetensors"
         try Data().write(to: URL(fileURLWithPath: f))
-        XCTAssertEqual(try ShippedModel.resolve(f), f, "a file is taken as it is")
+        XCTAssertEqual(try ShippedModel.resolve(f), [f], "a file is taken as it is")
+        XCTAssertEqual(try ShippedModel.resolve(all: [f]), [f])
         for m in ShippedModel.allCases {
-            if let p = m.path { XCTAssertEqual(try ShippedModel.resolve(m.rawValue), p) }
-            else { XCTAssertThrowsError(try ShippedModel.resolve(m.rawValue)) }
+            if let p = m.paths {
+                XCTAssertEqual(try ShippedModel.resolve(m.rawValue), p)
+                XCTAssertEqual(p.map { ($0 as NSString).lastPathComponent }, m.fileNames)
+                XCTAssertEqual(try ShippedModel.resolve(all: [m.rawValue, f]), p + [f], "names and files concatenate")
+            } else { XCTAssertThrowsError(try ShippedModel.resolve(m.rawValue)) }
         }
     }
 

@@ -114,13 +114,18 @@ public func loaderOptions(_ cfg: Config, train: Bool, batchSize: Int? = nil, sha
     return o
 }
 
-/// A checkpoint opened for classifying single images (`adnn predict`, `adnn explain`): the model in
-/// eval mode, its evaluation transform, class names and input geometry.
+/// A checkpoint (or an ensemble of them, `CheckpointEnsemble`) opened for classifying single images
+/// (`adnn predict`, `adnn video`, `adnn explain`): the models in eval mode, the evaluation
+/// transform, class names and input geometry.
 public struct ImageClassifier {
-    /// The checkpoint file.
+    /// The checkpoint file (the members joined with " + " for an ensemble).
     public let path: String
+    /// The first member's checkpoint.
     public let checkpoint: Checkpoint
+    /// The first member's model (the one `adnn explain` explains).
     public let model: ADNNFER
+    /// Every member's model; probabilities are averaged over them.
+    public let members: [ADNNFER]
     public let transform: TransformConfig
     /// The checkpoint's class names (`class0`, `class1`, … when it has none).
     public let classes: [String]
@@ -131,14 +136,20 @@ public struct ImageClassifier {
 
     /// Reads `path`; a missing or bad checkpoint is one error naming the file.
     public init(checkpoint path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else { throw ADNNError.io("\(path): no such checkpoint") }
-        self.path = path
-        checkpoint = try Checkpoint.read(path)
-        model = try checkpoint.makeModel(source: path)
+        try self.init(checkpoints: [path])
+    }
+
+    /// Reads every member of an ensemble; a missing, bad or mismatched one is one error naming the file.
+    public init(checkpoints paths: [String]) throws {
+        let ensemble = try CheckpointEnsemble(paths)
+        path = ensemble.name
+        checkpoint = ensemble.checkpoints[0]
+        model = ensemble.models[0]
+        members = ensemble.models
         transform = evalTransform(checkpoint.config)
         let k = checkpoint.config.model.numClasses
         if !checkpoint.classes.isEmpty && checkpoint.classes.count != k {
-            throw ADNNError.invalid("\(path): metadata names \(checkpoint.classes.count) classes for a \(k)-class model")
+            throw ADNNError.invalid("\(paths[0]): metadata names \(checkpoint.classes.count) classes for a \(k)-class model")
         }
         classes = checkpoint.classes.isEmpty ? (0..<k).map { "class\($0)" } : checkpoint.classes
         size = checkpoint.config.model.inputSize
@@ -163,7 +174,7 @@ public struct ImageClassifier {
         data.reserveCapacity(images.count * size * size * channels)
         for im in images { data += transform.tensorData(for: im) }
         let x = Tensor(data, shape: [images.count, size, size, channels])
-        let p = tta.probabilities(model, x).scalars
+        let p = tta.probabilities(members, x).scalars
         guard p.allSatisfy({ $0.isFinite }) else { throw ADNNError.invalid("\(path): the model's outputs are not finite (damaged weights?)") }
         let k = classes.count
         return (0..<images.count).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }

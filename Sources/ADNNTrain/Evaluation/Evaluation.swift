@@ -6,29 +6,38 @@ import ADNNData
 /// matched by canonical name, so a model trained on one data set can be evaluated on another with a
 /// different label order; data-set classes the model lacks are reported and skipped.
 public struct EvaluationRequest {
-    public var checkpoint: String
+    /// The checkpoint; several make an ensemble whose probabilities are averaged (`CheckpointEnsemble`).
+    public var checkpoints: [String]
+    /// The first (or only) checkpoint.
+    public var checkpoint: String { checkpoints.first ?? "" }
     public var data: String
     /// Split to evaluate (default: test if present, else val).
     public var split: String?
     /// Also write the eval JSON to this file.
     public var jsonPath: String?
+    /// Also write the per-image labels, predictions and probabilities (`predictions.json` format) here.
+    public var predictionsPath: String?
     public var batchSize: Int
     /// Test-time augmentation (flip or ten-crop).
     public var tta: TestTimeAugmentation
 
     public init(checkpoint: String, data: String, split: String? = nil, jsonPath: String? = nil, batchSize: Int = 64,
                 tta: TestTimeAugmentation = .none) {
-        self.checkpoint = checkpoint; self.data = data; self.split = split; self.jsonPath = jsonPath
-        self.batchSize = batchSize; self.tta = tta
+        self.init(checkpoints: [checkpoint], data: data, split: split, jsonPath: jsonPath, batchSize: batchSize, tta: tta)
+    }
+
+    public init(checkpoints: [String], data: String, split: String? = nil, jsonPath: String? = nil,
+                predictionsPath: String? = nil, batchSize: Int = 64, tta: TestTimeAugmentation = .none) {
+        self.checkpoints = checkpoints; self.data = data; self.split = split; self.jsonPath = jsonPath
+        self.predictionsPath = predictionsPath; self.batchSize = batchSize; self.tta = tta
     }
 
     /// Evaluates, prints the table and returns the metrics with the eval JSON object.
     @discardableResult
     public func run(printing: Bool = true) throws -> (metrics: EvalMetrics, json: [String: Any]) {
         guard batchSize >= 1 else { throw ADNNError.invalid("--batch \(batchSize): must be positive") }
-        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ADNNError.io("\(checkpoint): no such checkpoint") }
-        let ck = try Checkpoint.read(checkpoint)
-        let model = try ck.makeModel(source: checkpoint)
+        let ensemble = try CheckpointEnsemble(checkpoints)
+        let ck = ensemble.checkpoints[0]
         var cfg = ck.config
         cfg.data.format = .auto
         let dataset = try openDataset(cfg, path: data)
@@ -44,22 +53,35 @@ public struct EvaluationRequest {
                                                            seed: UInt64(cfg.seed)))
         let identity = map == Array(0..<map.count) && classes.count == dataset.classes.count
         let provider = LoaderProvider(loader, labelMap: identity ? nil : map)
-        let (probs, labels, ips) = predictProbabilities(model, provider, tta: tta)
+        let (probs, labels, ips) = predictProbabilities(ensemble.models, provider, tta: tta)
         if let why = provider.failure { throw ADNNError.invalid(why) }
         guard probs.allSatisfy({ $0.isFinite }) else {
-            throw ADNNError.invalid("\(checkpoint): the model's outputs are not finite (damaged weights?)")
+            throw ADNNError.invalid("\(ensemble.name): the model's outputs are not finite (damaged weights?)")
         }
         guard !labels.isEmpty else { throw ADNNError.invalid("\(data): no images of classes the model knows in split \(splitName)") }
         let m = EvalMetrics(probabilities: probs, labels: labels, classes: classes)
         var obj = m.json(dataset: dataset.root, split: splitName, imagesPerSecond: ips)
         obj["checkpoint"] = checkpoint
+        if checkpoints.count > 1 { obj["checkpoints"] = checkpoints }
         obj["tta"] = tta.rawValue
         if !missing.isEmpty { obj["classes_missing_in_model"] = missing }
-        if let jsonPath { try jsonLine(obj).write(toFile: jsonPath, atomically: true, encoding: .utf8) }
+        if let jsonPath { try writeText(jsonLine(obj), to: jsonPath, option: "--json") }
+        if let predictionsPath {
+            try writeText(predictionsJSON(probabilities: probs, labels: labels, classes: probs.count / max(1, labels.count)), to: predictionsPath,
+                          option: "--predictions")
+        }
         if printing {
-            print(m.markdown(title: "\(URL(fileURLWithPath: checkpoint).lastPathComponent) on \(dataset.root) \(splitName)"))
-            print(String(format: "%.1f images/s%@", ips, tta == .none ? "" : " (with \(tta.rawValue) TTA, \(tta.views) views)"))
+            let title = checkpoints.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")
+            print(m.markdown(title: "\(title) on \(dataset.root) \(splitName)"))
+            print(String(format: "%.1f images/s%@%@", ips, tta == .none ? "" : " (with \(tta.rawValue) TTA, \(tta.views) views)",
+                         checkpoints.count > 1 ? " (ensemble of \(checkpoints.count))" : ""))
         }
         return (m, obj)
     }
+}
+
+/// Writes `text` atomically; a failure is one line naming the option and the file.
+private func writeText(_ text: String, to path: String, option: String) throws {
+    do { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+    catch { throw ADNNError.io("\(option) \(path): cannot write: \(error.localizedDescription)") }
 }

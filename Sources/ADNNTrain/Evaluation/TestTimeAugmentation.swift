@@ -50,11 +50,24 @@ public enum TestTimeAugmentation: String, CaseIterable, Sendable, Codable {
 
     /// Softmax probabilities `[N, K]` of `model` averaged over the views of `x`.
     public func probabilities(_ model: ADNNFER, _ x: Tensor) -> Tensor {
-        noGrad {
+        probabilities([model], x)
+    }
+
+    /// Softmax probabilities `[N, K]` averaged over the views of `x` and the members of an ensemble
+    /// (every member sees every view; each pair weighs the same).
+    public func probabilities(_ models: [ADNNFER], _ x: Tensor) -> Tensor {
+        precondition(!models.isEmpty, "an ensemble needs at least one model")
+        return noGrad {
             let all = views(of: x)
-            var sum = model(all[0]).softmax(axis: -1)
-            for v in all.dropFirst() { sum = sum + model(v).softmax(axis: -1) }
-            return all.count == 1 ? sum : sum * (1 / Float(all.count))
+            var sum: Tensor? = nil
+            for model in models {
+                for v in all {
+                    let p = model(v).softmax(axis: -1)
+                    sum = sum.map { $0 + p } ?? p
+                }
+            }
+            let count = all.count * models.count
+            return count == 1 ? sum! : sum! * (1 / Float(count))
         }
     }
 }

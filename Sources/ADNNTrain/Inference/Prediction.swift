@@ -29,8 +29,9 @@ public enum FaceSearch: String, CaseIterable, Sendable {
 /// `adnn predict`: classifies images with a checkpoint (by default the shipped model), per detected
 /// and aligned face in photos.
 public struct PredictionRequest {
-    /// Checkpoint file or shipped model name (`ShippedModel`); nil: the default shipped model.
-    public var checkpoint: String?
+    /// Checkpoint files or shipped model names (`ShippedModel`); several make an ensemble whose
+    /// probabilities are averaged; none: the default shipped model.
+    public var models: [String]
     public var images: [String]
     public var json: Bool
     /// Classes in each text line.
@@ -46,7 +47,13 @@ public struct PredictionRequest {
 
     public init(checkpoint: String?, images: [String], json: Bool = false, top: Int = 3, faces: FaceSearch = .auto,
                 detector: String? = nil, timing: Bool = false, tta: TestTimeAugmentation = .none) {
-        self.checkpoint = checkpoint; self.images = images; self.json = json; self.top = top; self.faces = faces
+        self.init(models: checkpoint.map { [$0] } ?? [], images: images, json: json, top: top, faces: faces,
+                  detector: detector, timing: timing, tta: tta)
+    }
+
+    public init(models: [String], images: [String], json: Bool = false, top: Int = 3, faces: FaceSearch = .auto,
+                detector: String? = nil, timing: Bool = false, tta: TestTimeAugmentation = .none) {
+        self.models = models; self.images = images; self.json = json; self.top = top; self.faces = faces
         self.detector = detector; self.timing = timing; self.tta = tta
     }
 
@@ -56,7 +63,7 @@ public struct PredictionRequest {
     public func run() throws -> [[FacePrediction]] {
         guard top >= 1 else { throw ADNNError.invalid("--top \(top): must be positive") }
         guard !images.isEmpty else { throw ADNNError.invalid("no images given") }
-        let classifier = try ImageClassifier(checkpoint: try ShippedModel.resolve(checkpoint))
+        let classifier = try ImageClassifier(checkpoints: try ShippedModel.resolve(all: models))
         let classes = classifier.classes
         let cropper = faces == .never ? nil : try FaceCropper(weights: detector ?? defaultDetectorPath())
         var totals = (decode: 0.0, detect: 0.0, classify: 0.0, frames: 0)

@@ -26,13 +26,19 @@ extension BatchProvider {
 /// Runs a model over batches and collects softmax probabilities (averaged over the views of `tta`).
 public func predictProbabilities(_ model: ADNNFER, _ provider: BatchProvider, tta: TestTimeAugmentation = .none)
     -> (probs: [Float], labels: [Int], imagesPerSecond: Double) {
-    model.eval()
+    predictProbabilities([model], provider, tta: tta)
+}
+
+/// `predictProbabilities` for an ensemble: each batch through every member, probabilities averaged.
+public func predictProbabilities(_ models: [ADNNFER], _ provider: BatchProvider, tta: TestTimeAugmentation = .none)
+    -> (probs: [Float], labels: [Int], imagesPerSecond: Double) {
+    for model in models { model.eval() }
     var probs: [Float] = [], labels: [Int] = []
     let start = Date()
     noGrad { withFrozenWeights {
         let it = provider.batches(epoch: 0)
         while let b = it.next() {
-            probs += tta.probabilities(model, b.images).scalars
+            probs += tta.probabilities(models, b.images).scalars
             labels += b.targets.labels
         }
     } }

@@ -306,8 +306,7 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     }
     try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
     // Per-image probabilities (6 decimals) for calibration and the report's confident mistakes.
-    let probabilities = (0..<labels.count).map { i in (0..<k).map { (Double(probs[i * k + $0]) * 1e6).rounded() / 1e6 } }
-    try jsonLine(["labels": labels, "predictions": preds, "probabilities": probabilities])
+    try predictionsJSON(probabilities: probs, labels: labels, classes: k)
         .write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
     if trainIPS.isEmpty, let text = try? String(contentsOfFile: trainer.metricsPath, encoding: .utf8) {
         for line in text.split(separator: "\n") {
