@@ -20,7 +20,7 @@ struct VideoCommand: ParsableCommand {
 
     @Argument(help: "Video file or camera device (/dev/videoN).") var input: String
     @Option(help: "Output folder (must not exist unless --force).") var out: String
-    @Option(help: "Expression classifier: shipped model name (ferplus, fer2013) or checkpoint file (default: the shipped model); repeat for an ensemble.")
+    @Option(help: "Expression classifier: shipped model name (ferplus, fer2013: every member of its ensemble) or checkpoint file; repeat for an ensemble (default: the default shipped model's main file, one network, for speed).")
     var checkpoint: [String] = []
     @Option(help: "Run the face detector every N frames; faces are tracked in between.") var every: Int = 1
     @Option(help: "Temporal smoothing: weight of the past in [0, 1) (0: none).") var smooth: Float = 0.5
@@ -42,7 +42,8 @@ struct VideoCommand: ParsableCommand {
             let options = VideoOptions(every: every, smoothing: smooth, annotate: annotate, overwrite: force,
                                        progress: !json, maxFrames: maxFrames)
             try options.validate()
-            let classifier = try ImageClassifier(checkpoints: try ShippedModel.resolve(all: checkpoint))
+            let classifier = try ImageClassifier(checkpoints: checkpoint.isEmpty ? [try ShippedModel.resolve(nil)[0]]
+                                                                           : try ShippedModel.resolve(all: checkpoint))
             let cropper = try FaceCropper(weights: detector ?? defaultDetectorPath(), threshold: threshold)
             let faces = RetinaFaceDetector(model: cropper.detector, maxSide: detectSize == 0 ? nil : detectSize,
                                            threshold: threshold)

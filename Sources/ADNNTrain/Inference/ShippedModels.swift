@@ -29,7 +29,7 @@ public enum ShippedModel: String, CaseIterable, Sendable {
     /// The member files under `models/` (the first is the model's main file).
     public var fileNames: [String] {
         switch self {
-        case .ferplus: return ["adnn_ferplus_lite0.safetensors"]
+        case .ferplus: return ["adnn_ferplus_lite0.safetensors", "adnn_ferplus_lite0_2.safetensors"]
         case .fer2013: return ["adnn_fer2013_lite0.safetensors"]
         }
     }
