@@ -30,7 +30,7 @@ public enum ShippedModel: String, CaseIterable, Sendable {
     public var fileNames: [String] {
         switch self {
         case .ferplus: return ["adnn_ferplus_lite0.safetensors", "adnn_ferplus_lite0_2.safetensors"]
-        case .fer2013: return ["adnn_fer2013_lite0.safetensors"]
+        case .fer2013: return ["adnn_fer2013_lite0.safetensors", "adnn_fer2013_lite0_2.safetensors"]
         }
     }
 
