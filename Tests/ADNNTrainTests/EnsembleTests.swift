@@ -26,6 +26,15 @@ final class EnsembleTests: XCTestCase {
         try Checkpoint(tensors: tensors, config: cfg, classes: [], epoch: 1, metric: 0).write(to: path)
     }
 
+    /// A temporary folder with two members that disagree: (folder, first, second).
+    func twoMembers() throws -> (String, String, String) {
+        let d = try makeTemporaryFolder("ensemble")
+        let a = d + "/a.safetensors", b = d + "/b.safetensors"
+        try writeMember(a, cfg: config(), headScale: 3)
+        try writeMember(b, cfg: config(), headScale: -2)
+        return (d, a, b)
+    }
+
     func probabilities(_ file: String) throws -> (labels: [Int], rows: [[Double]]) {
         let o = try JSONFiles.readJSON(file)
         let labels = try XCTUnwrap(o["labels"] as? [Int])
@@ -35,11 +44,8 @@ final class EnsembleTests: XCTestCase {
     }
 
     func testEvalAveragesMembersAndWritesPredictions() throws {
-        let d = try makeTemporaryFolder("ensemble")
+        let (d, a, b) = try twoMembers()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        let a = d + "/a.safetensors", b = d + "/b.safetensors"
-        try writeMember(a, cfg: config(), headScale: 3)
-        try writeMember(b, cfg: config(), headScale: -2)
         for (name, members) in [("a", [a]), ("b", [b]), ("ab", [a, b])] {
             try EvaluationRequest(checkpoints: members, data: data, split: "val", jsonPath: d + "/\(name).json",
                                   predictionsPath: d + "/\(name)_pred.json", batchSize: 8, tta: .flip).run(printing: false)
@@ -67,11 +73,8 @@ final class EnsembleTests: XCTestCase {
     }
 
     func testClassifierAndTTAAverageMembers() throws {
-        let d = try makeTemporaryFolder("ensemble")
+        let (d, a, b) = try twoMembers()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        let a = d + "/a.safetensors", b = d + "/b.safetensors"
-        try writeMember(a, cfg: config(), headScale: 3)
-        try writeMember(b, cfg: config(), headScale: -2)
         var img = PixelImage(width: 24, height: 24, channels: 1)
         for i in 0..<img.pixels.count { img.pixels[i] = UInt8((i * 37) % 256) }
         let ca = try ImageClassifier(checkpoint: a), cb = try ImageClassifier(checkpoint: b)
