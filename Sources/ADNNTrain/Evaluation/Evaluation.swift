@@ -67,8 +67,9 @@ public struct EvaluationRequest {
         if !missing.isEmpty { obj["classes_missing_in_model"] = missing }
         if let jsonPath { try writeText(jsonLine(obj), to: jsonPath, option: "--json") }
         if let predictionsPath {
-            try writeText(predictionsJSON(probabilities: probs, labels: labels, classes: probs.count / max(1, labels.count)), to: predictionsPath,
-                          option: "--predictions")
+            let k = probs.count / labels.count
+            try writeText(predictionsJSON(probabilities: probs, labels: labels, predictions: rowArgmax(probs, classes: k), classes: k),
+                          to: predictionsPath, option: "--predictions")
         }
         if printing {
             let title = checkpoints.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")

@@ -16,10 +16,6 @@ public struct CheckpointEnsemble {
     /// The members' models, in eval mode.
     public let models: [ADNNFER]
 
-    /// The first member's run configuration (input geometry and transform are the same for all).
-    public var config: Config { checkpoints[0].config }
-    /// The first member's class names (the same for all; empty when the checkpoints carry none).
-    public var classes: [String] { checkpoints[0].classes }
     /// The members' files joined with " + " (for messages).
     public var name: String { paths.joined(separator: " + ") }
 
@@ -38,9 +34,7 @@ public struct CheckpointEnsemble {
             if let first = cks.first, let why = Self.mismatch(ck, first) {
                 throw ADNNError.invalid("\(p): \(why) differs from \(paths[0]) (the members of an ensemble must share classes and input)")
             }
-            let m = try ck.makeModel(source: p)
-            m.eval()
-            cks.append(ck); models.append(m)
+            cks.append(ck); models.append(try ck.makeModel(source: p))
         }
         self.paths = paths; checkpoints = cks; self.models = models
     }
@@ -59,11 +53,14 @@ public struct CheckpointEnsemble {
     }
 }
 
-/// `predictions.json`: the true labels, argmax predictions and per-image probabilities (6 decimals)
-/// of an evaluation, as `adnn train` writes it and `adnn report` reads it.
-func predictionsJSON(probabilities probs: [Float], labels: [Int], classes k: Int) -> String {
-    let n = labels.count
-    let preds = (0..<n).map { i in (0..<k).max { probs[i * k + $0] < probs[i * k + $1] } ?? 0 }
-    let rows = (0..<n).map { i in (0..<k).map { (Double(probs[i * k + $0]) * 1e6).rounded() / 1e6 } }
-    return jsonLine(["labels": labels, "predictions": preds, "probabilities": rows])
+/// The most probable class of each row of `[n, k]` probabilities.
+func rowArgmax(_ probs: [Float], classes k: Int) -> [Int] {
+    (0..<(k > 0 ? probs.count / k : 0)).map { i in (0..<k).max { probs[i * k + $0] < probs[i * k + $1] } ?? 0 }
+}
+
+/// `predictions.json`: the true labels, argmax predictions (`rowArgmax`) and per-image probabilities
+/// (6 decimals) of an evaluation, as `adnn train` writes it and `adnn report` reads it.
+func predictionsJSON(probabilities probs: [Float], labels: [Int], predictions: [Int], classes k: Int) -> String {
+    let rows = (0..<labels.count).map { i in (0..<k).map { (Double(probs[i * k + $0]) * 1e6).rounded() / 1e6 } }
+    return jsonLine(["labels": labels, "predictions": predictions, "probabilities": rows])
 }

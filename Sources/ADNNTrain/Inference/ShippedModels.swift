@@ -51,9 +51,6 @@ public enum ShippedModel: String, CaseIterable, Sendable {
         return nil
     }
 
-    /// The path of the main file, nil when the model is not complete in any candidate folder.
-    public var path: String? { paths?.first }
-
     /// The checkpoint files `--model` names: a shipped model's name (its member files), else a file;
     /// nil picks the first shipped model found (`defaultOrder`).
     /// - Throws: one line naming what was asked for and what exists.

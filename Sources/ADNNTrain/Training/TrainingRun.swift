@@ -293,7 +293,7 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     let (probs, labels, ips) = predictProbabilities(model, val, tta: tta)
     let m = EvalMetrics(probabilities: probs, labels: labels, classes: dataset.classes)
     let k = dataset.classes.count
-    let preds = (0..<labels.count).map { i in (0..<k).max { probs[i * k + $0] < probs[i * k + $1] }! }
+    let preds = rowArgmax(probs, classes: k)
     var json = m.json(dataset: dataset.root, split: valSplit, imagesPerSecond: ips)
     json["checkpoint"] = trainer.bestPath
     json["epoch"] = best.epoch
@@ -306,7 +306,7 @@ func trainAndEvaluate(_ cfg: Config, configPath: String, dataset: Dataset, runDi
     }
     try jsonLine(json).write(toFile: runDir + "/eval.json", atomically: true, encoding: .utf8)
     // Per-image probabilities (6 decimals) for calibration and the report's confident mistakes.
-    try predictionsJSON(probabilities: probs, labels: labels, classes: k)
+    try predictionsJSON(probabilities: probs, labels: labels, predictions: preds, classes: k)
         .write(toFile: runDir + "/predictions.json", atomically: true, encoding: .utf8)
     if trainIPS.isEmpty, let text = try? String(contentsOfFile: trainer.metricsPath, encoding: .utf8) {
         for line in text.split(separator: "\n") {
