@@ -92,16 +92,22 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
     }
 }
 
-/// One tile of `rows` pixels (a constant at every call site: 1…12 on AVX-512, 1…6 on AVX2)
-/// × one panel: rows r0 ..< r0 + rows of x (rows past `validRows` would be computed on the last valid
-/// pixel and not stored; the tiles `pointwiseRows` picks have none), `wide` = two SIMD16 columns (width 32) or one (width 16). At 12 × 32 the tile holds 24 zmm
+/// One tile of `rows` pixels (a constant at every call site: 1…12 on AVX-512, 1…6 on AVX2, all of them
+/// real rows: `pointwiseRows` hands a tail a tile of exactly its rows, `validRows` == `rows`) × one panel: rows r0 ..< r0 + rows
+/// of x, `wide` = two SIMD16 columns (width 32) or one (width 16). At 12 × 32 the tile holds 24 zmm
 /// accumulators, so each weight vector loaded from the panel feeds 12 FMAs (4 × 32 fed 4: the panel,
-/// streamed from L2 for large K, was the bound).
+/// streamed from L2 for large K, was the bound). The epilogue is straight-line code on explicit values
+/// (`finishLanes`): as a nested function capturing the tile's state it was called out of line once per
+/// accumulator, 24 calls per tile, which cost more than the K loop itself for K ≤ 40 (16→96 ran at
+/// 30 GFLOP/s).
 @inline(__always)
 private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
                            scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
                            rows: Int, r0: Int, validRows: Int, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool) {
     let width = wide ? 32 : 16
+    // Row pointers clamped to the run-time `validRows` (always `rows`): written as x0 + i·K, the compiler
+    // folds them into scaled-index addressing, hoists broadcasts and spills accumulators (576 px 1152→192
+    // ran 25 % slower); through the run-time clamp each row keeps its own register and the loop has no spills.
     let last = validRows - 1
     let x0 = x + r0 * K
     let x1 = x + (r0 + Swift.min(1, last)) * K
@@ -136,35 +142,69 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
         if rows > 11 { let s = SIMD16<Float>(repeating: x11[k]); a11.addProduct(s, w0); if wide { b11.addProduct(s, w1) } }
         wp += width
     }
-    // Epilogue in registers: scale, shift and the activation on each accumulator, then one store.
-    let cols0 = Swift.min(16, validColumns), cols1 = validColumns - 16
-    let sc0 = scale.map { loadPartial($0 + o0, cols0, fill: 1) }, sh0 = shift.map { loadPartial($0 + o0, cols0, fill: 0) }
-    let sc1 = wide ? scale.map { loadPartial($0 + o0 + 16, cols1, fill: 1) } : nil
-    let sh1 = wide ? shift.map { loadPartial($0 + o0 + 16, cols1, fill: 0) } : nil
-    @inline(__always) func store(_ acc: SIMD16<Float>, row: Int, half: Int) {
-        if row >= validRows { return }
-        let n = half == 0 ? cols0 : cols1
-        if n <= 0 { return }
-        var v = acc
-        if let s = half == 0 ? sc0 : sc1 { v *= s }
-        if let b = half == 0 ? sh0 : sh1 { v += b }
-        if cheap, let activation { v = activate(v, activation) }
-        let out = y + (r0 + row) * O + o0 + half * 16
-        if n >= 16 { store16(out, v) } else { for i in 0..<n { out[i] = v[i] } }
-    }
+    // Epilogue in registers: scale, shift and a piecewise-linear activation on each accumulator, then one
+    // store (transcendental activations run over the stored tile afterwards).
     let cheap = activation?.isPiecewiseLinear ?? true
-    // `store` skips rows past `validRows` (never more than `rows`), so every accumulator is stored at most once.
-    store(a0, row: 0, half: 0); store(a1, row: 1, half: 0); store(a2, row: 2, half: 0); store(a3, row: 3, half: 0)
-    store(a4, row: 4, half: 0); store(a5, row: 5, half: 0); store(a6, row: 6, half: 0); store(a7, row: 7, half: 0)
-    store(a8, row: 8, half: 0); store(a9, row: 9, half: 0); store(a10, row: 10, half: 0); store(a11, row: 11, half: 0)
-    if wide {
-        store(b0, row: 0, half: 1); store(b1, row: 1, half: 1); store(b2, row: 2, half: 1); store(b3, row: 3, half: 1)
-        store(b4, row: 4, half: 1); store(b5, row: 5, half: 1); store(b6, row: 6, half: 1); store(b7, row: 7, half: 1)
-        store(b8, row: 8, half: 1); store(b9, row: 9, half: 1); store(b10, row: 10, half: 1); store(b11, row: 11, half: 1)
+    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
+    let cols0 = Swift.min(16, validColumns), cols1 = validColumns - 16
+    let sc0 = scale.map { loadPartial($0 + o0, cols0, fill: 1) } ?? SIMD16<Float>(repeating: 1)
+    let sh0 = shift.map { loadPartial($0 + o0, cols0, fill: 0) } ?? SIMD16<Float>()
+    let out = y + r0 * O + o0
+    finishLanes(out, a0, sc0, sh0, slope, ceiling, cols0)
+    if rows > 1 { finishLanes(out + O, a1, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 2 { finishLanes(out + 2 * O, a2, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 3 { finishLanes(out + 3 * O, a3, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 4 { finishLanes(out + 4 * O, a4, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 5 { finishLanes(out + 5 * O, a5, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 6 { finishLanes(out + 6 * O, a6, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 7 { finishLanes(out + 7 * O, a7, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 8 { finishLanes(out + 8 * O, a8, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 9 { finishLanes(out + 9 * O, a9, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 10 { finishLanes(out + 10 * O, a10, sc0, sh0, slope, ceiling, cols0) }
+    if rows > 11 { finishLanes(out + 11 * O, a11, sc0, sh0, slope, ceiling, cols0) }
+    if wide && cols1 > 0 {
+        let sc1 = scale.map { loadPartial($0 + o0 + 16, cols1, fill: 1) } ?? SIMD16<Float>(repeating: 1)
+        let sh1 = shift.map { loadPartial($0 + o0 + 16, cols1, fill: 0) } ?? SIMD16<Float>()
+        let out1 = out + 16
+        finishLanes(out1, b0, sc1, sh1, slope, ceiling, cols1)
+        if rows > 1 { finishLanes(out1 + O, b1, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 2 { finishLanes(out1 + 2 * O, b2, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 3 { finishLanes(out1 + 3 * O, b3, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 4 { finishLanes(out1 + 4 * O, b4, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 5 { finishLanes(out1 + 5 * O, b5, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 6 { finishLanes(out1 + 6 * O, b6, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 7 { finishLanes(out1 + 7 * O, b7, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 8 { finishLanes(out1 + 8 * O, b8, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 9 { finishLanes(out1 + 9 * O, b9, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 10 { finishLanes(out1 + 10 * O, b10, sc1, sh1, slope, ceiling, cols1) }
+        if rows > 11 { finishLanes(out1 + 11 * O, b11, sc1, sh1, slope, ceiling, cols1) }
     }
     if !cheap, let activation {
-        activateRows(y + r0 * O + o0, stride: O, rows: validRows, columns: validColumns, activation)
+        activateRows(out, stride: O, rows: rows, columns: validColumns, activation)
     }
+}
+
+/// Lane constants of a piecewise-linear activation for `finishLanes`: negative lanes are multiplied by
+/// `slope` (ReLU/ReLU6 0, leaky ReLU its slope, none 1), lanes above `ceiling` (ReLU6 6, else +∞) clamp.
+@_transparent
+func piecewiseLinearLanes(_ kind: ActivationKind?) -> (slope: SIMD16<Float>, ceiling: SIMD16<Float>) {
+    switch kind {
+    case .relu?: return (SIMD16(repeating: 0), SIMD16(repeating: .infinity))
+    case .relu6?: return (SIMD16(repeating: 0), SIMD16(repeating: 6))
+    case .leakyRelu(let s)?: return (SIMD16(repeating: s), SIMD16(repeating: .infinity))
+    default: return (SIMD16(repeating: 1), SIMD16(repeating: .infinity))
+    }
+}
+
+/// out[0..<n] = clamp((acc · scale + shift), slope below 0, ceiling above): the per-accumulator epilogue.
+/// A ReLU of a negative lane gives −0.0 (negative · 0), equal to 0 for every later use.
+@_transparent
+func finishLanes(_ out: UnsafeMutablePointer<Float>, _ acc: SIMD16<Float>, _ scale: SIMD16<Float>, _ shift: SIMD16<Float>,
+                         _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ n: Int) {
+    var v = acc * scale + shift
+    v.replace(with: v * slope, where: v .< 0)
+    v.replace(with: ceiling, where: v .> ceiling)
+    if n >= 16 { store16(out, v) } else { for i in 0..<n { out[i] = v[i] } }
 }
 
 /// `count` (≤ 16) floats from `p`, the other lanes `fill`.
@@ -174,17 +214,6 @@ private func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float) -
     var v = SIMD16<Float>(repeating: fill)
     for i in 0..<Swift.max(0, count) { v[i] = p[i] }
     return v
-}
-
-/// A piecewise-linear activation on 16 lanes, in registers.
-@inline(__always)
-private func activate(_ v: SIMD16<Float>, _ kind: ActivationKind) -> SIMD16<Float> {
-    switch kind {
-    case .relu: return ReLULanes()(v)
-    case .relu6: return ReLU6Lanes()(v)
-    case .leakyRelu(let slope): return LeakyReLULanes(slope: slope)(v)
-    case .silu, .sigmoid, .gelu, .tanh: return v
-    }
 }
 
 /// A transcendental activation in place on a stored tile (`rows` × `columns`, row stride `stride`): one

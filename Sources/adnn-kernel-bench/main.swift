@@ -47,7 +47,7 @@ var cases: [Case] = []
 let pointwise: [(Int, Int, Int, ActivationKind?)] = [
     (82944, 16, 96, .relu6), (20736, 24, 144, .relu6), (20736, 144, 24, nil), (1600, 112, 672, .relu6),
     (576, 192, 1152, .relu6), (576, 1152, 192, nil), (9, 1152, 192, nil), (25, 480, 80, nil), (100352, 32, 16, nil),
-    (100352, 16, 96, .silu),
+    (100352, 16, 96, .silu), (1296, 16, 96, .relu6), (324, 24, 144, .relu6), (9, 192, 1152, .relu6),
 ]
 for (P, K, O, act) in pointwise {
     let width = PointwiseTuning.panelWidth
