@@ -198,6 +198,17 @@ public func conv2dForwardScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
     g.validate()
     if g.outputCount == 0 { return }
     let O = g.outChannels, P = g.batch * g.outHeight * g.outWidth
+    if g.isDepthwise && depthwiseDirectApplies(g) {
+        if let depthwiseTaps {
+            depthwiseConv2dDirect(y, x, taps: depthwiseTaps, scale: scale, shift: shift, activation: activation, g)
+        } else {
+            let taps = UnsafeMutablePointer<Float>.allocate(capacity: g.kernelHeight * g.kernelWidth * O)
+            defer { taps.deallocate() }
+            depthwiseTransposeTaps(taps, w, channels: O, taps: g.kernelHeight * g.kernelWidth)
+            depthwiseConv2dDirect(y, x, taps: taps, scale: scale, shift: shift, activation: activation, g)
+        }
+        return
+    }
     if g.isDepthwise {
         depthwiseConv2dForwardRows(y, x, w, nil, g, taps: depthwiseTaps) { out, rowCount in
             scaleShiftActivationRows(out, out, scale: scale, shift: shift, activation: activation, rows: 0..<rowCount, channels: O)

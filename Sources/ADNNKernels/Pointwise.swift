@@ -219,7 +219,7 @@ private func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float) -
 /// A transcendental activation in place on a stored tile (`rows` × `columns`, row stride `stride`): one
 /// call per tile, the lane function inlined in its loop.
 @inline(never)
-private func activateRows(_ p: UnsafeMutablePointer<Float>, stride: Int, rows: Int, columns: Int, _ kind: ActivationKind) {
+func activateRows(_ p: UnsafeMutablePointer<Float>, stride: Int, rows: Int, columns: Int, _ kind: ActivationKind) {
     @inline(__always) func apply<F: LaneFunction>(_ f: F) {
         for r in 0..<rows {
             let row = p + r * stride

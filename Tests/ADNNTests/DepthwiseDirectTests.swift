@@ -1,0 +1,86 @@
+import XCTest
+@testable import ADNN
+import ADNNKernels
+
+/// The register-blocked depthwise kernel (`depthwiseConv2dDirect`) against the naive twins, on the
+/// geometries it takes: 3×3/5×5, stride 1/2, symmetric and TF-"same" (asymmetric) padding, rows wide enough
+/// for several 8- and 4-pixel runs plus border pixels and run tails, and the 3×3/5×5 images of the last
+/// stages where every pixel is a border pixel; with every activation and with scale/shift absent.
+final class DepthwiseDirectTests: XCTestCase {
+    struct Shape { var n, h, w, c, k, s: Int; var pad: Padding2D }
+
+    static let shapes: [Shape] = [
+        Shape(n: 2, h: 21, w: 29, c: 32, k: 3, s: 1, pad: .symmetric(1)),
+        Shape(n: 1, h: 18, w: 36, c: 16, k: 3, s: 2, pad: ConvTests.same(18, 36, 3, 2)),
+        Shape(n: 2, h: 13, w: 27, c: 48, k: 5, s: 1, pad: .symmetric(2)),
+        Shape(n: 1, h: 19, w: 23, c: 16, k: 5, s: 2, pad: ConvTests.same(19, 23, 5, 2)),
+        Shape(n: 1, h: 20, w: 20, c: 32, k: 3, s: 2, pad: .symmetric(1)),
+        Shape(n: 3, h: 3, w: 3, c: 64, k: 5, s: 1, pad: .symmetric(2)),
+        Shape(n: 2, h: 5, w: 5, c: 16, k: 5, s: 1, pad: .symmetric(2)),
+        Shape(n: 1, h: 3, w: 3, c: 32, k: 3, s: 1, pad: .symmetric(1)),
+        Shape(n: 1, h: 9, w: 9, c: 16, k: 5, s: 2, pad: ConvTests.same(9, 9, 5, 2)),
+        Shape(n: 1, h: 4, w: 17, c: 16, k: 3, s: 1, pad: .symmetric(0)),
+    ]
+
+    func geometry(_ sh: Shape) -> Conv2DGeometry {
+        Conv2DGeometry(batch: sh.n, inHeight: sh.h, inWidth: sh.w, inChannels: sh.c, outChannels: sh.c,
+                       kernelHeight: sh.k, kernelWidth: sh.k, stride: sh.s, padTop: sh.pad.top, padBottom: sh.pad.bottom,
+                       padLeft: sh.pad.left, padRight: sh.pad.right, groups: sh.c)
+    }
+
+    func testDirectMatchesNaiveWithEpilogue() {
+        for (i, sh) in Self.shapes.enumerated() {
+            let g = geometry(sh)
+            XCTAssertTrue(depthwiseDirectApplies(g), "shape \(i) should take the direct kernel")
+            let x = randn([sh.n, sh.h, sh.w, sh.c], seed: UInt64(900 + i)), w = randn([sh.c, sh.k, sh.k, 1], seed: UInt64(950 + i))
+            let s = randn([sh.c], seed: 11), t = randn([sh.c], seed: 12)
+            let taps = Tensor.empty([sh.k * sh.k * sh.c])
+            depthwiseTransposeTaps(taps.ptr, w.ptr, channels: sh.c, taps: sh.k * sh.k)
+            for (j, kind) in FusedTests.kinds.enumerated() where (i + j) % 2 == 0 || kind == .relu6 || kind == nil {
+                let affine = (i + j) % 3 != 0
+                let fast = Tensor.empty([sh.n, g.outHeight, g.outWidth, sh.c]), slow = Tensor.empty(fast.shape)
+                depthwiseConv2dDirect(fast.ptr, x.ptr, taps: taps.ptr, scale: affine ? s.ptr : nil, shift: affine ? t.ptr : nil,
+                                      activation: kind, g)
+                if affine {
+                    conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
+                } else {
+                    depthwiseConv2dForwardNaive(slow.ptr, x.ptr, w.ptr, nil, g)
+                    scaleShiftActivationNaive(slow.ptr, slow.ptr, scale: nil, shift: nil, activation: kind,
+                                              rows: sh.n * g.outHeight * g.outWidth, channels: sh.c)
+                }
+                assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "direct depthwise shape \(i) \(String(describing: kind)) affine \(affine)")
+            }
+        }
+    }
+
+    /// The public entry points route these shapes to the direct kernel (training forward with a bias,
+    /// the fused inference op) and still match their twins.
+    func testEntryPointsMatchNaive() {
+        for (i, sh) in Self.shapes.enumerated() {
+            let g = geometry(sh)
+            let x = randn([sh.n, sh.h, sh.w, sh.c], seed: UInt64(700 + i)), w = randn([sh.c, sh.k, sh.k, 1], seed: UInt64(750 + i))
+            let b = randn([sh.c], seed: 13), s = randn([sh.c], seed: 14)
+            let fast = Tensor.empty([sh.n, g.outHeight, g.outWidth, sh.c]), slow = Tensor.empty(fast.shape)
+            depthwiseConv2dForward(fast.ptr, x.ptr, w.ptr, b.ptr, g)
+            depthwiseConv2dForwardNaive(slow.ptr, x.ptr, w.ptr, b.ptr, g)
+            assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "depthwiseConv2dForward shape \(i)")
+            conv2dForwardScaleShiftActivation(fast.ptr, x.ptr, w.ptr, scale: s.ptr, shift: b.ptr, activation: .silu, g)
+            conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: b.ptr, activation: .silu, g)
+            assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "conv2dForwardScaleShiftActivation shape \(i)")
+        }
+    }
+
+    func testAppliesOnlyToItsGeometries() {
+        let base = geometry(Self.shapes[0])
+        var g = base; g.dilation = 2
+        XCTAssertFalse(depthwiseDirectApplies(g))
+        g = base; g.inChannels = 20; g.outChannels = 20; g.groups = 20
+        XCTAssertFalse(depthwiseDirectApplies(g))
+        g = base; g.kernelWidth = 5
+        XCTAssertFalse(depthwiseDirectApplies(g))
+        g = base; g.stride = 3
+        XCTAssertFalse(depthwiseDirectApplies(g))
+        g = base; g.groups = 1
+        XCTAssertFalse(depthwiseDirectApplies(g))
+    }
+}
