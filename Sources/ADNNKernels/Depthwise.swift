@@ -33,18 +33,10 @@ public func depthwiseTransposeTaps(_ wt: UnsafeMutablePointer<Float>, _ w: Unsaf
     for c in 0..<C { for t in 0..<T { wt[t * C + c] = w[c * T + t] } }
 }
 
-/// Depthwise convolution forward, split over (n, output row) (`depthwiseConv2dDirect` for the shapes it takes).
+/// Depthwise convolution forward, split over (n, output row).
 // y: [N, Ho, Wo, C], x: [N, H, W, C], w: [C, kh, kw, 1], bias: [C]
 public func depthwiseConv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                    _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry) {
-    if depthwiseDirectApplies(g) {
-        let T = g.kernelHeight * g.kernelWidth
-        let taps = UnsafeMutablePointer<Float>.allocate(capacity: T * g.inChannels)
-        defer { taps.deallocate() }
-        depthwiseTransposeTaps(taps, w, channels: g.inChannels, taps: T)
-        depthwiseConv2dDirect(y, x, taps: taps, scale: nil, shift: bias, activation: nil, g)
-        return
-    }
     depthwiseConv2dForwardRows(y, x, w, bias, g) { _, _ in }
 }
 

@@ -45,42 +45,50 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
     if N * Ho * Wo == 0 { return }
     let cheap = activation?.isPiecewiseLinear ?? true
     let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
-    parallelFor(N * Ho, grain: Swift.max(1, 4096 / Swift.max(1, Wo * C * k * k))) { r in
-        for row in r {
+    // Work items are (output row, channel block): whole rows when there are plenty, else the channels of
+    // each row split so that every thread gets several items (the last stages at batch 1 have 3–5 rows).
+    let rowCount = N * Ho, chunks = C / 16, wanted = 4 * Threading.threads
+    let blocks = rowCount >= wanted ? 1 : Swift.min(chunks, (wanted + rowCount - 1) / rowCount)
+    let perBlock = (chunks + blocks - 1) / blocks
+    parallelFor(rowCount * blocks, grain: blocks > 1 ? 1 : Swift.max(1, 4096 / Swift.max(1, Wo * C * k * k))) { r in
+        for item in r {
+            let row = item / blocks, block = item % blocks
             let n = row / Ho, oy = row % Ho
+            let c0 = block * perBlock * 16, c1 = Swift.min(C, c0 + perBlock * 16)
+            if c0 >= c1 { continue }
             let out = y + row * Wo * C
             switch (k, g.stride) {
-            case (3, 1): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy)
-            case (3, 2): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy)
-            case (5, 1): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy)
-            default: depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy)
+            case (3, 1): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (3, 2): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (5, 1): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            default: depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
             }
-            if !cheap, let activation { activateRows(out, stride: C, rows: Wo, columns: C, activation) }
+            if !cheap, let activation { activateRows(out + c0, stride: C, rows: Wo, columns: c1 - c0, activation) }
         }
     }
 }
 
 // One out-of-line function per (k, s), each with the row body inlined on its constants (as `@inline(__always)`
 // the body stayed a call with run-time k and s: nothing unrolled, 1.2–1.7× slower than the old kernel).
-@inline(never) private func depthwiseRow3s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, k: 3, s: 1)
+@inline(never) private func depthwiseRow3s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 1)
 }
-@inline(never) private func depthwiseRow3s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, k: 3, s: 2)
+@inline(never) private func depthwiseRow3s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 2)
 }
-@inline(never) private func depthwiseRow5s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, k: 5, s: 1)
+@inline(never) private func depthwiseRow5s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 1)
 }
-@inline(never) private func depthwiseRow5s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, k: 5, s: 2)
+@inline(never) private func depthwiseRow5s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 2)
 }
 
-/// One output row (n, oy), every channel chunk; `k` and `s` are literals at each call site so the tap
+/// One output row (n, oy), channels c0 ..< c1 (multiples of 16); `k` and `s` are literals at each call site so the tap
 /// loops unroll and the shared input loads merge.
 @_transparent
 func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
                           _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>,
-                          _ g: Conv2DGeometry, n: Int, oy: Int, k: Int, s: Int) {
+                          _ g: Conv2DGeometry, n: Int, oy: Int, c0: Int, c1: Int, k: Int, s: Int) {
     let H = g.inHeight, W = g.inWidth, C = g.inChannels, Wo = g.outWidth, pl = g.padLeft
     let iy0 = oy * s - g.padTop
     let kyLo = Swift.max(0, -iy0), kyHi = Swift.min(k - 1, H - 1 - iy0)
@@ -95,8 +103,8 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
     while ox < Wo {
         if ox >= oxA && ox + run <= oxB {
             let xr = xImage + (iy0 * W + ox * s - pl) * C
-            var c = 0
-            while c < C {
+            var c = c0
+            while c < c1 {
                 let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
                                        shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
                 depthwiseRun(out + ox * C + c, xr + c, taps + c, ep, W: W, C: C, kyLo: kyLo, kyHi: kyHi, k: k, s: s)
@@ -104,8 +112,8 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
             }
             ox += run
         } else {
-            var c = 0
-            while c < C {
+            var c = c0
+            while c < c1 {
                 let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
                                        shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
                 depthwiseBorderPixel(out + ox * C + c, xImage + c, taps + c, ep, W: W, C: C, iy0: iy0, ix0: ox * s - pl,

@@ -35,10 +35,13 @@ public enum Threading {
 
 /// A fixed pool of worker threads that spin briefly between jobs, then sleep.
 ///
-/// A job is `chunks` independent pieces; the caller and the workers claim pieces with one atomic
-/// counter (job id in the high 32 bits, next piece in the low 32), so a worker that the OS has
-/// descheduled never holds up the others: whoever is running takes the next piece. The counter is
-/// claimed with compare-and-swap, which ties every claim to the job that is current at that moment.
+/// A job is `chunks` independent pieces. Each participant (the caller is participant 0, worker w is w + 1)
+/// owns a contiguous home range of the pieces — the same range for every job of the same size — and
+/// claims from it first, then steals from the others' ranges, so a worker that the OS has descheduled
+/// never holds up the job while, in the common case, each thread works on the same rows of every layer
+/// and finds them in its own L2 (with one shared counter the pieces went to whoever came first, and a
+/// 1296-pixel 16→96 1×1 convolution ran only 1.46× faster on 2 threads than on 1). Each range has its own counter (job id in the high 32 bits, next piece in the low
+/// 32), claimed with compare-and-swap, which ties every claim to the job current at that moment.
 final class WorkerPool: @unchecked Sendable {
     /// Job description, written by the caller before the job id is published.
     struct Slot {
@@ -46,8 +49,17 @@ final class WorkerPool: @unchecked Sendable {
         var chunks = 0
     }
 
+    /// One claim counter on its own cache lines.
+    final class ClaimCounter {
+        let value = Atomic<UInt64>(0)
+        private let padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    }
+
     let workers: Int
+    /// Publishes the job id (workers wait for it to change).
     private let counter = Atomic<UInt64>(0)
+    /// Home-range counters, one per participant.
+    private let claims: [ClaimCounter]
     private let done = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     private let sleepers = Atomic<Int>(0)
@@ -68,6 +80,7 @@ final class WorkerPool: @unchecked Sendable {
 
     init(workers: Int) {
         self.workers = workers
+        claims = (0...workers).map { _ in ClaimCounter() }
         slots = .allocate(capacity: 2)
         slots.initialize(repeating: Slot(), count: 2)
         mutex = .allocate(capacity: 1)
@@ -76,8 +89,8 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
         pthread_cond_init(doneCond, nil)
-        for _ in 0..<workers {
-            let t = Thread { self.workerLoop() }
+        for w in 0..<workers {
+            let t = Thread { self.workerLoop(participant: w + 1) }
             t.stackSize = 1 << 20
             t.start()
         }
@@ -85,16 +98,20 @@ final class WorkerPool: @unchecked Sendable {
 
     @inline(__always) private static func jobID(_ v: UInt64) -> UInt64 { v >> 32 }
 
-    /// Claims and runs pieces of the current job `jid` until none are left.
+    /// End (exclusive) of participant `p`'s home range of `chunks` pieces.
+    @inline(__always) private func rangeEnd(_ p: Int, chunks: Int) -> Int { (p + 1) * chunks / (workers + 1) }
+
+    /// Claims and runs pieces of job `jid` from participant `p`'s range until it is empty or the job changed.
     @inline(__always)
-    private func runPieces(_ jid: UInt64, notify: Bool) {
+    private func drain(_ p: Int, _ jid: UInt64, _ slot: Slot, notify: Bool) -> Bool {
+        let c = claims[p]
+        let end = rangeEnd(p, chunks: slot.chunks)
         while true {
-            let v = counter.load(ordering: .acquiring)
-            if WorkerPool.jobID(v) != jid { return }
-            let slot = slots[Int(jid & 1)]
+            let v = c.value.load(ordering: .acquiring)
+            if WorkerPool.jobID(v) != jid { return false }
             let idx = Int(v & 0xFFFF_FFFF)
-            if idx >= slot.chunks { return }
-            guard counter.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
+            if idx >= end { return true }
+            guard c.value.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
             slot.body!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(idx)
             let finished = done.add(1, ordering: .sequentiallyConsistent).newValue
             if notify && finished == slot.chunks && callerWaiting.load(ordering: .sequentiallyConsistent) != 0 {
@@ -105,7 +122,16 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    private func workerLoop() {
+    /// Runs participant `p`'s home range of job `jid`, then whatever is left in the others' ranges.
+    @inline(__always)
+    private func runPieces(_ jid: UInt64, participant p: Int, notify: Bool) {
+        let slot = slots[Int(jid & 1)]
+        guard drain(p, jid, slot, notify: notify) else { return }
+        let n = workers + 1
+        for step in 1..<n where !drain((p + step) % n, jid, slot, notify: notify) { return }
+    }
+
+    private func workerLoop(participant: Int) {
         var seen = WorkerPool.jobID(counter.load(ordering: .acquiring))
         while true {
             var jid = WorkerPool.jobID(counter.load(ordering: .acquiring))
@@ -128,7 +154,7 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
             seen = jid
-            runPieces(jid, notify: true)
+            runPieces(jid, participant: participant, notify: true)
         }
     }
 
@@ -142,13 +168,16 @@ final class WorkerPool: @unchecked Sendable {
                 let jid = WorkerPool.jobID(counter.load(ordering: .relaxed)) + 1
                 slots[Int(jid & 1)] = Slot(body: UnsafeRawPointer(fp), chunks: chunks)
                 done.store(0, ordering: .relaxed)
+                for p in 0...workers {
+                    claims[p].value.store(jid << 32 | UInt64(p == 0 ? 0 : rangeEnd(p - 1, chunks: chunks)), ordering: .releasing)
+                }
                 counter.store(jid << 32, ordering: .sequentiallyConsistent)
                 if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                     pthread_mutex_lock(mutex)
                     pthread_cond_broadcast(cond)
                     pthread_mutex_unlock(mutex)
                 }
-                runPieces(jid, notify: false)
+                runPieces(jid, participant: 0, notify: false)
                 if done.load(ordering: .acquiring) < chunks {
                     let start = DispatchTime.now().uptimeNanoseconds
                     var spins = 0

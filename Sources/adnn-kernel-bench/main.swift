@@ -76,6 +76,21 @@ for (N, H, W, C, k, s, act) in depthwise {
     }, flops: 2.0 * Double(P * C * k * k), bytes: 4.0 * Double(N * H * W * C + P * C)))
 }
 
+// Pool overhead: one parallel region with (nearly) empty pieces, as many chunks as parallelFor makes.
+for chunks in [2, 8] {
+    let sink = UnsafeMutablePointer<Float>.allocate(capacity: 64 * 16)
+    sink.initialize(repeating: 0, count: 64 * 16)
+    // 1000 regions back to back per timing (the figure is per 1000 regions: ns per region), each piece
+    // ~0.5 µs of work so that both threads take part.
+    cases.append(Case(name: "pool 1000 regions \(chunks) chunks", run: {
+        for _ in 0..<1000 {
+            parallelChunks(chunks, chunks: chunks) { r in
+                for i in r { var v = sink[i * 16]; for _ in 0..<(1000 / chunks) { v = v * 0.999 + 1 }; sink[i * 16] = v }
+            }
+        }
+    }, flops: 0, bytes: 0))
+}
+
 // Epilogue alone: (rows, channels, activation).
 for (rows, c, act) in [(100352, 32, ActivationKind.silu), (100352, 32, .relu6)] {
     let x = buffer(rows * c), scale = buffer(c), shift = buffer(c)

@@ -53,8 +53,9 @@ final class DepthwiseDirectTests: XCTestCase {
         }
     }
 
-    /// The public entry points route these shapes to the direct kernel (training forward with a bias,
-    /// the fused inference op) and still match their twins.
+    /// The fused inference op routes these shapes to the direct kernel and still matches its twin; the
+    /// training forward (with a bias) keeps the pixel-at-a-time kernel, whose rounding the two-rank MPI
+    /// equivalence check was measured with, and matches too.
     func testEntryPointsMatchNaive() {
         for (i, sh) in Self.shapes.enumerated() {
             let g = geometry(sh)
@@ -67,6 +68,28 @@ final class DepthwiseDirectTests: XCTestCase {
             conv2dForwardScaleShiftActivation(fast.ptr, x.ptr, w.ptr, scale: s.ptr, shift: b.ptr, activation: .silu, g)
             conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: b.ptr, activation: .silu, g)
             assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "conv2dForwardScaleShiftActivation shape \(i)")
+        }
+    }
+
+    /// With more threads than output rows the rows' channels are split into blocks; same result.
+    func testChannelBlocksMatchNaive() {
+        let saved = Threading.threads
+        defer { Threading.threads = saved }
+        for threads in [3, 8] {
+            Threading.threads = threads
+            for (i, sh) in Self.shapes.enumerated() where sh.h <= 9 {
+                let g = geometry(sh)
+                let x = randn([sh.n, sh.h, sh.w, sh.c], seed: UInt64(600 + i)), w = randn([sh.c, sh.k, sh.k, 1], seed: UInt64(650 + i))
+                let s = randn([sh.c], seed: 15), t = randn([sh.c], seed: 16)
+                let taps = Tensor.empty([sh.k * sh.k * sh.c])
+                depthwiseTransposeTaps(taps.ptr, w.ptr, channels: sh.c, taps: sh.k * sh.k)
+                for kind in [ActivationKind.relu6, .silu] {
+                    let fast = Tensor.empty([sh.n, g.outHeight, g.outWidth, sh.c]), slow = Tensor.empty(fast.shape)
+                    depthwiseConv2dDirect(fast.ptr, x.ptr, taps: taps.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
+                    conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
+                    assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "direct depthwise threads \(threads) shape \(i) \(kind)")
+                }
+            }
         }
     }
 
