@@ -59,19 +59,20 @@ public func vectorExp(_ v: SIMD16<Float>) -> SIMD16<Float> {
     x.replace(with: lo, where: x .< lo)
     // n = round(x / ln 2) with the 1.5·2²³ trick (its low mantissa bits hold n); r = x − n·ln 2
     // (ln 2 split in two for exactness).
+    // Every multiply-add is one fused FMA (`addingProduct`): Swift does not contract `a * b + c`, and as
+    // separate multiplies and adds the polynomial cost half again as much in every SiLU/sigmoid/softmax.
     let magic = SIMD16<Float>(repeating: 12582912)
-    let t = x * 1.44269504088896341 + magic
+    let t = magic.addingProduct(x, SIMD16(repeating: 1.44269504088896341))
     let n = t - magic
-    var r = x - n * 0.693359375
-    r = r + n * 2.12194440e-4
+    var r = x.addingProduct(n, SIMD16(repeating: -0.693359375))
+    r = r.addingProduct(n, SIMD16(repeating: 2.12194440e-4))
     let r2 = r * r
-    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    p = p * r2 + r + 1
+    var p = SIMD16<Float>(repeating: 1.3981999507e-3).addingProduct(SIMD16(repeating: 1.9875691500e-4), r)
+    p = SIMD16<Float>(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 5.0000001201e-1).addingProduct(p, r)
+    p = r.addingProduct(p, r2) + 1
     // 2^n assembled in the exponent bits.
     let bits = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     var result = p * unsafeBitCast(bits, to: SIMD16<Float>.self)

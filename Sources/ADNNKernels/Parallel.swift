@@ -214,6 +214,13 @@ private let poolLock = NSLock()
     return p
 }
 
+/// Chunks per thread that `parallelFor` cuts a job into (4; `ADNN_CHUNKS_PER_THREAD` overrides it, for
+/// measurements).
+let chunksPerThread: Int = {
+    if let s = ProcessInfo.processInfo.environment["ADNN_CHUNKS_PER_THREAD"], let v = Int(s), v > 0 { return v }
+    return 4
+}()
+
 /// Runs `body` over `0..<count` split into contiguous chunks of at least `grain` items, shared out
 /// dynamically between the calling thread and the pool (up to four chunks per thread, so a thread
 /// that is descheduled does not hold up the job). Small jobs, and calls made while the pool is busy
@@ -224,7 +231,7 @@ public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Vo
     let threads = Threading.threads
     let maxChunks = count / Swift.max(1, grain)
     if threads <= 1 || maxChunks <= 1 { body(0..<count); return }
-    let chunks = Swift.min(maxChunks, count <= threads ? count : threads * 4)
+    let chunks = Swift.min(maxChunks, count <= threads ? count : threads * chunksPerThread)
     parallelChunks(count, chunks: chunks, body)
 }
 
