@@ -35,12 +35,18 @@ struct ChunkEpilogue {
 /// y = act(depthwise(x, taps)·scale + shift) (scale/shift nil = 1/0, activation nil = identity), for the
 /// geometries `depthwiseDirectApplies` accepts. `taps` is the weight in the [kh·kw, C] layout of
 /// `depthwiseTransposeTaps`. Split over (n, output row) on the kernel pool.
+///
+/// `bitExact` (scale and activation nil, `shift` the bias) rounds exactly as the pixel-at-a-time kernel of
+/// `depthwiseConv2dForwardRows` does — bias first, then one multiply and one add per tap in kernel order —
+/// so that training results stay bit-for-bit those that the multi-rank equivalence checks were measured
+/// with; the default fuses each tap into an FMA and adds the shift last.
 // y: [N, Ho, Wo, C], x: [N, H, W, C], taps: [k·k, C], scale, shift: [C]
 public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, taps: UnsafePointer<Float>,
                                   scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                  _ g: Conv2DGeometry) {
+                                  _ g: Conv2DGeometry, bitExact: Bool = false) {
     g.validate()
     precondition(depthwiseDirectApplies(g), "depthwiseConv2dDirect: geometry \(g) is not 3×3/5×5, stride 1/2, C % 16 == 0")
+    precondition(!bitExact || (scale == nil && activation == nil), "depthwiseConv2dDirect: bitExact takes a bias only")
     let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels, k = g.kernelWidth
     if N * Ho * Wo == 0 { return }
     let cheap = activation?.isPiecewiseLinear ?? true
@@ -57,11 +63,15 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
             let c0 = block * perBlock * 16, c1 = Swift.min(C, c0 + perBlock * 16)
             if c0 >= c1 { continue }
             let out = y + row * Wo * C
-            switch (k, g.stride) {
-            case (3, 1): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (3, 2): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (5, 1): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            default: depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            switch (k, g.stride, bitExact) {
+            case (3, 1, false): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (3, 2, false): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (5, 1, false): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (_, _, false): depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (3, 1, true): depthwiseRow3s1Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (3, 2, true): depthwiseRow3s2Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (5, 1, true): depthwiseRow5s1Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (_, _, true): depthwiseRow5s2Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
             }
             if !cheap, let activation { activateRows(out + c0, stride: C, rows: Wo, columns: c1 - c0, activation) }
         }
@@ -71,16 +81,28 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
 // One out-of-line function per (k, s), each with the row body inlined on its constants (as `@inline(__always)`
 // the body stayed a call with run-time k and s: nothing unrolled, 1.2–1.7× slower than the old kernel).
 @inline(never) private func depthwiseRow3s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 1)
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 1, exact: false)
 }
 @inline(never) private func depthwiseRow3s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 2)
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 2, exact: false)
 }
 @inline(never) private func depthwiseRow5s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 1)
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 1, exact: false)
 }
 @inline(never) private func depthwiseRow5s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
-    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 2)
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 2, exact: false)
+}
+@inline(never) private func depthwiseRow3s1Exact(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 1, exact: true)
+}
+@inline(never) private func depthwiseRow3s2Exact(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 2, exact: true)
+}
+@inline(never) private func depthwiseRow5s1Exact(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 1, exact: true)
+}
+@inline(never) private func depthwiseRow5s2Exact(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+    depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 2, exact: true)
 }
 
 /// One output row (n, oy), channels c0 ..< c1 (multiples of 16); `k` and `s` are literals at each call site so the tap
@@ -88,7 +110,7 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
 @_transparent
 func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
                           _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>,
-                          _ g: Conv2DGeometry, n: Int, oy: Int, c0: Int, c1: Int, k: Int, s: Int) {
+                          _ g: Conv2DGeometry, n: Int, oy: Int, c0: Int, c1: Int, k: Int, s: Int, exact: Bool) {
     let H = g.inHeight, W = g.inWidth, C = g.inChannels, Wo = g.outWidth, pl = g.padLeft
     let iy0 = oy * s - g.padTop
     let kyLo = Swift.max(0, -iy0), kyHi = Swift.min(k - 1, H - 1 - iy0)
@@ -107,7 +129,7 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
             while c < c1 {
                 let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
                                        shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
-                depthwiseRun(out + ox * C + c, xr + c, taps + c, ep, W: W, C: C, kyLo: kyLo, kyHi: kyHi, k: k, s: s)
+                depthwiseRun(out + ox * C + c, xr + c, taps + c, ep, W: W, C: C, kyLo: kyLo, kyHi: kyHi, k: k, s: s, exact: exact)
                 c += 16
             }
             ox += run
@@ -117,7 +139,7 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                 let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
                                        shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
                 depthwiseBorderPixel(out + ox * C + c, xImage + c, taps + c, ep, W: W, C: C, iy0: iy0, ix0: ox * s - pl,
-                                     kyLo: kyLo, kyHi: kyHi, k: k)
+                                     kyLo: kyLo, kyHi: kyHi, k: k, exact: exact)
                 c += 16
             }
             ox += 1
@@ -129,38 +151,58 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
 /// run's first input pixel in kernel row 0 (rows outside kyLo…kyHi are never read).
 @_transparent
 func depthwiseRun(_ out: UnsafeMutablePointer<Float>, _ xr: UnsafePointer<Float>, _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue,
-                          W: Int, C: Int, kyLo: Int, kyHi: Int, k: Int, s: Int) {
-    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-    var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
+                  W: Int, C: Int, kyLo: Int, kyHi: Int, k: Int, s: Int, exact: Bool) {
+    let start = exact ? ep.shift : SIMD16<Float>()
+    var a0 = start, a1 = start, a2 = start, a3 = start, a4 = start, a5 = start, a6 = start, a7 = start
     let sc = s * C
+    @_transparent func tap(_ a: inout SIMD16<Float>, _ x: SIMD16<Float>, _ w: SIMD16<Float>) {
+        if exact { a = a + x * w } else { a.addProduct(x, w) }
+    }
     var ky = kyLo
     while ky <= kyHi {
         let xp = xr + ky * W * C, wp = wc + ky * k * C
         for kx in 0..<k {
             let wv = load16(wp + kx * C), xq = xp + kx * C
-            a0.addProduct(load16(xq), wv)
-            a1.addProduct(load16(xq + sc), wv)
-            a2.addProduct(load16(xq + 2 * sc), wv)
-            a3.addProduct(load16(xq + 3 * sc), wv)
+            tap(&a0, load16(xq), wv)
+            tap(&a1, load16(xq + sc), wv)
+            tap(&a2, load16(xq + 2 * sc), wv)
+            tap(&a3, load16(xq + 3 * sc), wv)
             if s == 1 {
-                a4.addProduct(load16(xq + 4 * sc), wv)
-                a5.addProduct(load16(xq + 5 * sc), wv)
-                a6.addProduct(load16(xq + 6 * sc), wv)
-                a7.addProduct(load16(xq + 7 * sc), wv)
+                tap(&a4, load16(xq + 4 * sc), wv)
+                tap(&a5, load16(xq + 5 * sc), wv)
+                tap(&a6, load16(xq + 6 * sc), wv)
+                tap(&a7, load16(xq + 7 * sc), wv)
             }
         }
         ky += 1
+    }
+    if exact {
+        store16(out, a0); store16(out + C, a1); store16(out + 2 * C, a2); store16(out + 3 * C, a3)
+        if s == 1 { store16(out + 4 * C, a4); store16(out + 5 * C, a5); store16(out + 6 * C, a6); store16(out + 7 * C, a7) }
+        return
     }
     store16(out, ep(a0)); store16(out + C, ep(a1)); store16(out + 2 * C, ep(a2)); store16(out + 3 * C, ep(a3))
     if s == 1 { store16(out + 4 * C, ep(a4)); store16(out + 5 * C, ep(a5)); store16(out + 6 * C, ep(a6)); store16(out + 7 * C, ep(a7)) }
 }
 
 /// One pixel of one 16-channel chunk with only the taps inside the image (two accumulators: even and odd
-/// kernel columns, so the FMA chain is half as long).
+/// kernel columns, so the FMA chain is half as long; `exact`: one accumulator from the bias, in order).
 @_transparent
 func depthwiseBorderPixel(_ out: UnsafeMutablePointer<Float>, _ xc: UnsafePointer<Float>, _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue,
-                                  W: Int, C: Int, iy0: Int, ix0: Int, kyLo: Int, kyHi: Int, k: Int) {
+                          W: Int, C: Int, iy0: Int, ix0: Int, kyLo: Int, kyHi: Int, k: Int, exact: Bool) {
     let kxLo = Swift.max(0, -ix0), kxHi = Swift.min(k - 1, W - 1 - ix0)
+    if exact {
+        var a = ep.shift
+        var ky = kyLo
+        while ky <= kyHi {
+            let xp = xc + ((iy0 + ky) * W + ix0) * C, wp = wc + ky * k * C
+            var kx = kxLo
+            while kx <= kxHi { a = a + load16(xp + kx * C) * load16(wp + kx * C); kx += 1 }
+            ky += 1
+        }
+        store16(out, a)
+        return
+    }
     var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
     var ky = kyLo
     while ky <= kyHi {

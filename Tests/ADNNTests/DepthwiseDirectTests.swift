@@ -1,6 +1,6 @@
 import XCTest
 @testable import ADNN
-import ADNNKernels
+@testable import ADNNKernels
 
 /// The register-blocked depthwise kernel (`depthwiseConv2dDirect`) against the naive twins, on the
 /// geometries it takes: 3×3/5×5, stride 1/2, symmetric and TF-"same" (asymmetric) padding, rows wide enough
@@ -53,9 +53,8 @@ final class DepthwiseDirectTests: XCTestCase {
         }
     }
 
-    /// The fused inference op routes these shapes to the direct kernel and still matches its twin; the
-    /// training forward (with a bias) keeps the pixel-at-a-time kernel, whose rounding the two-rank MPI
-    /// equivalence check was measured with, and matches too.
+    /// The public entry points route these shapes to the direct kernel (the fused inference op, and the
+    /// training forward with a bias in its bit-exact mode) and still match their twins.
     func testEntryPointsMatchNaive() {
         for (i, sh) in Self.shapes.enumerated() {
             let g = geometry(sh)
@@ -68,6 +67,27 @@ final class DepthwiseDirectTests: XCTestCase {
             conv2dForwardScaleShiftActivation(fast.ptr, x.ptr, w.ptr, scale: s.ptr, shift: b.ptr, activation: .silu, g)
             conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: b.ptr, activation: .silu, g)
             assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "conv2dForwardScaleShiftActivation shape \(i)")
+        }
+    }
+
+    /// `bitExact` rounds exactly as the pixel-at-a-time kernel (bias first, one multiply and one add per
+    /// tap in kernel order): every output equal bit for bit, with and without a bias.
+    func testBitExactMatchesPixelKernelBitForBit() {
+        for (i, sh) in Self.shapes.enumerated() {
+            let g = geometry(sh)
+            let x = randn([sh.n, sh.h, sh.w, sh.c], seed: UInt64(500 + i)), w = randn([sh.c, sh.k, sh.k, 1], seed: UInt64(550 + i))
+            let b = randn([sh.c], seed: 17)
+            let taps = Tensor.empty([sh.k * sh.k * sh.c])
+            depthwiseTransposeTaps(taps.ptr, w.ptr, channels: sh.c, taps: sh.k * sh.k)
+            for bias in [b.ptr, nil] as [UnsafeMutablePointer<Float>?] {
+                let direct = Tensor.empty([sh.n, g.outHeight, g.outWidth, sh.c]), pixel = Tensor.empty(direct.shape)
+                depthwiseConv2dDirect(direct.ptr, x.ptr, taps: taps.ptr, scale: nil, shift: bias, activation: nil, g, bitExact: true)
+                depthwiseConv2dForwardRows(pixel.ptr, x.ptr, w.ptr, bias, g) { _, _ in }
+                let a = direct.scalars, e = pixel.scalars
+                let mismatches = zip(a, e).filter { $0.bitPattern != $1.bitPattern }.count
+                XCTAssertEqual(mismatches, 0, "shape \(i) bias \(bias != nil): \(mismatches) of \(a.count) outputs differ in their bits")
+                XCTAssertGreaterThan(a.map(abs).max() ?? 0, 0, "shape \(i): outputs are not all zero")
+            }
         }
     }
 
