@@ -39,11 +39,7 @@ public func depthwiseConv2dForward(_ y: UnsafeMutablePointer<Float>, _ x: Unsafe
                                    _ bias: UnsafePointer<Float>?, _ g: Conv2DGeometry) {
     if depthwiseDirectApplies(g) {
         // Same rounding as the rows below (the MPI equivalence checks were measured with it), faster.
-        let T = g.kernelHeight * g.kernelWidth
-        let taps = UnsafeMutablePointer<Float>.allocate(capacity: T * g.inChannels)
-        defer { taps.deallocate() }
-        depthwiseTransposeTaps(taps, w, channels: g.inChannels, taps: T)
-        depthwiseConv2dDirect(y, x, taps: taps, scale: nil, shift: bias, activation: nil, g, bitExact: true)
+        withDepthwiseTaps(w, g) { depthwiseConv2dDirect(y, x, taps: $0, scale: nil, shift: bias, activation: nil, g, bitExact: true) }
         return
     }
     depthwiseConv2dForwardRows(y, x, w, bias, g) { _, _ in }

@@ -21,6 +21,17 @@ public func depthwiseDirectApplies(_ g: Conv2DGeometry) -> Bool {
         && g.kernelHeight == g.kernelWidth && (g.kernelWidth == 3 || g.kernelWidth == 5) && (g.stride == 1 || g.stride == 2)
 }
 
+/// Runs `body` with `w` ([C, k·k]) transposed into the [k·k, C] tap layout `depthwiseConv2dDirect` reads
+/// (a temporary buffer; inference scopes keep a frozen copy instead).
+@inline(__always)
+func withDepthwiseTaps(_ w: UnsafePointer<Float>, _ g: Conv2DGeometry, _ body: (UnsafePointer<Float>) -> Void) {
+    let T = g.kernelHeight * g.kernelWidth
+    let taps = UnsafeMutablePointer<Float>.allocate(capacity: T * g.inChannels)
+    defer { taps.deallocate() }
+    depthwiseTransposeTaps(taps, w, channels: g.inChannels, taps: T)
+    body(taps)
+}
+
 /// Lane constants of one 16-channel chunk's epilogue.
 struct ChunkEpilogue {
     var scale: SIMD16<Float>, shift: SIMD16<Float>, slope: SIMD16<Float>, ceiling: SIMD16<Float>

@@ -202,10 +202,7 @@ public func conv2dForwardScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
         if let depthwiseTaps {
             depthwiseConv2dDirect(y, x, taps: depthwiseTaps, scale: scale, shift: shift, activation: activation, g)
         } else {
-            let taps = UnsafeMutablePointer<Float>.allocate(capacity: g.kernelHeight * g.kernelWidth * O)
-            defer { taps.deallocate() }
-            depthwiseTransposeTaps(taps, w, channels: O, taps: g.kernelHeight * g.kernelWidth)
-            depthwiseConv2dDirect(y, x, taps: taps, scale: scale, shift: shift, activation: activation, g)
+            withDepthwiseTaps(w, g) { depthwiseConv2dDirect(y, x, taps: $0, scale: scale, shift: shift, activation: activation, g) }
         }
         return
     }

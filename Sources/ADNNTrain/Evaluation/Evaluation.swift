@@ -67,7 +67,7 @@ public struct EvaluationRequest {
         if !missing.isEmpty { obj["classes_missing_in_model"] = missing }
         if let jsonPath { try writeText(jsonLine(obj), to: jsonPath, option: "--json") }
         if let predictionsPath {
-            let k = probs.count / labels.count
+            let k = probs.count / max(1, labels.count)
             try writeText(predictionsJSON(probabilities: probs, labels: labels, predictions: rowArgmax(probs, classes: k), classes: k),
                           to: predictionsPath, option: "--predictions")
         }
