@@ -58,7 +58,7 @@ public struct SplitAnalysis {
             var data = [Float]()
             data.reserveCapacity((end - start) * s * s * c)
             for i in start..<end { data += transform.tensorData(for: try dataset.loadImage(samples[i])) }
-            let p = noGrad { model(Tensor(data, shape: [end - start, s, s, c])).softmax(axis: -1).scalars }
+            let p = noGrad { model.probabilities(Tensor(data, shape: [end - start, s, s, c])).scalars }
             for i in 0..<(end - start) { probabilities.append((0..<k).map { Double(p[i * k + $0]) }) }
             start = end
         }

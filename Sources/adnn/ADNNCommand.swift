@@ -7,6 +7,6 @@ struct ADNNCommand: ParsableCommand {
         commandName: "adnn",
         abstract: "Train, evaluate and run facial-expression-recognition networks on the CPU.",
         subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, SummaryCommand.self, BenchCommand.self,
-                      BenchKernelsCommand.self, AblateCommand.self, TuneCommand.self, ConvertCommand.self, ExportCommand.self, DatasetCommand.self,
+                      BenchKernelsCommand.self, AblateCommand.self, TuneCommand.self, ConvertCommand.self, ExportCommand.self, CalibrateCommand.self, DatasetCommand.self,
                       PreprocessCommand.self, DetectCommand.self, ExplainCommand.self, ReportCommand.self, VideoCommand.self])
 }

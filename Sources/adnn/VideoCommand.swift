@@ -61,7 +61,6 @@ struct VideoCommand: ParsableCommand {
 
 /// An `ImageClassifier` as the video pipeline's classifier: all crops of a frame in one batch.
 extension ImageClassifier: ExpressionClassifying {
-    public var cropSize: Int { size }
 
     public func probabilities(_ crops: [PixelImage]) throws -> [[Float]] { try probabilities(batch: crops) }
 }

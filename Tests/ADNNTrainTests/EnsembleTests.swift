@@ -94,6 +94,43 @@ final class EnsembleTests: XCTestCase {
         for k in 0..<7 { XCTAssertEqual(r[0][0].probabilities[k], p[k], accuracy: 1e-6) }
     }
 
+    /// Members with different inputs (24 px gray vs 32 px with other normalisation) each see the
+    /// images through their own transform; the ensemble is still the plain average.
+    func testMembersOfDifferentInputSizesEachGetTheirOwnTransform() throws {
+        let d = try makeTemporaryFolder("ensemble")
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let a = d + "/a.safetensors", big = d + "/big.safetensors", twin = d + "/twin.safetensors"
+        var bigCfg = config(inputSize: 32)
+        bigCfg.data.mean = [0.4]; bigCfg.data.std = [0.3]
+        try writeMember(a, cfg: config(), headScale: 3)
+        try writeMember(big, cfg: bigCfg, headScale: -2)
+        try writeMember(twin, cfg: config(), headScale: 1)
+        let ensemble = try CheckpointEnsemble([a, big, twin])
+        XCTAssertEqual(ensemble.groups.map(\.members), [[0, 2], [1]])
+        XCTAssertEqual(ensemble.groups.map(\.transform.size), [24, 32])
+        XCTAssertEqual(ensemble.largestInput, 32)
+        for (name, members) in [("a", [a]), ("big", [big]), ("twin", [twin]), ("all", [a, big, twin])] {
+            try EvaluationRequest(checkpoints: members, data: data, split: "val", predictionsPath: d + "/\(name)_pred.json",
+                                  batchSize: 8, tta: .crops).run(printing: false)
+        }
+        let pa = try probabilities(d + "/a_pred.json"), pb = try probabilities(d + "/big_pred.json")
+        let pt = try probabilities(d + "/twin_pred.json"), pall = try probabilities(d + "/all_pred.json")
+        XCTAssertEqual(pall.labels, pa.labels)
+        for i in 0..<pall.rows.count {
+            for k in 0..<7 {
+                XCTAssertEqual(pall.rows[i][k], (pa.rows[i][k] + pb.rows[i][k] + pt.rows[i][k]) / 3, accuracy: 2e-6, "row \(i) class \(k)")
+            }
+        }
+        var img = PixelImage(width: 40, height: 40, channels: 1)
+        for i in 0..<img.pixels.count { img.pixels[i] = UInt8((i * 53) % 256) }
+        let all = try ImageClassifier(checkpoints: [a, big, twin])
+        XCTAssertEqual(all.cropSize, 32)
+        XCTAssertEqual(all.size, 24, "size stays the first member's input")
+        let p = try all.probabilities(img, tta: .flip)
+        let singles = try [a, big, twin].map { try ImageClassifier(checkpoint: $0).probabilities(img, tta: .flip) }
+        for k in 0..<7 { XCTAssertEqual(p[k], singles.reduce(0) { $0 + $1[k] } / 3, accuracy: 1e-6, "class \(k)") }
+    }
+
     func testMembersThatDoNotFitAreNamed() throws {
         let d = try makeTemporaryFolder("ensemble")
         defer { try? FileManager.default.removeItem(atPath: d) }
@@ -106,8 +143,12 @@ final class EnsembleTests: XCTestCase {
         func message(_ body: () throws -> Void) -> String {
             do { try body(); return "" } catch { return "\(error)" }
         }
-        let e1 = message { _ = try ImageClassifier(checkpoints: [a, big]) }
-        XCTAssertTrue(e1.contains(big) && e1.contains("model.input_size") && e1.contains("32"), e1)
+        var eight = config(); eight.model.numClasses = 8
+        let other = d + "/eight.safetensors"
+        try writeMember(other, cfg: eight, headScale: 1)
+        let e1 = message { _ = try ImageClassifier(checkpoints: [a, other]) }
+        XCTAssertTrue(e1.contains(other) && e1.contains("model.num_classes") && e1.contains("8"), e1)
+        XCTAssertNoThrow(try ImageClassifier(checkpoints: [a, big]), "members may differ in input size")
         let e2 = message { _ = try ImageClassifier(checkpoints: [a, named]) }
         XCTAssertTrue(e2.contains(named) && e2.contains("class names"), e2)
         let e3 = message { _ = try ImageClassifier(checkpoints: [a, a]) }

@@ -14,6 +14,11 @@ public final class ADNNFER: Module {
     public let head: Linear
     public let dropRate: Float
     public let config: ADNNFERConfig
+    /// Post-hoc softmax temperature (temperature scaling, Guo et al. 2017,
+    /// https://arxiv.org/abs/1706.04599): `probabilities(_:)` divides the logits by it before the
+    /// softmax, which changes confidence but never the arg-max. 1 (no change) unless the checkpoint
+    /// stores a fitted value (`adnn calibrate`); training never reads it.
+    public var temperature: Float = 1
 
     /// Width of the pooled feature that enters `head` (center-loss dimension).
     public var featureDim: Int { head.weight.shape[1] }
@@ -95,6 +100,12 @@ public final class ADNNFER: Module {
 
     /// Logits only.
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x).logits }
+
+    /// Class probabilities `[N, K]`: the softmax of the logits divided by `temperature`.
+    public func probabilities(_ x: Tensor) -> Tensor {
+        let logits = self(x)
+        return (temperature == 1 ? logits : logits * (1 / temperature)).softmax(axis: -1)
+    }
 
     /// Loads timm backbone weights (safetensors, `classifier.*`/`fc.*` ignored), or the `backbone.*`
     /// tensors of an adnn checkpoint (fine-tuning one data set's model on another); a 3-channel stem

@@ -129,8 +129,13 @@ public struct ImageClassifier {
     public let transform: TransformConfig
     /// The checkpoint's class names (`class0`, `class1`, … when it has none).
     public let classes: [String]
-    /// `model.input_size` and `model.in_chans`.
+    /// The first member's `model.input_size` and `model.in_chans`.
     public let size: Int, channels: Int
+    /// The side face crops are cut at: the largest input of any member (each member's transform
+    /// resizes from there; for one model it is `size`).
+    public let cropSize: Int
+    /// Every member with its input group.
+    public let ensemble: CheckpointEnsemble
     /// The run configuration stored in the checkpoint.
     public var config: Config { checkpoint.config }
 
@@ -146,6 +151,8 @@ public struct ImageClassifier {
         checkpoint = ensemble.checkpoints[0]
         model = ensemble.models[0]
         members = ensemble.models
+        self.ensemble = ensemble
+        cropSize = ensemble.largestInput
         transform = evalTransform(checkpoint.config)
         let k = checkpoint.config.model.numClasses
         if !checkpoint.classes.isEmpty && checkpoint.classes.count != k {
@@ -156,7 +163,7 @@ public struct ImageClassifier {
         channels = checkpoint.config.model.inChans
     }
 
-    /// The model input `[1, size, size, channels]` for an image (resized, CLAHE, normalised).
+    /// The first member's input `[1, size, size, channels]` for an image (resized, CLAHE, normalised).
     public func input(_ image: PixelImage) -> Tensor {
         Tensor(transform.tensorData(for: image), shape: [1, size, size, channels])
     }
@@ -167,14 +174,10 @@ public struct ImageClassifier {
         try probabilities(batch: [image], tta: tta)[0]
     }
 
-    /// Class probabilities of several images in one forward pass `[N, classes]`.
+    /// Class probabilities of several images in one forward pass per member `[N, classes]`.
     public func probabilities(batch images: [PixelImage], tta: TestTimeAugmentation = .none) throws -> [[Float]] {
         guard !images.isEmpty else { return [] }
-        var data: [Float] = []
-        data.reserveCapacity(images.count * size * size * channels)
-        for im in images { data += transform.tensorData(for: im) }
-        let x = Tensor(data, shape: [images.count, size, size, channels])
-        let p = tta.probabilities(members, x).scalars
+        let p = ensemble.probabilities(images: images, tta: tta)
         guard p.allSatisfy({ $0.isFinite }) else { throw ADNNError.invalid("\(path): the model's outputs are not finite (damaged weights?)") }
         let k = classes.count
         return (0..<images.count).map { Array(p[($0 * k)..<(($0 + 1) * k)]) }

@@ -48,13 +48,24 @@ public struct EvaluationRequest {
         if !missing.isEmpty && printing {
             print("note: the model has no class for \(missing.joined(separator: ", ")); those images are skipped")
         }
-        let loader = try DataLoader(dataset: dataset, split: splitName, transform: evalTransform(cfg), augment: nil,
-                                    options: LoaderOptions(batchSize: batchSize, shuffle: false, workers: max(1, cfg.data.workers),
-                                                           seed: UInt64(cfg.seed)))
         let identity = map == Array(0..<map.count) && classes.count == dataset.classes.count
-        let provider = LoaderProvider(loader, labelMap: identity ? nil : map)
-        let (probs, labels, ips) = predictProbabilities(ensemble.models, provider, tta: tta)
-        if let why = provider.failure { throw ADNNError.invalid(why) }
+        // One pass over the split per input group (members sharing a transform see one decoded batch).
+        var probs: [Float] = [], labels: [Int] = [], seconds = 0.0
+        for group in ensemble.groups {
+            let loader = try DataLoader(dataset: dataset, split: splitName, transform: group.transform, augment: nil,
+                                        options: LoaderOptions(batchSize: batchSize, shuffle: false, workers: max(1, cfg.data.workers),
+                                                               seed: UInt64(cfg.seed)))
+            let provider = LoaderProvider(loader, labelMap: identity ? nil : map)
+            let r = predictProbabilities(group.members.map { ensemble.models[$0] }, provider, tta: tta)
+            if let why = provider.failure { throw ADNNError.invalid(why) }
+            if !probs.isEmpty && r.labels != labels {
+                throw ADNNError.invalid("\(data): split \(splitName) read differently for two input sizes of the ensemble")
+            }
+            labels = r.labels
+            probs = CheckpointEnsemble.accumulate(probs, r.probs, weight: Float(group.members.count) / Float(ensemble.models.count))
+            seconds += Double(r.labels.count) / max(r.imagesPerSecond, 1e-9)
+        }
+        let ips = Double(labels.count) / max(seconds, 1e-9)
         guard probs.allSatisfy({ $0.isFinite }) else {
             throw ADNNError.invalid("\(ensemble.name): the model's outputs are not finite (damaged weights?)")
         }

@@ -54,7 +54,8 @@ public enum TestTimeAugmentation: String, CaseIterable, Sendable, Codable {
     }
 
     /// Softmax probabilities `[N, K]` averaged over the views of `x` and the members of an ensemble
-    /// (every member sees every view; each pair weighs the same).
+    /// (every member sees every view; each pair weighs the same), each member at its own
+    /// `temperature`.
     public func probabilities(_ models: [ADNNFER], _ x: Tensor) -> Tensor {
         precondition(!models.isEmpty, "an ensemble needs at least one model")
         return noGrad {
@@ -62,7 +63,7 @@ public enum TestTimeAugmentation: String, CaseIterable, Sendable, Codable {
             var sum: Tensor? = nil
             for model in models {
                 for v in all {
-                    let p = model(v).softmax(axis: -1)
+                    let p = model.probabilities(v)
                     sum = sum.map { $0 + p } ?? p
                 }
             }

@@ -76,9 +76,9 @@ public struct PredictionRequest {
             let t1 = Date()
             var regions: [(box: [Float], score: Float?, image: PixelImage)] = []
             let search = faces == .always || classifier.config.data.faceAlign
-                || max(img.width, img.height) > 2 * classifier.size
+                || max(img.width, img.height) > 2 * classifier.cropSize
             if let cropper, search {
-                regions = cropper.faces(in: img, size: classifier.size).map { ($0.detection.box, $0.detection.score, $0.crop) }
+                regions = cropper.faces(in: img, size: classifier.cropSize).map { ($0.detection.box, $0.detection.score, $0.crop) }
             }
             let whole = regions.isEmpty && faces != .always
             if whole { regions = [([0, 0, Float(img.width), Float(img.height)], nil, img)] }

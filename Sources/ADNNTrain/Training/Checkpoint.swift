@@ -40,6 +40,9 @@ public struct Checkpoint {
         let classes = (try? JSONSerialization.jsonObject(with: Data((st.metadata["classes"] ?? "[]").utf8)) as? [String]) ?? []
         var extra = st.metadata
         for k in ["format", "config", "classes", "epoch", "metric"] { extra.removeValue(forKey: k) }
+        if let t = extra[Checkpoint.temperatureKey], !(Float(t).map { $0.isFinite && $0 > 0 } ?? false) {
+            throw ADNNError.invalid("\(path): metadata \(Checkpoint.temperatureKey) '\(t)' is not a positive number")
+        }
         return Checkpoint(tensors: st.order.map { ($0, st.tensors[$0]!) }, config: config, classes: classes,
                           epoch: Int(st.metadata["epoch"] ?? "0") ?? 0, metric: Float(st.metadata["metric"] ?? "0") ?? 0, extra: extra)
     }
@@ -60,6 +63,16 @@ public struct Checkpoint {
         name.hasPrefix("optim.") || name.hasPrefix("center_loss.") || name.hasPrefix("ema.")
     }
 
+    /// Metadata key of the fitted softmax temperature (`adnn calibrate`).
+    public static let temperatureKey = "temperature"
+
+    /// The softmax temperature the model's probabilities use (`ADNNFER.temperature`): the fitted one
+    /// `adnn calibrate` stored, else 1. Setting it to 1 removes the key.
+    public var temperature: Float {
+        get { extra[Checkpoint.temperatureKey].flatMap { Float($0) } ?? 1 }
+        set { extra[Checkpoint.temperatureKey] = newValue == 1 ? nil : String(newValue) }
+    }
+
     /// Tensors as a dictionary.
     public var tensorDict: [String: Tensor] { Dictionary(tensors, uniquingKeysWith: { a, _ in a }) }
 
@@ -72,6 +85,7 @@ public struct Checkpoint {
             throw ADNNError.invalid("\(source): checkpoint does not match its config: \(error)")
         }
         model.eval()
+        model.temperature = temperature
         return model
     }
 }
