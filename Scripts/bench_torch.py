@@ -156,6 +156,10 @@ class LogitsOnly(nn.Module):
 def export_onnx(model, x, path):
     """The eval-mode twin as ONNX (opset 18, fixed input shape), for ONNX Runtime."""
     wrapped = LogitsOnly(model).eval()
+    # The eval-mode transformer fast path (aten::_transformer_encoder_layer_fwd) has no ONNX export; the
+    # exported graph is the same layer written out in standard ops.
+    if hasattr(torch.backends, "mha"):
+        torch.backends.mha.set_fastpath_enabled(False)
     with torch.no_grad():
         try:
             torch.onnx.export(wrapped, (x,), path, input_names=["input"], output_names=["logits"], opset_version=18,
