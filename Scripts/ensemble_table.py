@@ -22,15 +22,21 @@ def metrics(labels, probs):
         fn = sum(1 for p, y in zip(preds, labels) if p != c and y == c)
         if tp + fp + fn:
             f1s.append(2 * tp / (2 * tp + fp + fn))
+    return acc, sum(f1s) / len(f1s), expected_calibration_error(labels, probs)
+
+
+def expected_calibration_error(labels, probs):
+    """ECE over 10 equal-width bins of the top-class probability (Guo et al. 2017; `adnn report`'s bins)."""
+    n = len(labels)
     bins = [[0, 0, 0.0] for _ in range(10)]
-    for y, p, best in zip(labels, probs, preds):
+    for y, p in zip(labels, probs):
+        best = max(range(len(p)), key=lambda j: p[j])
         conf = min(max(p[best], 0.0), 1.0)
         b = min(int(conf * 10), 9)
         bins[b][0] += 1
         bins[b][1] += best == y
         bins[b][2] += conf
-    ece = sum(cnt / n * abs(ok / cnt - conf / cnt) for cnt, ok, conf in bins if cnt)
-    return acc, sum(f1s) / len(f1s), ece
+    return sum(cnt / n * abs(ok / cnt - conf / cnt) for cnt, ok, conf in bins if cnt)
 
 
 def main():
