@@ -89,6 +89,13 @@ class ADNNFER(nn.Module):
                                                activation="gelu", batch_first=True, norm_first=True)
             self.transformer = nn.TransformerEncoder(layer, t.get("layers", 6), norm=nn.LayerNorm(d),
                                                      enable_nested_tensor=False)
+            # nn.TransformerEncoder deep-copies `layer`: every layer would start with the same weights, and
+            # the ONNX exporter then stores one copy shared by all (ONNX Runtime's peak memory and cache
+            # footprint would count one layer of six). A trained model has distinct layers; so does this.
+            for lyr in self.transformer.layers:
+                lyr.self_attn._reset_parameters()
+                lyr.linear1.reset_parameters()
+                lyr.linear2.reset_parameters()
             self.head = nn.Linear(d, classes)
         else:
             self.proj = None

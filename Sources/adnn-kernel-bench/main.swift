@@ -60,6 +60,21 @@ for (P, K, O, act) in pointwise {
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
 }
 
+// The same 1×1 shapes through BLAS, as training runs them: forward y = x·wᵀ, backward-input
+// dx = dy·w, backward-weight dw = dyᵀ·x (reduction over the pixels).
+for (P, K, O, _) in pointwise {
+    let x = buffer(P * K), w = buffer(O * K), y = buffer(P * O), dw = buffer(O * K)
+    cases.append(Case(name: "sgemm fwd \(P)px \(K)→\(O)", run: {
+        sgemm(y, x, w, m: P, n: O, k: K, transB: true)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
+    cases.append(Case(name: "sgemm bwd-input \(P)px \(K)→\(O)", run: {
+        sgemm(x, y, w, m: P, n: K, k: O)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
+    cases.append(Case(name: "sgemm bwd-weight \(P)px \(K)→\(O)", run: {
+        sgemm(dw, y, x, m: O, n: K, k: P, transA: true)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
+}
+
 // Depthwise convolutions + BN + activation: (batch, H, W, C, k, stride, activation).
 let depthwise: [(Int, Int, Int, Int, Int, Int, ActivationKind?)] = [
     (32, 56, 56, 32, 3, 1, .silu), (32, 56, 56, 32, 3, 1, nil), (32, 56, 56, 96, 3, 2, .silu), (32, 28, 28, 144, 3, 1, .silu),
