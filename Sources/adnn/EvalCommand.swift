@@ -34,7 +34,7 @@ struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "predict",
         abstract: "Classify the expression of every face in photos (or of face crops); a text or JSON line per face.",
         discussion: """
-        With no --model the shipped model is used (models/adnn_ferplus_lite0_96.safetensors, else the FER2013 one). \
+        With no --model the shipped ferplus model is used (models/adnn_ferplus_lite0_112 + _96.safetensors, an ensemble of two; else the FER2013 one). \
         Photos larger than twice the model input are searched for faces with the shipped RetinaFace; each face \
         is aligned and classified. Smaller images (face crops) and photos with no face found are classified whole.
         """)

@@ -21,7 +21,7 @@ public func shippedModelCandidates(_ fileName: String) -> [String] {
 /// `adnn predict --model NAME` takes. A shipped model is one file or an ensemble of several
 /// (`fileNames`), whose probabilities are averaged.
 public enum ShippedModel: String, CaseIterable, Sendable {
-    /// EfficientNet-Lite0, gray 96 px, 8 FERPlus classes (incl. contempt).
+    /// Two EfficientNet-Lite0s (gray 112 px, the main file, and gray 96 px), 8 FERPlus classes (incl. contempt).
     case ferplus
     /// EfficientNet-Lite0, gray 72 px, the 7 FER2013 classes.
     case fer2013
@@ -29,7 +29,7 @@ public enum ShippedModel: String, CaseIterable, Sendable {
     /// The member files under `models/` (the first is the model's main file).
     public var fileNames: [String] {
         switch self {
-        case .ferplus: return ["adnn_ferplus_lite0_96.safetensors"]
+        case .ferplus: return ["adnn_ferplus_lite0_112.safetensors", "adnn_ferplus_lite0_96.safetensors"]
         case .fer2013: return ["adnn_fer2013_lite0.safetensors", "adnn_fer2013_lite0_2.safetensors"]
         }
     }
