@@ -75,6 +75,22 @@ for (P, K, O, _) in pointwise {
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
 }
 
+// Large linear layers (the paper model's transformer at batch 1: 49 tokens): the unpacked dot-product
+// kernel against the packed panels (which hold a second copy of W).
+for (P, K, O) in [(49, 2048, 2048), (49, 2048, 4096), (49, 4096, 2048), (392, 2048, 2048)] {
+    let x = buffer(P * K), w = buffer(O * K), y = buffer(P * O), bias = buffer(O)
+    let width = PointwiseTuning.panelWidth
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedPointwiseCount(outChannels: O, inChannels: K, width: width))
+    packPointwiseWeights(packed, w, outChannels: O, inChannels: K, width: width)
+    cases.append(Case(name: "linear dot \(P)×\(K)→\(O)", run: {
+        linearDot(y, x, w, bias: bias, rows: P, inFeatures: K, outFeatures: O)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
+    cases.append(Case(name: "linear packed \(P)×\(K)→\(O)", run: {
+        pointwiseConvScaleShiftActivation(y, x, packed, scale: nil, shift: bias, activation: nil,
+                                          pixels: P, inChannels: K, outChannels: O, width: width)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
+}
+
 // Depthwise convolutions + BN + activation: (batch, H, W, C, k, stride, activation).
 let depthwise: [(Int, Int, Int, Int, Int, Int, ActivationKind?)] = [
     (32, 56, 56, 32, 3, 1, .silu), (32, 56, 56, 32, 3, 1, nil), (32, 56, 56, 96, 3, 2, .silu), (32, 28, 28, 144, 3, 1, .silu),

@@ -34,6 +34,42 @@ final class PointwiseTests: XCTestCase {
         }
     }
 
+    /// The unpacked dot-product kernel of large linear layers against its naive twin, both tile shapes,
+    /// with tails in every dimension (P mod 4 and 3, O mod 4 and 3, K mod 16 and 8).
+    func testLinearDotMatchesNaive() {
+        let shapes: [(p: Int, k: Int, o: Int)] = [(1, 512, 1), (49, 2048, 64), (5, 519, 7), (4, 16, 4), (13, 1031, 30),
+                                                   (3, 8, 3), (70, 600, 9), (2, 1, 5), (1, 3, 2), (130, 520, 11)]
+        let saved = LinearDotTuning.wideTiles
+        defer { LinearDotTuning.wideTiles = saved }
+        for wide in [true, false] {
+            LinearDotTuning.wideTiles = wide
+            for (i, sh) in shapes.enumerated() {
+                let x = randn([sh.p, sh.k], seed: UInt64(900 + i)), w = randn([sh.o, sh.k], seed: UInt64(950 + i), scale: 0.05)
+                let b = randn([sh.o], seed: 11)
+                for useBias in [true, false] {
+                    let fast = Tensor.empty([sh.p, sh.o]), slow = Tensor.empty([sh.p, sh.o])
+                    linearDot(fast.ptr, x.ptr, w.ptr, bias: useBias ? UnsafePointer(b.ptr) : nil, rows: sh.p, inFeatures: sh.k, outFeatures: sh.o)
+                    linearDotNaive(slow.ptr, x.ptr, w.ptr, bias: useBias ? UnsafePointer(b.ptr) : nil, rows: sh.p, inFeatures: sh.k, outFeatures: sh.o)
+                    assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "linearDot wide \(wide) P \(sh.p) K \(sh.k) O \(sh.o) bias \(useBias)")
+                }
+            }
+        }
+    }
+
+    /// A frozen linear layer large enough for `linearDot` equals the unfrozen GEMM and keeps no packed copy.
+    func testFrozenLargeLinearTakesDotKernel() {
+        XCTAssertTrue(linearDotApplies(inFeatures: 2048, outFeatures: 2048))
+        XCTAssertFalse(linearDotApplies(inFeatures: 256, outFeatures: 8192))
+        let x = randn([3, 7, 1024], seed: 31), w = randn([1030, 1024], seed: 32, scale: 0.03), b = randn([1030], seed: 33)
+        let plain = noGrad { linear(x, weight: w, bias: b) }
+        let frozen = withFrozenWeights { () -> Tensor in
+            let y = noGrad { linear(x, weight: w, bias: b) }
+            XCTAssertEqual(FrozenWeights.current(create: false)?.packedFloats ?? -1, 0, "no packed copy of a large linear weight")
+            return y
+        }
+        assertClose(frozen, plain, atol: 1e-4, rtol: 1e-4, "frozen large linear")
+    }
+
     func testPackedLayoutNarrowLastPanel() {
         // Width 32: a last panel of 16 when O mod 32 is 1…16, else full panels; width 16: always full.
         XCTAssertEqual(packedPointwiseCount(outChannels: 40, inChannels: 5, width: 32), 5 * 32 + 5 * 16)

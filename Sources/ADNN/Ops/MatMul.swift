@@ -67,6 +67,13 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let rows = x.count / Swift.max(1, nIn)
     let out = Tensor.empty(Array(x.shape.dropLast()) + [nOut])
     if weightsAreFrozen && rows <= PointwiseTuning.maxPixels && !needsGrad(bias.map { [x, weight, $0] } ?? [x, weight]) {
+        if linearDotApplies(inFeatures: nIn, outFeatures: nOut) {
+            // Large weights with long rows: dot products on W as it is, no packed second copy.
+            Profiler.measure("linear dot" + (Profiler.shapes ? " \(rows)×\(nIn)→\(nOut)" : "")) {
+                linearDot(out.ptr, x.ptr, weight.ptr, bias: bias.map { UnsafePointer($0.ptr) }, rows: rows, inFeatures: nIn, outFeatures: nOut)
+            }
+            return out
+        }
         // Weights constant for the scope: the direct kernel on panels packed once (see `withFrozenWeights`).
         let (packed, width) = FrozenWeights.panels(of: weight, outChannels: nOut, inChannels: nIn)
         Profiler.measure("linear packed" + (Profiler.shapes ? " \(rows)×\(nIn)→\(nOut)" : "")) {
