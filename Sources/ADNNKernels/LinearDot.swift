@@ -6,7 +6,8 @@ import Foundation
 // second, re-laid-out copy of every weight matrix for the life of a `withFrozenWeights` scope; for the
 // large matrices of a transformer (the paper model's six 2048-wide layers: 805 MB of weights) that copy
 // doubles the process's memory. With long K (≥ `LinearDotTuning.minInputs`) the lane sums are a few
-// percent of a tile's FMAs, so reading W in place costs little speed and no memory.
+// percent of a tile's FMAs; per call the kernel runs at 0.85–0.89× the packed panels (Zen 4, one thread,
+// docs/benchmarks.md), the price of no second copy.
 //
 // A tile is `rows` pixels × `cols` outputs in registers (4 × 4 SIMD16 on AVX-512: 16 accumulators and 8
 // loads per step; 3 × 3 SIMD8 on AVX2: 9 + 6 ymm), over the whole K loop; the K tail (K mod lanes) and the
@@ -100,35 +101,17 @@ private func linearDotTile<V: SIMD>(_ y: UnsafeMutablePointer<Float>, _ x: Unsaf
         }
         k += L
     }
-    let accs = (a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33)
-    let xs = (x0, x1, x2, x3), ws = (w0, w1, w2, w3)
-    @inline(__always) func acc(_ r: Int, _ c: Int) -> V {
-        switch r * 4 + c {
-        case 0: return accs.0
-        case 1: return accs.1
-        case 2: return accs.2
-        case 3: return accs.3
-        case 4: return accs.4
-        case 5: return accs.5
-        case 6: return accs.6
-        case 7: return accs.7
-        case 8: return accs.8
-        case 9: return accs.9
-        case 10: return accs.10
-        case 11: return accs.11
-        case 12: return accs.12
-        case 13: return accs.13
-        case 14: return accs.14
-        default: return accs.15
+    // Each valid output: its lane sum, K tail and bias (rows and columns past `rows`/`cols` or the valid ones
+    // are not stored).
+    @inline(__always) func put(_ r: Int, _ c: Int, _ a: V, _ xr: UnsafePointer<Float>, _ wc: UnsafePointer<Float>) {
+        if r < R && c < C && r < validRows && c < validCols {
+            finishDot(y + (r0 + r) * O + o0 + c, a, xr, wc, kTail: k, K: K, bias: bias?[o0 + c] ?? 0)
         }
     }
-    @inline(__always) func xrow(_ r: Int) -> UnsafePointer<Float> { r == 0 ? xs.0 : r == 1 ? xs.1 : r == 2 ? xs.2 : xs.3 }
-    @inline(__always) func wrow(_ c: Int) -> UnsafePointer<Float> { c == 0 ? ws.0 : c == 1 ? ws.1 : c == 2 ? ws.2 : ws.3 }
-    for r in 0..<Swift.min(R, validRows) {
-        for c in 0..<Swift.min(C, validCols) {
-            finishDot(y + (r0 + r) * O + o0 + c, acc(r, c), xrow(r), wrow(c), kTail: k, K: K, bias: bias?[o0 + c] ?? 0)
-        }
-    }
+    put(0, 0, a00, x0, w0); put(0, 1, a01, x0, w1); put(0, 2, a02, x0, w2); put(0, 3, a03, x0, w3)
+    put(1, 0, a10, x1, w0); put(1, 1, a11, x1, w1); put(1, 2, a12, x1, w2); put(1, 3, a13, x1, w3)
+    put(2, 0, a20, x2, w0); put(2, 1, a21, x2, w1); put(2, 2, a22, x2, w2); put(2, 3, a23, x2, w3)
+    put(3, 0, a30, x3, w0); put(3, 1, a31, x3, w1); put(3, 2, a32, x3, w2); put(3, 3, a33, x3, w3)
 }
 
 /// Pixels `pixels` × every output tile in `tiles` (a range of output tiles of `cols` outputs).
@@ -167,12 +150,11 @@ public func linearDot(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float
                       bias: UnsafePointer<Float>?, rows P: Int, inFeatures K: Int, outFeatures O: Int) {
     if P == 0 || O == 0 { return }
     let wide = LinearDotTuning.wideTiles
-    let C = wide ? 4 : 3
-    let tiles = (O + C - 1) / C
+    let side = wide ? 4 : 3   // the tiles are square: side pixels × side outputs
+    let tiles = (O + side - 1) / side
     // Pixel blocks whose rows of x fit in half of a 1 MiB L2, and at least 64 rows (L3 then holds them): batch 1
     // of the paper model (49 tokens × 2048 or 4096) is one block, W streamed from memory once.
-    let rowsPerTile = wide ? 4 : 3
-    let block = Swift.max(64, (1 << 17) / Swift.max(1, K)) / rowsPerTile * rowsPerTile
+    let block = Swift.max(64, (1 << 17) / Swift.max(1, K)) / side * side
     var p0 = 0
     while p0 < P {
         let pixels = p0..<Swift.min(P, p0 + block)
