@@ -1,4 +1,7 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Keeps freed tensor buffers in the process heap.
 ///
@@ -16,4 +19,56 @@ public enum HeapTuning {
         #endif
         return true
     }()
+}
+
+/// Page-granular memory for buffers that must give their memory back to the system when dropped or
+/// released, whatever `HeapTuning` keeps in the heap: the packed weight copies of a
+/// `withFrozenWeights(releasingWeights: true)` scope and the weights it releases.
+public enum PageMemory {
+    /// The system page size in bytes.
+    public static let pageSize: Int = {
+        #if os(Linux)
+        let s = sysconf(Int32(_SC_PAGESIZE))
+        return s > 0 ? s : 4096
+        #else
+        return 4096
+        #endif
+    }()
+
+    /// Gives the whole pages inside [`pointer`, `pointer` + `byteCount`) back to the system
+    /// (`madvise(MADV_DONTNEED)`): they leave the resident set and read as zero until written again. Bytes
+    /// of the partial pages at either end are left alone (they may belong to other allocations).
+    /// - Returns: the number of bytes released (0 when the range holds no whole page).
+    @discardableResult
+    public static func release(_ pointer: UnsafeMutableRawPointer, byteCount: Int) -> Int {
+        #if os(Linux)
+        let start = (Int(bitPattern: pointer) + pageSize - 1) / pageSize * pageSize
+        let end = (Int(bitPattern: pointer) + byteCount) / pageSize * pageSize
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return 0 }
+        return madvise(p, end - start, Int32(MADV_DONTNEED)) == 0 ? end - start : 0
+        #else
+        return 0
+        #endif
+    }
+
+    /// `byteCount` bytes of zeroed, page-aligned anonymous memory of their own (`mmap`), returned to the
+    /// system by `deallocate`; nil when the system refuses.
+    public static func allocate(byteCount: Int) -> UnsafeMutableRawPointer? {
+        #if os(Linux)
+        let p = mmap(nil, max(1, byteCount), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { return nil }
+        return p
+        #else
+        return UnsafeMutableRawPointer.allocate(byteCount: max(1, byteCount), alignment: 64)
+        #endif
+    }
+
+    /// Frees memory from `allocate(byteCount:)` (the same `byteCount`).
+    public static func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+        #if os(Linux)
+        munmap(pointer, max(1, byteCount))
+        #else
+        pointer.deallocate()
+        #endif
+    }
 }

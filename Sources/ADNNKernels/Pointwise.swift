@@ -92,6 +92,25 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
     }
 }
 
+/// Inverse of `packPointwiseWeights`: rebuilds the [O, K] rows from the panels (the padding lanes are
+/// dropped). `withFrozenWeights(releasingWeights: true)` restores released weights with it.
+// w: [O, K], packed: [panels, K, width]
+public func unpackPointwiseWeights(_ w: UnsafeMutablePointer<Float>, _ packed: UnsafePointer<Float>,
+                                   outChannels O: Int, inChannels K: Int, width: Int) {
+    precondition(width == 16 || width == 32, "unpackPointwiseWeights: width \(width) must be 16 or 32")
+    let (panels, narrowLast) = panelLayout(O, width)
+    for p in 0..<panels {
+        let base = packed + p * K * width
+        let pw = narrowLast && p == panels - 1 ? 16 : width
+        for c in 0..<pw {
+            let o = p * width + c
+            guard o < O else { break }
+            let row = w + o * K
+            for k in 0..<K { row[k] = base[k * pw + c] }
+        }
+    }
+}
+
 /// One tile of `rows` pixels (a constant at every call site: 1…12 on AVX-512, 1…6 on AVX2, all of them
 /// real rows: `pointwiseRows` hands a tail a tile of exactly its rows, `validRows` == `rows`) × one panel: rows r0 ..< r0 + rows
 /// of x, `wide` = two SIMD16 columns (width 32) or one (width 16). At 12 × 32 the tile holds 24 zmm

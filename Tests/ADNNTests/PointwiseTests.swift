@@ -164,4 +164,77 @@ final class PointwiseTests: XCTestCase {
         y.sum().backward()
         XCTAssertNotNil(w.grad)
     }
+
+    func testUnpackInvertsPack() {
+        for width in [16, 32] {
+            for (o, k) in [(40, 5), (16, 3), (56, 7), (1, 9), (97, 33)] {
+                let w = randn([o, k], seed: UInt64(40 + o))
+                let packed = Tensor.empty([packedPointwiseCount(outChannels: o, inChannels: k, width: width)])
+                packPointwiseWeights(packed.ptr, w.ptr, outChannels: o, inChannels: k, width: width)
+                let back = Tensor(zeros: [o, k])
+                unpackPointwiseWeights(back.ptr, packed.ptr, outChannels: o, inChannels: k, width: width)
+                XCTAssertEqual(back.scalars, w.scalars, "unpack(pack(W)) width \(width) \(o)×\(k)")
+            }
+        }
+    }
+
+    /// A releasing scope keeps only the packed copy of each packed weight resident: same results as an
+    /// ordinary scope, the weights' pages released inside it (they read as zeros there) and every weight
+    /// back, bit for bit, once it ends. Small weights and views stay resident.
+    func testReleasingScopeGivesWeightsBackAndRestoresThem() {
+        let x = randn([2, 5, 5, 160], seed: 51)
+        let w = randn([192, 1, 1, 160], seed: 52, scale: 0.1)          // 30,720 floats: released
+        let small = randn([24, 1, 1, 160], seed: 53, scale: 0.1)       // 3,840 floats: kept
+        let gamma = randn([192], seed: 54), beta = randn([192], seed: 55)
+        let mean = randn([192], seed: 56, scale: 0.1), variance = randn([192], seed: 57).abs() + 0.5
+        let lx = randn([7, 200], seed: 58), lw = randn([300, 200], seed: 59, scale: 0.05), lb = randn([300], seed: 60)
+        let whole = randn([2, 150, 200], seed: 61, scale: 0.05)  // 60,000 floats, viewed from its second half
+        let view = Tensor(shape: [150, 200], storage: whole.storage, offset: 150 * 200) // a view into a shared storage: kept
+        let before = (w.scalars, small.scalars, lw.scalars, whole.scalars)
+        func run() -> [Tensor] {
+            noGrad {
+                [conv2dBatchNormActivation(x, w, bnWeight: gamma, bnBias: beta, runningMean: mean, runningVar: variance, activation: .relu6),
+                 conv2dBatchNormActivation(x, small, bnWeight: nil, bnBias: nil, runningMean: Tensor(zeros: [24]),
+                                           runningVar: Tensor(repeating: 1, shape: [24]), activation: nil),
+                 linear(lx, weight: lw, bias: lb),
+                 linear(lx, weight: view, bias: nil)]
+            }
+        }
+        let plain = withFrozenWeights { run() }
+        let (first, second, released, zeroed) = withFrozenWeights(releasingWeights: true) { () -> ([Tensor], [Tensor], Int, Bool) in
+            let a = run(), b = run()
+            // Inside the scope the released pages read as zero; the outputs came from the packed copies.
+            let interior = (w.count * 4 / PageMemory.pageSize - 2) * PageMemory.pageSize / 4
+            return (a, b, FrozenWeights.releasedFloats, w.scalars.filter { $0 == 0 }.count >= interior)
+        }
+        XCTAssertEqual(released, w.count + lw.count, "the two large weights are released, the small one and the view are not")
+        XCTAssertTrue(zeroed, "the conv weight's pages were given back inside the scope")
+        for (i, (a, p)) in zip(first, plain).enumerated() { XCTAssertEqual(a.scalars, p.scalars, "output \(i) same as an ordinary scope") }
+        for (a, b) in zip(first, second) { XCTAssertEqual(a.scalars, b.scalars, "second forward in the scope") }
+        XCTAssertEqual(w.scalars, before.0, "conv weight restored exactly")
+        XCTAssertEqual(small.scalars, before.1)
+        XCTAssertEqual(lw.scalars, before.2, "linear weight restored exactly")
+        XCTAssertEqual(whole.scalars, before.3)
+        XCTAssertEqual(FrozenWeights.releasedFloats, 0)
+        // A nested scope does not release on its own; the outermost scope decides.
+        let nested = withFrozenWeights { withFrozenWeights(releasingWeights: true) { () -> Int in _ = run(); return FrozenWeights.releasedFloats } }
+        XCTAssertEqual(nested, 0)
+    }
+
+    /// A whole network under a releasing scope: the same logits as an ordinary scope, and every parameter
+    /// and buffer unchanged afterwards.
+    func testReleasingScopeOnEfficientNet() throws {
+        let eff = try EfficientNet(EfficientNetSpec.named("efficientnet_b0")!, inChannels: 1, numClasses: 0)
+        eff.eval()
+        let x = randn([2, 48, 48, 1], seed: 71)
+        let state = eff.stateDict().map { ($0.0, $0.1.scalars) }
+        let plain = noGrad { withFrozenWeights { eff.features(x) { $1 } } }
+        let (released, y) = noGrad { withFrozenWeights(releasingWeights: true) { () -> (Int, Tensor) in
+            let y = eff.features(x) { $1 }
+            return (FrozenWeights.releasedFloats, y)
+        } }
+        XCTAssertGreaterThan(released, 2_000_000, "B0's large 1×1 weights are released")
+        XCTAssertEqual(y.scalars, plain.scalars)
+        for ((name, values), (_, t)) in zip(state, eff.stateDict()) { XCTAssertEqual(t.scalars, values, name) }
+    }
 }

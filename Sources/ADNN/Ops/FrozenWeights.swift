@@ -10,12 +10,22 @@ import ADNNKernels
 /// Inside the scope no parameter may be written (no optimizer step, no EMA update, no weight
 /// loading): a copy made before the write would be used after it. `predictProbabilities`, `adnn
 /// bench --mode infer` and the video pipeline's classifier run their forwards inside one.
-public func withFrozenWeights<T>(_ body: () throws -> T) rethrows -> T {
+///
+/// With `releasingWeights` (read on the outermost scope only) a weight that is packed is also given
+/// back to the system while the scope lasts — its pages are released and only the packed copy stays
+/// resident, as ONNX Runtime frees an initializer once its kernel has pre-packed it — and written back
+/// from the packed copy when the scope ends, one weight at a time, each copy freed as its weight
+/// returns. Only for a caller that runs the model on this thread alone for the scope's duration (`adnn
+/// predict`, `adnn bench --mode infer`): another thread packing the same weights meanwhile would read
+/// the released pages as zeros. Weights shared with other tensors (views) and runs that force part
+/// of the work off the packed path (`ADNN_PACKED_CONV_MAX_PIXELS`) keep their weights resident.
+public func withFrozenWeights<T>(releasingWeights: Bool = false, _ body: () throws -> T) rethrows -> T {
     let scope = FrozenWeights.current(create: true)!
+    if scope.depth == 0 { scope.releasesWeights = releasingWeights }
     scope.depth += 1
     defer {
         scope.depth -= 1
-        if scope.depth == 0 { scope.packs.removeAll(); scope.packedFloats = 0 }
+        if scope.depth == 0 { scope.close() }
     }
     return try body()
 }
@@ -46,13 +56,49 @@ final class FrozenWeights {
         let sources: [Storage]
         let buffer: Storage
     }
+    /// A weight whose pages are released while the scope lasts, rebuilt from its packed copy at the end.
+    struct Released {
+        let storage: Storage
+        let key: Key
+        let outChannels: Int
+        let inChannels: Int
+        let width: Int
+    }
     var depth = 0
     var packs: [Key: Packed] = [:]
+    /// Whether packed weights give their pages back for the scope (`withFrozenWeights(releasingWeights:)`).
+    var releasesWeights = false
+    /// The weights released so far, in order, and their storages' identities.
+    var released: [Released] = []
+    var releasedStorages: Set<ObjectIdentifier> = []
+    /// Smallest packed copy (floats) kept in pages of its own in a releasing scope, and smallest weight released.
+    static let pageBackedFloats = 16 * 1024
     /// Floats held by `packs`.
     var packedFloats = 0
     /// Most floats one thread's scope keeps (1 GiB): weights computed afresh on every forward (a new
     /// storage each time) would otherwise pile up; past the cap they are packed per call.
     static let maxPackedFloats = 1 << 28
+
+    /// Ends the outermost scope: every released weight is written back from its packed copy and that copy
+    /// freed before the next one is restored (the resident set never holds both in full), then the rest go.
+    func close() {
+        for r in released {
+            if let copy = packs.removeValue(forKey: r.key) {
+                unpackPointwiseWeights(r.storage.pointer, copy.buffer.pointer, outChannels: r.outChannels,
+                                       inChannels: r.inChannels, width: r.width)
+            }
+        }
+        released.removeAll()
+        releasedStorages.removeAll()
+        packs.removeAll()
+        packedFloats = 0
+        releasesWeights = false
+    }
+
+    /// Floats of weights released in the calling thread's open scope (0 outside one).
+    static var releasedFloats: Int {
+        current(create: false)?.released.reduce(0) { $0 + $1.storage.count } ?? 0
+    }
 
     private static let threadKey = "adnn.frozenWeights"
 
@@ -73,6 +119,17 @@ final class FrozenWeights {
         let storage = packed(w, layout: width, count: packedPointwiseCount(outChannels: O, inChannels: K, width: width)) {
             packPointwiseWeights($0, w.ptr, outChannels: O, inChannels: K, width: width)
         }
+        if let scope = current(create: false), scope.releasesWeights, scope.depth > 0,
+           PointwiseTuning.maxPixels == Int.max, w.offset == 0, w.count == w.storage.count,
+           w.count >= pageBackedFloats, !scope.releasedStorages.contains(ObjectIdentifier(w.storage)) {
+            let key = key(w, companions: [], parameter: 0, layout: width)
+            if scope.packs[key]?.buffer === storage {
+                // The packed copy is the scope's own: from here on every use of `w` reads it, never `w`.
+                scope.released.append(Released(storage: w.storage, key: key, outChannels: O, inChannels: K, width: width))
+                scope.releasedStorages.insert(ObjectIdentifier(w.storage))
+                w.storage.releasePages()
+            }
+        }
         return (storage, width)
     }
 
@@ -87,17 +144,24 @@ final class FrozenWeights {
         packed(w, layout: depthwiseTapsLayout, count: C * T) { depthwiseTransposeTaps($0, w.ptr, channels: C, taps: T) }
     }
 
+    /// The cache key of `w`'s copy for `layout` made from `companions` and `parameter`.
+    private static func key(_ w: Tensor, companions: [Tensor?], parameter: UInt32, layout: Int) -> Key {
+        Key(storage: ObjectIdentifier(w.storage), offset: w.offset, count: w.count, layout: layout,
+            companions: companions.map { Companion(storage: $0.map { ObjectIdentifier($0.storage) }, offset: $0?.offset ?? 0) },
+            parameter: parameter)
+    }
+
     /// The packed copy of `w` for `layout` in the calling thread's open scope, made by `pack` on first use.
     /// `companions` (position matters; `nil` for an absent input) and `parameter` name everything else
     /// `pack` reads, so a copy is reused only for exactly the same inputs.
     static func packed(_ w: Tensor, companions: [Tensor?] = [], parameter: UInt32 = 0, layout: Int, count: Int,
                        pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
         let scope = current(create: true)!
-        let key = Key(storage: ObjectIdentifier(w.storage), offset: w.offset, count: w.count, layout: layout,
-                      companions: companions.map { Companion(storage: $0.map { ObjectIdentifier($0.storage) }, offset: $0?.offset ?? 0) },
-                      parameter: parameter)
+        let key = key(w, companions: companions, parameter: parameter, layout: layout)
         if let hit = scope.packs[key] { return hit.buffer }
-        let buffer = Storage(count: count, zeroed: false)
+        // In a releasing scope large copies get pages of their own, so each is gone from the resident set
+        // the moment it is dropped (heap blocks stay resident).
+        let buffer = scope.releasesWeights && count >= pageBackedFloats ? Storage(pageBackedCount: count) : Storage(count: count, zeroed: false)
         pack(buffer.pointer)
         if scope.depth > 0 && scope.packedFloats + count <= maxPackedFloats {
             scope.packs[key] = Packed(sources: [w.storage] + companions.compactMap { $0?.storage }, buffer: buffer)

@@ -5,15 +5,49 @@ import ADNNKernels
 public final class Storage {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Whether the buffer is its own page mapping (`PageMemory`), unmapped when the storage goes.
+    private let pageBacked: Bool
 
     /// Allocates `count` floats, zero-filled when `zeroed` is true.
     public init(count: Int, zeroed: Bool = true) {
         _ = HeapTuning.applied
         self.count = count
+        pageBacked = false
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
         if zeroed { pointer.update(repeating: 0, count: count) }
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    /// Allocates `count` zeroed floats in pages of their own, given back to the system as soon as the
+    /// storage is freed (heap blocks stay resident, see `HeapTuning`). For long-lived buffers such as the
+    /// packed weight copies of a `withFrozenWeights` scope; falls back to the heap if `mmap` refuses.
+    public init(pageBackedCount count: Int) {
+        self.count = count
+        if let raw = PageMemory.allocate(byteCount: max(1, count) * 4) {
+            pageBacked = true
+            pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        } else {
+            _ = HeapTuning.applied
+            pageBacked = false
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+            pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+            pointer.update(repeating: 0, count: count)
+        }
+    }
+
+    /// Gives the buffer's whole pages back to the system: they read as zero until written again. Only for
+    /// a buffer whose contents are kept elsewhere and written back before anyone reads them
+    /// (`withFrozenWeights(releasingWeights: true)`). Returns the bytes released.
+    @discardableResult
+    func releasePages() -> Int {
+        PageMemory.release(UnsafeMutableRawPointer(pointer), byteCount: count * 4)
+    }
+
+    deinit {
+        if pageBacked {
+            PageMemory.deallocate(UnsafeMutableRawPointer(pointer), byteCount: max(1, count) * 4)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
+    }
 }

@@ -68,8 +68,9 @@ public struct PredictionRequest {
         let cropper = faces == .never ? nil : try FaceCropper(weights: detector ?? defaultDetectorPath())
         var totals = (decode: 0.0, detect: 0.0, classify: 0.0, frames: 0)
         var all: [[FacePrediction]] = []
-        // The weights stay fixed for the whole command: detector and classifier pack theirs once.
-        try withFrozenWeights {
+        // The weights stay fixed for the whole command: detector and classifier pack theirs once, and only
+        // the packed copy of a packed weight stays resident (the models run on this thread alone).
+        try withFrozenWeights(releasingWeights: true) {
         for path in images {
             let t0 = Date()
             let img = try ADNNData.loadImage(path)
