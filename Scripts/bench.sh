@@ -23,8 +23,13 @@ ORT=${ORT:-1}
 TORCH_VARIANTS=${TORCH_VARIANTS:-"passive:cl passive:nchw default:cl"}
 PY=${PYTHON:-python3}
 
-swift build -c release --product adnn >&2
-BIN=.build/release/adnn
+# ADNN_BIN=path runs that binary (a release build made elsewhere) instead of building .build/release/adnn.
+if [ -n "${ADNN_BIN:-}" ]; then
+  BIN=$ADNN_BIN
+else
+  swift build -c release --product adnn >&2
+  BIN=.build/release/adnn
+fi
 : > "$OUT"
 
 # config mode batch seconds warmup
