@@ -51,6 +51,23 @@ public enum PageMemory {
         #endif
     }
 
+    /// Releases a buffer front to back as it is consumed: each call gives back the whole pages of
+    /// [`base`, `base` + `consumedBytes`) not given back by an earlier call of this releaser.
+    public final class Releaser {
+        private let base: UnsafeMutableRawPointer
+        private var next: Int
+        public init(_ base: UnsafeMutableRawPointer) {
+            self.base = base
+            next = (Int(bitPattern: base) + PageMemory.pageSize - 1) / PageMemory.pageSize * PageMemory.pageSize
+        }
+        public func consumed(_ consumedBytes: Int) {
+            let end = (Int(bitPattern: base) + consumedBytes) / PageMemory.pageSize * PageMemory.pageSize
+            guard end > next, let p = UnsafeMutableRawPointer(bitPattern: next) else { return }
+            PageMemory.release(p, byteCount: end - next)
+            next = end
+        }
+    }
+
     /// `byteCount` bytes of zeroed, page-aligned anonymous memory of their own (`mmap`), returned to the
     /// system by `deallocate`; nil when the system refuses.
     public static func allocate(byteCount: Int) -> UnsafeMutableRawPointer? {

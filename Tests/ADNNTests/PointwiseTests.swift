@@ -237,4 +237,20 @@ final class PointwiseTests: XCTestCase {
         XCTAssertEqual(y.scalars, plain.scalars)
         for ((name, values), (_, t)) in zip(state, eff.stateDict()) { XCTAssertEqual(t.scalars, values, name) }
     }
+
+    /// In a releasing scope a large linear weight takes the packed kernel (its copy replaces it) on every
+    /// forward, never the dot kernel on its released pages.
+    func testReleasingScopeLargeLinearUsesItsPackedCopy() {
+        let x = randn([3, 1024], seed: 81), w = randn([1030, 1024], seed: 82, scale: 0.03), b = randn([1030], seed: 83)
+        XCTAssertTrue(linearDotApplies(inFeatures: 1024, outFeatures: 1030))
+        let before = w.scalars
+        let plain = noGrad { linear(x, weight: w, bias: b) }
+        let (first, second, released) = withFrozenWeights(releasingWeights: true) { () -> (Tensor, Tensor, Int) in
+            noGrad { (linear(x, weight: w, bias: b), linear(x, weight: w, bias: b), FrozenWeights.releasedFloats) }
+        }
+        XCTAssertEqual(released, w.count)
+        assertClose(first, plain, atol: 1e-4, rtol: 1e-4, "first forward")
+        XCTAssertEqual(second.scalars, first.scalars, "second forward reads the packed copy, not the released pages")
+        XCTAssertEqual(w.scalars, before)
+    }
 }

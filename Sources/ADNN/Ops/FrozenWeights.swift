@@ -14,8 +14,9 @@ import ADNNKernels
 /// With `releasingWeights` (read on the outermost scope only) a weight that is packed is also given
 /// back to the system while the scope lasts — its pages are released and only the packed copy stays
 /// resident, as ONNX Runtime frees an initializer once its kernel has pre-packed it — and written back
-/// from the packed copy when the scope ends, one weight at a time, each copy freed as its weight
-/// returns. Only for a caller that runs the model on this thread alone for the scope's duration (`adnn
+/// from the packed copy when the scope ends, one weight at a time. Both directions go panel by panel,
+/// giving back the pages already read, so a weight and its copy are never resident in full together.
+/// Only for a caller that runs the model on this thread alone for the scope's duration (`adnn
 /// predict`, `adnn bench --mode infer`): another thread packing the same weights meanwhile would read
 /// the released pages as zeros. Weights shared with other tensors (views) and runs that force part
 /// of the work off the packed path (`ADNN_PACKED_CONV_MAX_PIXELS`) keep their weights resident.
@@ -84,8 +85,10 @@ final class FrozenWeights {
     func close() {
         for r in released {
             if let copy = packs.removeValue(forKey: r.key) {
+                // The copy's pages go as its panels are read back (it has pages of its own).
+                let releaser = PageMemory.Releaser(UnsafeMutableRawPointer(copy.buffer.pointer))
                 unpackPointwiseWeights(r.storage.pointer, copy.buffer.pointer, outChannels: r.outChannels,
-                                       inChannels: r.inChannels, width: r.width)
+                                       inChannels: r.inChannels, width: r.width) { releaser.consumed($0 * 4) }
             }
         }
         released.removeAll()
@@ -114,21 +117,41 @@ final class FrozenWeights {
 
     /// The open scope's copy of `w` (rows [O, K]: conv OHWI or linear [out, in]) packed into panels of
     /// `PointwiseTuning.panelWidth` by `packPointwiseWeights`, made on first use; and that width.
+    /// Whether packing `w` (into `packedCount` floats) in the calling thread's scope would release it: a
+    /// releasing scope, a weight that owns its whole storage, not already released, large enough, the
+    /// packed path forced nowhere off, and room in the scope's cache.
+    static func willRelease(_ w: Tensor, packedCount count: Int) -> Bool {
+        guard let scope = current(create: false), scope.releasesWeights, scope.depth > 0 else { return false }
+        return PointwiseTuning.maxPixels == Int.max && w.offset == 0 && w.count == w.storage.count
+            && w.count >= pageBackedFloats && !scope.releasedStorages.contains(ObjectIdentifier(w.storage))
+            && scope.packedFloats + count <= maxPackedFloats
+    }
+
+    /// Whether `w` was released by the calling thread's open scope (its pages read as zero: only its
+    /// packed copy may be used).
+    static func isReleased(_ w: Tensor) -> Bool {
+        current(create: false)?.releasedStorages.contains(ObjectIdentifier(w.storage)) ?? false
+    }
+
     static func panels(of w: Tensor, outChannels O: Int, inChannels K: Int) -> (storage: Storage, width: Int) {
         let width = PointwiseTuning.panelWidth
-        let storage = packed(w, layout: width, count: packedPointwiseCount(outChannels: O, inChannels: K, width: width)) {
-            packPointwiseWeights($0, w.ptr, outChannels: O, inChannels: K, width: width)
+        let count = packedPointwiseCount(outChannels: O, inChannels: K, width: width)
+        // In a releasing scope a weight whose copy the scope will keep gives its pages back panel by panel as
+        // they are packed, so the weight and its copy are never resident in full at once.
+        let releasing = willRelease(w, packedCount: count)
+        var packedNow = false
+        let storage = packed(w, layout: width, count: count) { dst in
+            packedNow = true
+            guard releasing else { return packPointwiseWeights(dst, w.ptr, outChannels: O, inChannels: K, width: width) }
+            let releaser = PageMemory.Releaser(UnsafeMutableRawPointer(w.ptr))
+            packPointwiseWeights(dst, w.ptr, outChannels: O, inChannels: K, width: width) { rows in releaser.consumed(rows * K * 4) }
+            releaser.consumed(w.count * 4)
         }
-        if let scope = current(create: false), scope.releasesWeights, scope.depth > 0,
-           PointwiseTuning.maxPixels == Int.max, w.offset == 0, w.count == w.storage.count,
-           w.count >= pageBackedFloats, !scope.releasedStorages.contains(ObjectIdentifier(w.storage)) {
+        if releasing && packedNow, let scope = current(create: false) {
+            // From here on every use of `w` in the scope reads the copy, never `w`.
             let key = key(w, companions: [], parameter: 0, layout: width)
-            if scope.packs[key]?.buffer === storage {
-                // The packed copy is the scope's own: from here on every use of `w` reads it, never `w`.
-                scope.released.append(Released(storage: w.storage, key: key, outChannels: O, inChannels: K, width: width))
-                scope.releasedStorages.insert(ObjectIdentifier(w.storage))
-                w.storage.releasePages()
-            }
+            scope.released.append(Released(storage: w.storage, key: key, outChannels: O, inChannels: K, width: width))
+            scope.releasedStorages.insert(ObjectIdentifier(w.storage))
         }
         return (storage, width)
     }

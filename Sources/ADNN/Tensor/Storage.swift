@@ -35,14 +35,6 @@ public final class Storage {
         }
     }
 
-    /// Gives the buffer's whole pages back to the system: they read as zero until written again. Only for
-    /// a buffer whose contents are kept elsewhere and written back before anyone reads them
-    /// (`withFrozenWeights(releasingWeights: true)`). Returns the bytes released.
-    @discardableResult
-    func releasePages() -> Int {
-        PageMemory.release(UnsafeMutableRawPointer(pointer), byteCount: count * 4)
-    }
-
     deinit {
         if pageBacked {
             PageMemory.deallocate(UnsafeMutableRawPointer(pointer), byteCount: max(1, count) * 4)
