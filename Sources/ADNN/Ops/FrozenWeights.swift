@@ -115,8 +115,6 @@ final class FrozenWeights {
         return s
     }
 
-    /// The open scope's copy of `w` (rows [O, K]: conv OHWI or linear [out, in]) packed into panels of
-    /// `PointwiseTuning.panelWidth` by `packPointwiseWeights`, made on first use; and that width.
     /// Whether packing `w` (into `packedCount` floats) in the calling thread's scope would release it: a
     /// releasing scope, a weight that owns its whole storage, not already released, large enough, the
     /// packed path forced nowhere off, and room in the scope's cache.
@@ -133,6 +131,9 @@ final class FrozenWeights {
         current(create: false)?.releasedStorages.contains(ObjectIdentifier(w.storage)) ?? false
     }
 
+    /// The open scope's copy of `w` (rows [O, K]: conv OHWI or linear [out, in]) packed into panels of
+    /// `PointwiseTuning.panelWidth` by `packPointwiseWeights`, made on first use; and that width. In a
+    /// releasing scope `w` is released as it is packed (`willRelease`).
     static func panels(of w: Tensor, outChannels O: Int, inChannels K: Int) -> (storage: Storage, width: Int) {
         let width = PointwiseTuning.panelWidth
         let count = packedPointwiseCount(outChannels: O, inChannels: K, width: width)
