@@ -42,14 +42,17 @@ public enum PageMemory {
     @discardableResult
     public static func release(_ pointer: UnsafeMutableRawPointer, byteCount: Int) -> Int {
         #if os(Linux)
-        let start = (Int(bitPattern: pointer) + pageSize - 1) / pageSize * pageSize
-        let end = (Int(bitPattern: pointer) + byteCount) / pageSize * pageSize
+        let start = pageCeil(Int(bitPattern: pointer)), end = pageFloor(Int(bitPattern: pointer) + byteCount)
         guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return 0 }
         return madvise(p, end - start, Int32(MADV_DONTNEED)) == 0 ? end - start : 0
         #else
         return 0
         #endif
     }
+
+    /// `address` rounded down / up to a page boundary.
+    static func pageFloor(_ address: Int) -> Int { address / pageSize * pageSize }
+    static func pageCeil(_ address: Int) -> Int { pageFloor(address + pageSize - 1) }
 
     /// Releases a buffer front to back as it is consumed: each call gives back the whole pages of
     /// [`base`, `base` + `consumedBytes`) not given back by an earlier call of this releaser.
@@ -58,10 +61,10 @@ public enum PageMemory {
         private var next: Int
         public init(_ base: UnsafeMutableRawPointer) {
             self.base = base
-            next = (Int(bitPattern: base) + PageMemory.pageSize - 1) / PageMemory.pageSize * PageMemory.pageSize
+            next = PageMemory.pageCeil(Int(bitPattern: base))
         }
         public func consumed(_ consumedBytes: Int) {
-            let end = (Int(bitPattern: base) + consumedBytes) / PageMemory.pageSize * PageMemory.pageSize
+            let end = PageMemory.pageFloor(Int(bitPattern: base) + consumedBytes)
             guard end > next, let p = UnsafeMutableRawPointer(bitPattern: next) else { return }
             PageMemory.release(p, byteCount: end - next)
             next = end

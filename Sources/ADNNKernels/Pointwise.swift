@@ -71,9 +71,9 @@ func panelLayout(_ O: Int, _ width: Int) -> (count: Int, narrowLast: Bool) {
     ((O + width - 1) / width, width == 32 && O % 32 != 0 && O % 32 <= 16)
 }
 
-/// Packs 1×1 convolution weights for `pointwiseConvScaleShiftActivation`.
+/// Packs 1×1 convolution weights for `pointwiseConvScaleShiftActivation`. `afterPanel(rows)` (if given)
+/// runs after each panel with the number of rows of `w` read so far.
 // packed: [panels, K, width], w: [O, K] (OHWI with kh = kw = 1)
-/// `afterPanel(rows)` (if given) runs after each panel with the number of rows of `w` read so far.
 public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>,
                                  outChannels O: Int, inChannels K: Int, width: Int, afterPanel: ((Int) -> Void)? = nil) {
     precondition(width == 16 || width == 32, "packPointwiseWeights: width \(width) must be 16 or 32")
@@ -96,14 +96,15 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
 
 /// Inverse of `packPointwiseWeights`: rebuilds the [O, K] rows from the panels (the padding lanes are
 /// dropped). `withFrozenWeights(releasingWeights: true)` restores released weights with it.
-// w: [O, K], packed: [panels, K, width]
 /// `afterPanel(floats)` (if given) runs after each panel with the number of leading floats of `packed` read so far.
+// w: [O, K], packed: [panels, K, width]
 public func unpackPointwiseWeights(_ w: UnsafeMutablePointer<Float>, _ packed: UnsafePointer<Float>,
                                    outChannels O: Int, inChannels K: Int, width: Int, afterPanel: ((Int) -> Void)? = nil) {
     precondition(width == 16 || width == 32, "unpackPointwiseWeights: width \(width) must be 16 or 32")
     let (panels, narrowLast) = panelLayout(O, width)
+    let total = packedPointwiseCount(outChannels: O, inChannels: K, width: width)
     for p in 0..<panels {
-        defer { afterPanel?(Swift.min(packedPointwiseCount(outChannels: O, inChannels: K, width: width), (p + 1) * K * width)) }
+        defer { afterPanel?(Swift.min(total, (p + 1) * K * width)) }
         let base = packed + p * K * width
         let pw = narrowLast && p == panels - 1 ? 16 : width
         for c in 0..<pw {

@@ -10,12 +10,16 @@ public final class Storage {
 
     /// Allocates `count` floats, zero-filled when `zeroed` is true.
     public init(count: Int, zeroed: Bool = true) {
-        _ = HeapTuning.applied
         self.count = count
         pageBacked = false
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        pointer = Storage.heapAllocate(count)
         if zeroed { pointer.update(repeating: 0, count: count) }
+    }
+
+    /// `count` floats from the heap (64-byte aligned, `HeapTuning` applied first).
+    private static func heapAllocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        _ = HeapTuning.applied
+        return UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64).bindMemory(to: Float.self, capacity: max(1, count))
     }
 
     /// Allocates `count` zeroed floats in pages of their own, given back to the system as soon as the
@@ -27,10 +31,8 @@ public final class Storage {
             pageBacked = true
             pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
         } else {
-            _ = HeapTuning.applied
             pageBacked = false
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
-            pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+            pointer = Storage.heapAllocate(count)
             pointer.update(repeating: 0, count: count)
         }
     }

@@ -77,11 +77,12 @@ public struct BenchmarkRequest {
             // keeps only the packed copy of each packed weight resident (ONNX Runtime frees pre-packed initializers).
             var result = mode == "infer" ? withFrozenWeights(releasingWeights: true, measure) : measure()
             // The process's peak, read after the scope has written the released weights back.
-            result["peak_rss_mib"] = peakRSSMiB()
+            let peak = peakRSSMiB()
+            result["peak_rss_mib"] = peak
             if json { print(jsonLine(result)) } else {
                 print(String(format: "%@ batch %d: %.2f images/s (%d iterations in %.1f s), %d params, %.2f GFLOPs/image, peak RSS %.0f MiB",
                              mode, batch, result["images_per_second"] as? Double ?? 0, result["iterations"] as? Int ?? 0,
-                             result["seconds"] as? Double ?? 0, model.parameterCount, Double(2 * macs) / 1e9, peakRSSMiB())
+                             result["seconds"] as? Double ?? 0, model.parameterCount, Double(2 * macs) / 1e9, peak)
                       + "; kernels: " + kernelPathDescription)
             }
             return result
