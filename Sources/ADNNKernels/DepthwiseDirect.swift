@@ -58,6 +58,10 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
     g.validate()
     precondition(depthwiseDirectApplies(g), "depthwiseConv2dDirect: geometry \(g) is not 3×3/5×5, stride 1/2, C % 16 == 0")
     precondition(!bitExact || (scale == nil && activation == nil), "depthwiseConv2dDirect: bitExact takes a bias only")
+    if !bitExact && depthwiseSmallApplies(g) {
+        depthwiseConv2dSmall(y, x, taps: taps, scale: scale, shift: shift, activation: activation, g)
+        return
+    }
     let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels, k = g.kernelWidth
     if N * Ho * Wo == 0 { return }
     let cheap = activation?.isPiecewiseLinear ?? true

@@ -96,6 +96,9 @@ let depthwise: [(Int, Int, Int, Int, Int, Int, ActivationKind?)] = [
     (32, 56, 56, 32, 3, 1, .silu), (32, 56, 56, 32, 3, 1, nil), (32, 56, 56, 96, 3, 2, .silu), (32, 28, 28, 144, 3, 1, .silu),
     (64, 36, 36, 32, 3, 1, .relu6), (64, 36, 36, 96, 3, 2, .relu6), (64, 5, 5, 672, 5, 1, .relu6), (1, 36, 36, 96, 3, 2, .relu6),
     (1, 3, 3, 1152, 3, 1, .relu6),
+    // The FER model's last stages at batch 1 (small-image path).
+    (1, 9, 9, 240, 5, 1, .relu6), (1, 5, 5, 672, 5, 1, .relu6), (1, 3, 3, 1152, 5, 1, .relu6), (1, 5, 5, 480, 3, 1, .relu6),
+    (1, 9, 9, 144, 5, 2, .relu6), (1, 5, 5, 672, 5, 2, .relu6), (1, 9, 9, 240, 3, 2, .relu6),
 ]
 for (N, H, W, C, k, s, act) in depthwise {
     let g = Conv2DGeometry(batch: N, inHeight: H, inWidth: W, inChannels: C, outChannels: C, kernelHeight: k, kernelWidth: k,
@@ -104,6 +107,12 @@ for (N, H, W, C, k, s, act) in depthwise {
     let P = N * g.outHeight * g.outWidth
     cases.append(Case(name: "depthwise \(N)×\(H)×\(W)×\(C) k\(k)s\(s) \(act.map { "\($0)" } ?? "linear")", run: {
         conv2dForwardScaleShiftActivation(y, x, w, scale: scale, shift: shift, activation: act, g)
+    }, flops: 2.0 * Double(P * C * k * k), bytes: 4.0 * Double(N * H * W * C + P * C)))
+    // As inference runs it: taps transposed once (a frozen-weights scope keeps them), the kernel alone.
+    let taps = buffer(C * k * k)
+    depthwiseTransposeTaps(taps, w, channels: C, taps: k * k)
+    cases.append(Case(name: "depthwise taps \(N)×\(H)×\(W)×\(C) k\(k)s\(s) \(act.map { "\($0)" } ?? "linear")", run: {
+        depthwiseConv2dDirect(y, x, taps: taps, scale: scale, shift: shift, activation: act, g)
     }, flops: 2.0 * Double(P * C * k * k), bytes: 4.0 * Double(N * H * W * C + P * C)))
 }
 

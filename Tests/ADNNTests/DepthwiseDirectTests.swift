@@ -20,6 +20,12 @@ final class DepthwiseDirectTests: XCTestCase {
         Shape(n: 1, h: 3, w: 3, c: 32, k: 3, s: 1, pad: .symmetric(1)),
         Shape(n: 1, h: 9, w: 9, c: 16, k: 5, s: 2, pad: ConvTests.same(9, 9, 5, 2)),
         Shape(n: 1, h: 4, w: 17, c: 16, k: 3, s: 1, pad: .symmetric(0)),
+        // Small images that take the padded-tile path (`depthwiseSmallApplies`).
+        Shape(n: 1, h: 9, w: 9, c: 48, k: 5, s: 1, pad: .symmetric(2)),
+        Shape(n: 2, h: 5, w: 5, c: 32, k: 3, s: 1, pad: .symmetric(1)),
+        Shape(n: 1, h: 16, w: 16, c: 16, k: 3, s: 2, pad: ConvTests.same(16, 16, 3, 2)),
+        Shape(n: 1, h: 11, w: 14, c: 32, k: 5, s: 2, pad: ConvTests.same(11, 14, 5, 2)),
+        Shape(n: 3, h: 6, w: 7, c: 16, k: 3, s: 1, pad: Padding2D(top: 0, bottom: 1, left: 1, right: 0)),
     ]
 
     func geometry(_ sh: Shape) -> Conv2DGeometry {
@@ -109,6 +115,39 @@ final class DepthwiseDirectTests: XCTestCase {
                     conv2dForwardScaleShiftActivationNaive(slow.ptr, x.ptr, w.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
                     assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "direct depthwise threads \(threads) shape \(i) \(kind)")
                 }
+            }
+        }
+    }
+
+    /// The padded-tile path for small images (`depthwiseConv2dSmall`) is taken where it pays, and agrees with
+    /// the run kernel on the same inputs (that path forced by `DepthwiseTuning.smallMaxWidth = 0`), one and
+    /// several threads, bands of rows included.
+    func testSmallImagePathMatchesRunKernel() {
+        let savedWidth = DepthwiseTuning.smallMaxWidth, savedThreads = Threading.threads
+        defer { DepthwiseTuning.smallMaxWidth = savedWidth; Threading.threads = savedThreads }
+        DepthwiseTuning.smallMaxWidth = 16
+        let small = Self.shapes.filter { depthwiseSmallApplies(geometry($0)) }
+        XCTAssertGreaterThanOrEqual(small.count, 6, "the small-image path should take the 5×5/9×9/16×16 shapes")
+        XCTAssertFalse(depthwiseSmallApplies(geometry(Shape(n: 1, h: 3, w: 3, c: 64, k: 5, s: 1, pad: .symmetric(2)))),
+                       "a 5×5 kernel on a 3×3 image pays mostly for padding: run kernel")
+        XCTAssertFalse(depthwiseSmallApplies(geometry(Self.shapes[0])), "29-wide rows keep the run kernel")
+        for threads in [1, 2, 5] {
+            Threading.threads = threads
+            for (i, sh) in small.enumerated() {
+                let g = geometry(sh)
+                let x = randn([sh.n, sh.h, sh.w, sh.c], seed: UInt64(400 + i)), w = randn([sh.c, sh.k, sh.k, 1], seed: UInt64(450 + i))
+                let s = randn([sh.c], seed: 18), t = randn([sh.c], seed: 19)
+                let taps = Tensor.empty([sh.k * sh.k * sh.c])
+                depthwiseTransposeTaps(taps.ptr, w.ptr, channels: sh.c, taps: sh.k * sh.k)
+                for kind in [ActivationKind.relu6, .silu, nil] {
+                    let tiled = Tensor.empty([sh.n, g.outHeight, g.outWidth, sh.c]), runs = Tensor.empty(tiled.shape)
+                    DepthwiseTuning.smallMaxWidth = 16
+                    depthwiseConv2dDirect(tiled.ptr, x.ptr, taps: taps.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
+                    DepthwiseTuning.smallMaxWidth = 0
+                    depthwiseConv2dDirect(runs.ptr, x.ptr, taps: taps.ptr, scale: s.ptr, shift: t.ptr, activation: kind, g)
+                    assertClose(tiled, runs, atol: 1e-4, rtol: 1e-4, "small path threads \(threads) shape \(sh) \(String(describing: kind))")
+                }
+                DepthwiseTuning.smallMaxWidth = 16
             }
         }
     }
