@@ -145,6 +145,14 @@ func im2colRows(_ col: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _
                 continue
             }
             let xrow = x + ((n * H + iy) * W) * C + c0
+            let ix0 = ox * s - pl
+            if d == 1 && Cg == C && ix0 >= 0 && ix0 + kw <= W {
+                // The whole kernel row is inside the image: kw·C contiguous floats (a stem's 3 or 9).
+                let src = xrow + ix0 * C, run = kw * C
+                for i in 0..<run { dst[i] = src[i] }
+                dst += run
+                continue
+            }
             for kx in 0..<kw {
                 let ix = ox * s - pl + kx * d
                 if ix < 0 || ix >= W {

@@ -366,18 +366,21 @@ private func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     }
 }
 
-/// y = act((x · Wᵀ)·scale + shift) per output channel, W given packed by `packPointwiseWeights` at
-/// panel width `width` (scale/shift nil = 1/0, activation nil = identity).
-// y: [P, O], x: [P, K], packed: [panels, K, width], scale, shift: [O]
+/// y = act((x · Wᵀ)·scale + shift) + residual per output channel, W given packed by `packPointwiseWeights` at
+/// panel width `width` (scale/shift nil = 1/0, activation nil = identity, residual nil = none; a residual —
+/// an inverted-residual block's skip connection — is added to each block of outputs while it is in L1).
+// y: [P, O], x: [P, K], packed: [panels, K, width], scale, shift: [O], residual: [P, O]
 public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                               _ packed: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
                                               shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                              residual: UnsafePointer<Float>? = nil,
                                               pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
     precondition(width == 16 || width == 32, "pointwiseConvScaleShiftActivation: width \(width) must be 16 or 32")
     if P == 0 || O == 0 { return }
     if K == 0 {
         for p in 0..<P { for o in 0..<O { y[p * O + o] = 0 } }
         scaleShiftActivationRows(y, y, scale: nil, shift: shift, activation: activation, rows: 0..<P, channels: O)
+        if let residual { addResidualRows(y, residual, rows: 0..<P, column: 0, columns: O, stride: O) }
         return
     }
     let (panels, narrowLast) = panelLayout(O, width)
@@ -392,7 +395,27 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
             pointwiseRows(y, x, packed + p * K * width, scale: scale, shift: shift, activation: activation,
                           rows: start..<Swift.min(P, start + block), column: o0, validColumns: validColumns, K: K, O: O,
                           wide: width == 32 && !(narrowLast && p == panels - 1))
+            // The block's outputs are still in L1: the skip connection is added there, not in a pass of its own.
+            if let residual {
+                addResidualRows(y, residual, rows: start..<Swift.min(P, start + block), column: o0, columns: validColumns, stride: O)
+            }
         }
+    }
+}
+
+/// y[r, c] += residual[r, c] for rows `rows`, columns column ..< column + columns of [·, stride] matrices.
+@inline(__always)
+func addResidualRows(_ y: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>, rows: Range<Int>, column: Int,
+                     columns: Int, stride: Int) {
+    for r in rows {
+        let yr = y + r * stride + column, rr = residual + r * stride + column
+        var c = 0
+        while c + 16 <= columns {
+            let v = UnsafeRawPointer(yr + c).loadUnaligned(as: SIMD16<Float>.self) + UnsafeRawPointer(rr + c).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(yr + c).storeBytes(of: v, as: SIMD16<Float>.self)
+            c += 16
+        }
+        while c < columns { yr[c] += rr[c]; c += 1 }
     }
 }
 
@@ -417,20 +440,21 @@ public func packedConvApplies(_ g: Conv2DGeometry) -> Bool {
     g.groups == 1 && g.batch * g.outHeight * g.outWidth <= PointwiseTuning.maxPixels
 }
 
-/// y = act(conv(x, w)·scale + shift) with the weights ([O, kh·kw·C] rows, OHWI) packed by
+/// y = act(conv(x, w)·scale + shift) (+ residual) with the weights ([O, kh·kw·C] rows, OHWI) packed by
 /// `packPointwiseWeights`: a 1×1 convolution runs the direct kernel on x itself, any other (one group)
 /// on im2col rows gathered per block of output pixels.
-// y: [N, Ho, Wo, O], x: [N, H, W, C], packed: [panels, kh·kw·C, width], scale, shift: [O]
+// y: [N, Ho, Wo, O], x: [N, H, W, C], packed: [panels, kh·kw·C, width], scale, shift: [O], residual: [N, Ho, Wo, O]
 public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                              _ packed: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
                                              shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                             residual: UnsafePointer<Float>? = nil,
                                              _ g: Conv2DGeometry, width: Int) {
     g.validate()
     precondition(g.groups == 1, "conv2dPackedScaleShiftActivation: groups \(g.groups) must be 1")
     let P = g.batch * g.outHeight * g.outWidth, K = g.patchSize
     if P == 0 { return }
     if g.isPointwise {
-        pointwiseConvScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: activation,
+        pointwiseConvScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: activation, residual: residual,
                                           pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
         return
     }
@@ -452,6 +476,10 @@ public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _
                 pointwiseRows(y + p0 * O, col, packed + p * K * width, scale: scale, shift: shift, activation: activation,
                               rows: 0..<(p1 - p0), column: o0, validColumns: Swift.min(width, O - o0), K: K, O: O,
                               wide: width == 32 && !(narrowLast && p == panels - 1))
+                if let residual {
+                    addResidualRows(y + p0 * O, residual + p0 * O, rows: 0..<(p1 - p0), column: o0,
+                                    columns: Swift.min(width, O - o0), stride: O)
+                }
             }
         }
     }

@@ -60,6 +60,22 @@ for (P, K, O, act) in pointwise {
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
 }
 
+// Stems (3×3 stride 2, TF "same" padding) through the packed im2col path, as frozen inference runs them:
+// (batch, size, in channels, out channels, activation).
+for (N, S, C, O, act) in [(1, 72, 1, 32, ActivationKind.relu6), (1, 112, 3, 32, .silu), (1, 224, 3, 48, .silu)] {
+    let pad = (S + 1) / 2 * 2 - 2 + 3 - S
+    let g = Conv2DGeometry(batch: N, inHeight: S, inWidth: S, inChannels: C, outChannels: O, kernelHeight: 3, kernelWidth: 3,
+                           stride: 2, padTop: pad / 2, padBottom: pad - pad / 2, padLeft: pad / 2, padRight: pad - pad / 2, groups: 1)
+    let width = PointwiseTuning.panelWidth, K = 9 * C
+    let x = buffer(N * S * S * C), w = buffer(O * K), y = buffer(g.outputCount), scale = buffer(O), shift = buffer(O)
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedPointwiseCount(outChannels: O, inChannels: K, width: width))
+    packPointwiseWeights(packed, w, outChannels: O, inChannels: K, width: width)
+    let P = N * g.outHeight * g.outWidth
+    cases.append(Case(name: "stem \(N)×\(S)×\(S)×\(C) → \(O) k3s2 \(act)", run: {
+        conv2dPackedScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: act, g, width: width)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(N * S * S * C + P * O)))
+}
+
 // The same 1×1 shapes through BLAS, as training runs them: forward y = x·wᵀ, backward-input
 // dx = dy·w, backward-weight dw = dyᵀ·x (reduction over the pixels).
 for (P, K, O, _) in pointwise {

@@ -34,6 +34,49 @@ final class PointwiseTests: XCTestCase {
         }
     }
 
+    /// A residual added by the packed kernels (the skip connection fused into a block's projection) gives
+    /// bit for bit the kernel's output plus the residual, 1×1 and im2col, panel tails and pixel tails, and the
+    /// model path with it equals the unfused one.
+    func testFusedResidualEqualsSeparateAdd() {
+        let width = PointwiseTuning.panelWidth
+        for (i, sh) in [(p: 9, k: 192, o: 80), (p: 25, k: 48, o: 40), (p: 130, k: 24, o: 17), (p: 1, k: 8, o: 16)].enumerated() {
+            let x = randn([sh.p, sh.k], seed: UInt64(300 + i)), w = randn([sh.o, sh.k], seed: UInt64(310 + i), scale: 0.2)
+            let s = randn([sh.o], seed: 3), t = randn([sh.o], seed: 4), r = randn([sh.p, sh.o], seed: UInt64(320 + i))
+            let packed = Tensor.empty([packedPointwiseCount(outChannels: sh.o, inChannels: sh.k, width: width)])
+            packPointwiseWeights(packed.ptr, w.ptr, outChannels: sh.o, inChannels: sh.k, width: width)
+            let fused = Tensor.empty([sh.p, sh.o]), plain = Tensor.empty([sh.p, sh.o])
+            pointwiseConvScaleShiftActivation(fused.ptr, x.ptr, packed.ptr, scale: s.ptr, shift: t.ptr, activation: nil, residual: r.ptr,
+                                              pixels: sh.p, inChannels: sh.k, outChannels: sh.o, width: width)
+            pointwiseConvScaleShiftActivation(plain.ptr, x.ptr, packed.ptr, scale: s.ptr, shift: t.ptr, activation: nil,
+                                              pixels: sh.p, inChannels: sh.k, outChannels: sh.o, width: width)
+            let expected = (plain + r).scalars
+            XCTAssertEqual(fused.scalars.map(\.bitPattern), expected.map(\.bitPattern), "1×1 residual P \(sh.p) K \(sh.k) O \(sh.o)")
+        }
+        // A 3×3 convolution through the im2col blocks.
+        let g = Conv2DGeometry(batch: 2, inHeight: 7, inWidth: 6, inChannels: 5, outChannels: 24, kernelHeight: 3, kernelWidth: 3,
+                               stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, groups: 1)
+        let x = randn([2, 7, 6, 5], seed: 330), w = randn([24, 45], seed: 331, scale: 0.2), r = randn([2, 7, 6, 24], seed: 332)
+        let packed = Tensor.empty([packedPointwiseCount(outChannels: 24, inChannels: 45, width: width)])
+        packPointwiseWeights(packed.ptr, w.ptr, outChannels: 24, inChannels: 45, width: width)
+        let fused = Tensor.empty([2, 7, 6, 24]), plain = Tensor.empty([2, 7, 6, 24])
+        conv2dPackedScaleShiftActivation(fused.ptr, x.ptr, packed.ptr, scale: nil, shift: nil, activation: .relu6, residual: r.ptr, g, width: width)
+        conv2dPackedScaleShiftActivation(plain.ptr, x.ptr, packed.ptr, scale: nil, shift: nil, activation: .relu6, g, width: width)
+        XCTAssertEqual(fused.scalars.map(\.bitPattern), (plain + r).scalars.map(\.bitPattern), "im2col residual")
+        // The op: frozen (kernel adds) against unfrozen (separate add op), and the shape check's message.
+        let conv = Conv2d(16, 16, kernelSize: 1, bias: false), bn = BatchNorm(16)
+        bn.eval()
+        bn.weight.assign(randn([16], seed: 340, scale: 0.3) + 1)
+        bn.bias.assign(randn([16], seed: 341, scale: 0.3))
+        bn.runningMean.assign(randn([16], seed: 342, scale: 0.3))
+        bn.runningVar.assign(randn([16], seed: 343, scale: 0.1) + 1.5)
+        let input = randn([1, 3, 4, 16], seed: 346), skip = randn([1, 3, 4, 16], seed: 347)
+        let unfused = noGrad { conv(input, batchNorm: bn, activation: .identity) + skip }
+        let frozen = noGrad { withFrozenWeights { conv(input, batchNorm: bn, activation: .identity, residual: skip) } }
+        let eager = noGrad { conv(input, batchNorm: bn, activation: .identity, residual: skip) }
+        assertClose(frozen, unfused, atol: 1e-5, rtol: 1e-5, "frozen fused residual")
+        XCTAssertEqual(eager.scalars, unfused.scalars, "unfrozen residual is the separate add")
+    }
+
     /// The unpacked dot-product kernel of large linear layers against its naive twin, both tile shapes,
     /// with tails in every dimension (P mod 4 and 3, O mod 4 and 3, K mod 16 and 8).
     func testLinearDotMatchesNaive() {

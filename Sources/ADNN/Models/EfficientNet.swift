@@ -153,6 +153,8 @@ public final class DepthwiseSeparable: EfficientNetBlock {
     public override func callAsFunction(_ x: Tensor) -> Tensor {
         var y = convDw(x, batchNorm: bn1, activation: act)
         if let se { y = se(y) }
+        // Without drop path the skip connection goes into the projection's epilogue.
+        if hasSkip && dropPath.isIdentity { return convPw(y, batchNorm: bn2, activation: .identity, residual: x) }
         y = convPw(y, batchNorm: bn2, activation: .identity)
         return hasSkip ? dropPath(y) + x : y
     }
@@ -191,6 +193,8 @@ public final class InvertedResidual: EfficientNetBlock {
         var y = convPw(x, batchNorm: bn1, activation: act)
         y = convDw(y, batchNorm: bn2, activation: act)
         if let se { y = se(y) }
+        // Without drop path the skip connection goes into the projection's epilogue.
+        if hasSkip && dropPath.isIdentity { return convPwl(y, batchNorm: bn3, activation: .identity, residual: x) }
         y = convPwl(y, batchNorm: bn3, activation: .identity)
         return hasSkip ? dropPath(y) + x : y
     }

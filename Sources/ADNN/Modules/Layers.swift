@@ -98,13 +98,18 @@ public final class Conv2d: Module {
     /// convolution's epilogue (`conv2dBatchNormActivation`); in training batch norm and activation run
     /// as one fused op (`batchNormActivation`).
     // x: [N, H, W, I] → [N, Ho, Wo, O]
-    public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation) -> Tensor {
-        if bn.training { return bn(self(x), activation: activation) }
+    /// `residual`, when given, is added to the result (after the activation): a block's skip connection,
+    /// which the fused inference path adds inside the convolution's kernel.
+    public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation, residual: Tensor? = nil) -> Tensor {
+        if bn.training {
+            let y = bn(self(x), activation: activation)
+            return residual.map { y + $0 } ?? y
+        }
         count(x)
         return conv2dBatchNormActivation(x, weight, bias: bias, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
                                          dilation: dilation, groups: groups, bnWeight: bn.weight, bnBias: bn.bias,
                                          runningMean: bn.runningMean, runningVar: bn.runningVar, eps: bn.eps,
-                                         activation: activation.kernelKind)
+                                         activation: activation.kernelKind, residual: residual)
     }
 }
 
@@ -175,8 +180,11 @@ public final class LayerNorm: Module {
 public final class Dropout: Module {
     public let p: Float
     public init(_ p: Float) { self.p = p }
+    /// Whether the module passes its input through unchanged (evaluation, or p = 0).
+    public var isIdentity: Bool { !training || p == 0 }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard training, p > 0 else { return x }
+        guard !isIdentity else { return x }
         return dropout(x, p: p, training: true, rng: &GlobalRNG.generator)
     }
 }
@@ -187,8 +195,11 @@ public final class DropPath: Module {
     public let p: Float
     public init(_ p: Float) { self.p = p }
     // x: [N, ...]
+    /// Whether the module passes its input through unchanged (evaluation, or p = 0).
+    public var isIdentity: Bool { !training || p == 0 }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard training, p > 0 else { return x }
+        guard !isIdentity else { return x }
         let n = x.shape[0]
         var mask = [Float](repeating: 0, count: n)
         for i in 0..<n { mask[i] = GlobalRNG.generator.nextUniform() >= p ? 1 / (1 - p) : 0 }

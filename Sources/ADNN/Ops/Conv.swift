@@ -116,16 +116,19 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
 /// the batch-norm affine (and the conv bias) fold into a per-channel scale and shift that the kernel
 /// applies, with the activation, to each block of the convolution output while it is still in cache.
 /// When a gradient is needed this is exactly the composition `batchNormActivation(conv2d(...), ...)`.
+/// A `residual` (same shape as the output: a block's skip connection) is added after the activation — on
+/// the packed path by the kernel, to each block of outputs while it is in L1, instead of by a separate op.
 public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 1,
                                       padding: Padding2D = .symmetric(0), dilation: Int = 1, groups: Int = 1,
                                       bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor,
-                                      eps: Float = 1e-5, activation: ActivationKind?) -> Tensor {
+                                      eps: Float = 1e-5, activation: ActivationKind?, residual: Tensor? = nil) -> Tensor {
     var inputs = [x, w]
-    for t in [bias, bnWeight, bnBias] { if let t { inputs.append(t) } }
+    for t in [bias, bnWeight, bnBias, residual] { if let t { inputs.append(t) } }
     if needsGrad(inputs) {
-        return batchNormActivation(conv2d(x, w, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups),
-                                   weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
-                                   training: false, eps: eps, activation: activation)
+        let y = batchNormActivation(conv2d(x, w, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups),
+                                    weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
+                                    training: false, eps: eps, activation: activation)
+        return residual.map { y + $0 } ?? y
     }
     precondition(x.rank == 4 && w.rank == 4, "conv2dBatchNormActivation: input \(x.shape) and weight \(w.shape) must be rank 4")
     let C = x.shape[3], O = w.shape[0]
@@ -156,9 +159,12 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
     }
     let scale = UnsafePointer(folded.pointer), shift = UnsafePointer(folded.pointer + O)
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
+    if let residual {
+        precondition(residual.shape == y.shape, "conv2dBatchNormActivation: residual \(residual.shape) must match the output \(y.shape)")
+    }
     if frozen && packedConvApplies(geo) {
-        packedConvForward(y, x, w, scale: scale, shift: shift, activation: activation, geo)
-        withExtendedLifetime(folded) {}
+        packedConvForward(y, x, w, scale: scale, shift: shift, activation: activation, residual: residual, geo)
+        withExtendedLifetime((folded, residual)) {}
         return y
     }
     let taps: Storage? = frozen && geo.isDepthwise ? FrozenWeights.depthwiseTaps(of: w, channels: O, taps: geo.kernelHeight * geo.kernelWidth) : nil
@@ -167,7 +173,7 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
                                           depthwiseTaps: taps.map { UnsafePointer($0.pointer) })
     }
     withExtendedLifetime((folded, taps)) {}
-    return y
+    return residual.map { y + $0 } ?? y
 }
 
 /// " 576px 1152→192 k1" under `ADNN_PROFILE=shapes`, else "".
@@ -178,11 +184,11 @@ private func shapeLabel(_ g: Conv2DGeometry) -> String {
 /// y = act(conv(x, w)·scale + shift) inside a `withFrozenWeights` scope: the direct kernel on the
 /// scope's packed copy of `w` (packed on first use).
 private func packedConvForward(_ y: Tensor, _ x: Tensor, _ w: Tensor, scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
-                               activation: ActivationKind?, _ geo: Conv2DGeometry) {
+                               activation: ActivationKind?, residual: Tensor? = nil, _ geo: Conv2DGeometry) {
     let (packed, width) = FrozenWeights.panels(of: w, outChannels: geo.outChannels, inChannels: geo.patchSize)
-    Profiler.measure((geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") + shapeLabel(geo)) {
+    Profiler.measure((geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") + (residual == nil ? "" : "+add") + shapeLabel(geo)) {
         conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale, shift: shift, activation: activation,
-                                         geo, width: width)
+                                         residual: residual.map { UnsafePointer($0.ptr) }, geo, width: width)
     }
     withExtendedLifetime(packed) {}
 }
