@@ -122,9 +122,9 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
                                       padding: Padding2D = .symmetric(0), dilation: Int = 1, groups: Int = 1,
                                       bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor,
                                       eps: Float = 1e-5, activation: ActivationKind?, residual: Tensor? = nil) -> Tensor {
-    var inputs = [x, w]
-    for t in [bias, bnWeight, bnBias, residual] { if let t { inputs.append(t) } }
-    if needsGrad(inputs) {
+    // (No array of inputs: this runs for every convolution of an inference forward.)
+    if GradMode.isEnabled && (x.requiresGrad || w.requiresGrad || bias?.requiresGrad == true || bnWeight?.requiresGrad == true
+                              || bnBias?.requiresGrad == true || residual?.requiresGrad == true) {
         let y = batchNormActivation(conv2d(x, w, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups),
                                     weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
                                     training: false, eps: eps, activation: activation)
@@ -151,7 +151,7 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
     let frozen = weightsAreFrozen
     let folded: Storage
     if frozen {
-        folded = FrozenWeights.packed(runningVar, companions: [runningMean, bnWeight, bnBias, bias], parameter: eps.bitPattern,
+        folded = FrozenWeights.packed(runningVar, companions: (runningMean, bnWeight, bnBias, bias), parameter: eps.bitPattern,
                                       layout: FrozenWeights.foldedBatchNormLayout, count: 2 * O, pack: fold)
     } else {
         folded = Storage(count: 2 * O, zeroed: false)

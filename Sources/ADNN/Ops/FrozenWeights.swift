@@ -38,20 +38,32 @@ public var weightsAreFrozen: Bool { (FrozenWeights.current(create: false)?.depth
 /// storage, offset, element count and layout, plus every other tensor and number the copy was made from.
 final class FrozenWeights {
     struct Key: Hashable {
+        static func == (a: Key, b: Key) -> Bool {
+            a.storage == b.storage && a.offset == b.offset && a.count == b.count && a.layout == b.layout && a.parameter == b.parameter
+                && a.companions.0 == b.companions.0 && a.companions.1 == b.companions.1
+                && a.companions.2 == b.companions.2 && a.companions.3 == b.companions.3
+        }
+        func hash(into h: inout Hasher) {
+            h.combine(storage); h.combine(offset); h.combine(count); h.combine(layout); h.combine(parameter)
+            h.combine(companions.0); h.combine(companions.1); h.combine(companions.2); h.combine(companions.3)
+        }
         let storage: ObjectIdentifier
         let offset: Int
         let count: Int
         let layout: Int
-        /// The other tensors the copy is made from (storage, offset), in a fixed order; empty for a
-        /// copy of one tensor.
-        let companions: [Companion]
+        /// The other tensors the copy is made from (storage, offset), in a fixed order; all absent for a
+        /// copy of one tensor. Held inline: the key is built on every convolution of a forward.
+        let companions: (Companion, Companion, Companion, Companion)
         /// A number the copy depends on (a batch norm's epsilon, as bits); 0 when none.
         let parameter: UInt32
     }
     struct Companion: Hashable {
         let storage: ObjectIdentifier?
         let offset: Int
+        init(_ t: Tensor?) { storage = t.map { ObjectIdentifier($0.storage) }; offset = t?.offset ?? 0 }
     }
+    /// Up to four companion tensors of a packed copy, by position (`nil` for an absent input).
+    typealias Companions = (Tensor?, Tensor?, Tensor?, Tensor?)
     /// A packed copy; it holds the source storages so that their identities are not reused while cached.
     struct Packed {
         let sources: [Storage]
@@ -159,7 +171,7 @@ final class FrozenWeights {
         }
         if releasing && packedNow, let scope = current(create: false) {
             // From here on every use of `w` in the scope reads the copy, never `w`.
-            let key = key(w, companions: [], parameter: 0, layout: width)
+            let key = key(w, companions: (nil, nil, nil, nil), parameter: 0, layout: width)
             scope.released.append(Released(storage: w.storage, key: key, outChannels: O, inChannels: K, width: width))
             scope.releasedStorages.insert(ObjectIdentifier(w.storage))
         }
@@ -178,16 +190,15 @@ final class FrozenWeights {
     }
 
     /// The cache key of `w`'s copy for `layout` made from `companions` and `parameter`.
-    private static func key(_ w: Tensor, companions: [Tensor?], parameter: UInt32, layout: Int) -> Key {
+    private static func key(_ w: Tensor, companions c: Companions, parameter: UInt32, layout: Int) -> Key {
         Key(storage: ObjectIdentifier(w.storage), offset: w.offset, count: w.count, layout: layout,
-            companions: companions.map { Companion(storage: $0.map { ObjectIdentifier($0.storage) }, offset: $0?.offset ?? 0) },
-            parameter: parameter)
+            companions: (Companion(c.0), Companion(c.1), Companion(c.2), Companion(c.3)), parameter: parameter)
     }
 
     /// The packed copy of `w` for `layout` in the calling thread's open scope, made by `pack` on first use.
     /// `companions` (position matters; `nil` for an absent input) and `parameter` name everything else
     /// `pack` reads, so a copy is reused only for exactly the same inputs.
-    static func packed(_ w: Tensor, companions: [Tensor?] = [], parameter: UInt32 = 0, layout: Int, count: Int,
+    static func packed(_ w: Tensor, companions: Companions = (nil, nil, nil, nil), parameter: UInt32 = 0, layout: Int, count: Int,
                        pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
         let scope = current(create: true)!
         let key = key(w, companions: companions, parameter: parameter, layout: layout)
@@ -197,7 +208,8 @@ final class FrozenWeights {
         let buffer = scope.releasesWeights && count >= pageBackedFloats ? Storage(pageBackedCount: count) : Storage(count: count, zeroed: false)
         pack(buffer.pointer)
         if scope.depth > 0 && scope.packedFloats + count <= maxPackedFloats {
-            scope.packs[key] = Packed(sources: [w.storage] + companions.compactMap { $0?.storage }, buffer: buffer)
+            scope.packs[key] = Packed(sources: [w.storage] + [companions.0, companions.1, companions.2, companions.3].compactMap { $0?.storage },
+                                      buffer: buffer)
             scope.packedFloats += count
         }
         return buffer
