@@ -5,7 +5,9 @@
 // Per output row and 16-channel chunk, interior pixels go in runs of 8 (stride 1) or 4 (stride 2): for
 // every kernel row the run's input vectors are loaded once and shared by all the taps that read them
 // (a 3×3 run of 8 loads 10 input vectors for 24 FMAs, where pixel-at-a-time code loads 24), the weights
-// once per tap. Border pixels take the taps that fall inside the image, with two accumulators.
+// once per tap; a tail of interior pixels shorter than a run takes a run overlapping the previous one.
+// Border pixels take the taps that fall inside the image, with two accumulators. Images at most 16 wide
+// go to the padded-tile kernel of DepthwiseSmall.swift instead.
 // `depthwiseConv2dForwardNaive` / `conv2dForwardScaleShiftActivationNaive` are the twins in the tests.
 
 @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
@@ -138,7 +140,10 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
     // walked each row C/16 times at stride C and ran 1.2–1.7× slower).
     var ox = 0
     while ox < Wo {
-        if ox >= oxA && ox + run <= oxB {
+        if ox >= oxA && ox < oxB && oxB - oxA >= run {
+            // A short tail of interior pixels takes a run that overlaps the previous one (its pixels are
+            // written twice with the same values) instead of the pixel-at-a-time border code.
+            ox = Swift.min(ox, oxB - run)
             let xr = xImage + (iy0 * W + ox * s - pl) * C
             var c = c0
             while c < c1 {
