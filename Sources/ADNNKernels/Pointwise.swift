@@ -366,17 +366,23 @@ private func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     }
 }
 
-/// y = act((x · Wᵀ)·scale + shift) + residual per output channel, W given packed by `packPointwiseWeights` at
-/// panel width `width` (scale/shift nil = 1/0, activation nil = identity, residual nil = none; a residual —
-/// an inverted-residual block's skip connection — is added to each block of outputs while it is in L1).
-// y: [P, O], x: [P, K], packed: [panels, K, width], scale, shift: [O], residual: [P, O]
+/// y = act(((x ⊙ inputScale) · Wᵀ)·scale + shift) + residual per output channel, W given packed by
+/// `packPointwiseWeights` at panel width `width` (scale/shift nil = 1/0, activation nil = identity,
+/// inputScale/residual nil = none). `inputScale` holds one factor per input channel for each image of
+/// `imagePixels` consecutive pixels — a squeeze-and-excitation gate, applied to each block of rows in cache
+/// instead of in a pass of its own; a residual — a block's skip connection — is added to each block of
+/// outputs while it is in L1.
+// y: [P, O], x: [P, K], packed: [panels, K, width], scale, shift: [O], inputScale: [P / imagePixels, K], residual: [P, O]
 public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                               _ packed: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
                                               shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                              inputScale: UnsafePointer<Float>? = nil, imagePixels: Int = 0,
                                               residual: UnsafePointer<Float>? = nil,
                                               pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
     precondition(width == 16 || width == 32, "pointwiseConvScaleShiftActivation: width \(width) must be 16 or 32")
     if P == 0 || O == 0 { return }
+    precondition(inputScale == nil || (imagePixels > 0 && P % imagePixels == 0),
+                 "pointwiseConvScaleShiftActivation: imagePixels \(imagePixels) must divide pixels \(P) with an input scale")
     if K == 0 {
         for p in 0..<P { for o in 0..<O { y[p * O + o] = 0 } }
         scaleShiftActivationRows(y, y, scale: nil, shift: shift, activation: activation, rows: 0..<P, channels: O)
@@ -388,18 +394,48 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
     let block = Swift.max(tile, PointwiseTuning.pixelBlock / tile * tile)
     let pixelBlocks = (P + block - 1) / block
     parallelFor(pixelBlocks * panels) { r in
+        // With an input scale (a squeeze-and-excitation gate) each pixel block's rows are scaled once into a
+        // buffer of this thread's (in L2) and every panel of the block reads them from there.
+        let scaled: UnsafeMutablePointer<Float>? = inputScale == nil ? nil : .allocate(capacity: block * K)
+        defer { scaled?.deallocate() }
+        var scaledBlock = -1
         for item in r {
             let pb = item / panels, p = item % panels
             let o0 = p * width, validColumns = Swift.min(width, O - o0)
-            let start = pb * block
-            pointwiseRows(y, x, packed + p * K * width, scale: scale, shift: shift, activation: activation,
-                          rows: start..<Swift.min(P, start + block), column: o0, validColumns: validColumns, K: K, O: O,
+            let start = pb * block, end = Swift.min(P, start + block)
+            var rowsX = x
+            if let inputScale, let scaled {
+                if scaledBlock != pb {
+                    scaleRowsPerImage(scaled, x, inputScale, rows: start..<end, channels: K, imagePixels: imagePixels)
+                    scaledBlock = pb
+                }
+                rowsX = UnsafePointer(scaled) - start * K   // row r of the block at scaled + (r − start)·K
+            }
+            pointwiseRows(y, rowsX, packed + p * K * width, scale: scale, shift: shift, activation: activation,
+                          rows: start..<end, column: o0, validColumns: validColumns, K: K, O: O,
                           wide: width == 32 && !(narrowLast && p == panels - 1))
             // The block's outputs are still in L1: the skip connection is added there, not in a pass of its own.
             if let residual {
                 addResidualRows(y, residual, rows: start..<Swift.min(P, start + block), column: o0, columns: validColumns, stride: O)
             }
         }
+    }
+}
+
+/// dst[r − rows.lowerBound, k] = x[r, k] · scale[r / imagePixels, k]: rows of [·, channels] pixels scaled by
+/// their image's per-channel factors.
+@inline(__always)
+func scaleRowsPerImage(_ dst: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ scale: UnsafePointer<Float>,
+                       rows: Range<Int>, channels K: Int, imagePixels: Int) {
+    for r in rows {
+        let d = dst + (r - rows.lowerBound) * K, xr = x + r * K, sr = scale + (r / imagePixels) * K
+        var k = 0
+        while k + 16 <= K {
+            let v = UnsafeRawPointer(xr + k).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(sr + k).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(d + k).storeBytes(of: v, as: SIMD16<Float>.self)
+            k += 16
+        }
+        while k < K { d[k] = xr[k] * sr[k]; k += 1 }
     }
 }
 
@@ -440,21 +476,23 @@ public func packedConvApplies(_ g: Conv2DGeometry) -> Bool {
     g.groups == 1 && g.batch * g.outHeight * g.outWidth <= PointwiseTuning.maxPixels
 }
 
-/// y = act(conv(x, w)·scale + shift) (+ residual) with the weights ([O, kh·kw·C] rows, OHWI) packed by
+/// y = act(conv(x (⊙ inputScale, 1×1 only), w)·scale + shift) (+ residual) with the weights ([O, kh·kw·C] rows, OHWI) packed by
 /// `packPointwiseWeights`: a 1×1 convolution runs the direct kernel on x itself, any other (one group)
 /// on im2col rows gathered per block of output pixels.
-// y: [N, Ho, Wo, O], x: [N, H, W, C], packed: [panels, kh·kw·C, width], scale, shift: [O], residual: [N, Ho, Wo, O]
+// y: [N, Ho, Wo, O], x: [N, H, W, C], packed: [panels, kh·kw·C, width], scale, shift: [O], inputScale: [N, C], residual: [N, Ho, Wo, O]
 public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                              _ packed: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
                                              shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                             residual: UnsafePointer<Float>? = nil,
+                                             inputScale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
                                              _ g: Conv2DGeometry, width: Int) {
     g.validate()
     precondition(g.groups == 1, "conv2dPackedScaleShiftActivation: groups \(g.groups) must be 1")
+    precondition(inputScale == nil || g.isPointwise, "conv2dPackedScaleShiftActivation: an input scale needs a 1×1 convolution")
     let P = g.batch * g.outHeight * g.outWidth, K = g.patchSize
     if P == 0 { return }
     if g.isPointwise {
-        pointwiseConvScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: activation, residual: residual,
+        pointwiseConvScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: activation,
+                                          inputScale: inputScale, imagePixels: g.outHeight * g.outWidth, residual: residual,
                                           pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
         return
     }

@@ -35,8 +35,9 @@ final class PointwiseTests: XCTestCase {
     }
 
     /// A residual added by the packed kernels (the skip connection fused into a block's projection) gives
-    /// bit for bit the kernel's output plus the residual, 1×1 and im2col, panel tails and pixel tails, and the
-    /// model path with it equals the unfused one.
+    /// bit for bit the kernel's output plus the residual, 1×1 and im2col, panel tails and pixel tails; an
+    /// input scale (a squeeze-and-excitation gate) bit for bit the kernel on the scaled input; and the model
+    /// path with them equals the unfused one.
     func testFusedResidualEqualsSeparateAdd() {
         let width = PointwiseTuning.panelWidth
         for (i, sh) in [(p: 9, k: 192, o: 80), (p: 25, k: 48, o: 40), (p: 130, k: 24, o: 17), (p: 1, k: 8, o: 16)].enumerated() {
@@ -51,6 +52,23 @@ final class PointwiseTests: XCTestCase {
                                               pixels: sh.p, inChannels: sh.k, outChannels: sh.o, width: width)
             let expected = (plain + r).scalars
             XCTAssertEqual(fused.scalars.map(\.bitPattern), expected.map(\.bitPattern), "1×1 residual P \(sh.p) K \(sh.k) O \(sh.o)")
+        }
+        // An input scale per image and channel (a squeeze-and-excitation gate): equal bit for bit to scaling
+        // the input first; several images, pixel blocks that straddle images, panel tails.
+        for (i, sh) in [(n: 3, hw: 25, k: 40, o: 48), (n: 2, hw: 49, k: 24, o: 80), (n: 1, hw: 9, k: 192, o: 32)].enumerated() {
+            let P = sh.n * sh.hw
+            let x = randn([P, sh.k], seed: UInt64(360 + i)), w = randn([sh.o, sh.k], seed: UInt64(370 + i), scale: 0.2)
+            let gate = randn([sh.n, sh.k], seed: UInt64(380 + i)), r = randn([P, sh.o], seed: UInt64(390 + i))
+            let packed = Tensor.empty([packedPointwiseCount(outChannels: sh.o, inChannels: sh.k, width: width)])
+            packPointwiseWeights(packed.ptr, w.ptr, outChannels: sh.o, inChannels: sh.k, width: width)
+            let scaledInput = (x.reshaped([sh.n, sh.hw, sh.k]) * gate.reshaped([sh.n, 1, sh.k])).reshaped([P, sh.k])
+            let fused = Tensor.empty([P, sh.o]), plain = Tensor.empty([P, sh.o])
+            pointwiseConvScaleShiftActivation(fused.ptr, x.ptr, packed.ptr, scale: nil, shift: nil, activation: .relu6,
+                                              inputScale: gate.ptr, imagePixels: sh.hw, residual: r.ptr,
+                                              pixels: P, inChannels: sh.k, outChannels: sh.o, width: width)
+            pointwiseConvScaleShiftActivation(plain.ptr, scaledInput.ptr, packed.ptr, scale: nil, shift: nil, activation: .relu6,
+                                              residual: r.ptr, pixels: P, inChannels: sh.k, outChannels: sh.o, width: width)
+            XCTAssertEqual(fused.scalars.map(\.bitPattern), plain.scalars.map(\.bitPattern), "input scale N \(sh.n) HW \(sh.hw) K \(sh.k)")
         }
         // A 3×3 convolution through the im2col blocks.
         let g = Conv2DGeometry(batch: 2, inHeight: 7, inWidth: 6, inChannels: 5, outChannels: 24, kernelHeight: 3, kernelWidth: 3,
@@ -75,6 +93,13 @@ final class PointwiseTests: XCTestCase {
         let eager = noGrad { conv(input, batchNorm: bn, activation: .identity, residual: skip) }
         assertClose(frozen, unfused, atol: 1e-5, rtol: 1e-5, "frozen fused residual")
         XCTAssertEqual(eager.scalars, unfused.scalars, "unfrozen residual is the separate add")
+        // With a gate as well: frozen (kernel scales) against the product then the convolution.
+        let gate = randn([1, 1, 1, 16], seed: 348).sigmoid()
+        let gatedUnfused = noGrad { conv(input * gate, batchNorm: bn, activation: .identity) + skip }
+        let gatedFrozen = noGrad { withFrozenWeights { conv(input, batchNorm: bn, activation: .identity, inputScale: gate, residual: skip) } }
+        let gatedEager = noGrad { conv(input, batchNorm: bn, activation: .identity, inputScale: gate, residual: skip) }
+        assertClose(gatedFrozen, gatedUnfused, atol: 1e-5, rtol: 1e-5, "frozen fused gate")
+        XCTAssertEqual(gatedEager.scalars, gatedUnfused.scalars, "unfrozen gate is the product")
     }
 
     /// The unpacked dot-product kernel of large linear layers against its naive twin, both tile shapes,

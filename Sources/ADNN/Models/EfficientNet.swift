@@ -151,12 +151,13 @@ public final class DepthwiseSeparable: EfficientNetBlock {
     override var peakChannels: Int { convDw.outChannels }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = convDw(x, batchNorm: bn1, activation: act)
-        if let se { y = se(y) }
-        // Without drop path the skip connection goes into the projection's epilogue.
-        if hasSkip && dropPath.isIdentity { return convPw(y, batchNorm: bn2, activation: .identity, residual: x) }
-        y = convPw(y, batchNorm: bn2, activation: .identity)
-        return hasSkip ? dropPath(y) + x : y
+        let y = convDw(x, batchNorm: bn1, activation: act)
+        // The squeeze-and-excitation gate scales the projection's input, the skip connection (without drop
+        // path) is added in its epilogue: in frozen inference both inside the projection's kernel.
+        let gate = se?.gate(y)
+        if hasSkip && dropPath.isIdentity { return convPw(y, batchNorm: bn2, activation: .identity, inputScale: gate, residual: x) }
+        let z = convPw(y, batchNorm: bn2, activation: .identity, inputScale: gate)
+        return hasSkip ? dropPath(z) + x : z
     }
 }
 
@@ -192,10 +193,11 @@ public final class InvertedResidual: EfficientNetBlock {
     public override func callAsFunction(_ x: Tensor) -> Tensor {
         var y = convPw(x, batchNorm: bn1, activation: act)
         y = convDw(y, batchNorm: bn2, activation: act)
-        if let se { y = se(y) }
-        // Without drop path the skip connection goes into the projection's epilogue.
-        if hasSkip && dropPath.isIdentity { return convPwl(y, batchNorm: bn3, activation: .identity, residual: x) }
-        y = convPwl(y, batchNorm: bn3, activation: .identity)
+        // The squeeze-and-excitation gate scales the projection's input, the skip connection (without drop
+        // path) is added in its epilogue: in frozen inference both inside the projection's kernel.
+        let gate = se?.gate(y)
+        if hasSkip && dropPath.isIdentity { return convPwl(y, batchNorm: bn3, activation: .identity, inputScale: gate, residual: x) }
+        y = convPwl(y, batchNorm: bn3, activation: .identity, inputScale: gate)
         return hasSkip ? dropPath(y) + x : y
     }
 }

@@ -107,8 +107,15 @@ public final class SqueezeExcite: Module, UnaryLayer {
 
     // x: [N, H, W, C]
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        x * gate(x)
+    }
+
+    /// The per-image, per-channel factors the block multiplies `x` by ([N, 1, 1, C]); blocks whose next op
+    /// is a 1×1 convolution hand it to that convolution as its input scale.
+    // x: [N, H, W, C] → [N, 1, 1, C]
+    public func gate(_ x: Tensor) -> Tensor {
         let s = globalAvgPool(x).reshaped([x.shape[0], 1, 1, x.shape[3]])
-        return x * convExpand(act(convReduce(s))).sigmoid()
+        return convExpand(act(convReduce(s))).sigmoid()
     }
 }
 

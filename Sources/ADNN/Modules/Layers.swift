@@ -100,16 +100,19 @@ public final class Conv2d: Module {
     // x: [N, H, W, I] → [N, Ho, Wo, O]
     /// `residual`, when given, is added to the result (after the activation): a block's skip connection,
     /// which the fused inference path adds inside the convolution's kernel.
-    public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation, residual: Tensor? = nil) -> Tensor {
+    /// `inputScale` ([N, 1, 1, I]), when given, multiplies the input first: a squeeze-and-excitation gate,
+    /// which the fused inference path applies inside a 1×1 convolution's kernel.
+    public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation, inputScale: Tensor? = nil,
+                               residual: Tensor? = nil) -> Tensor {
         if bn.training {
-            let y = bn(self(x), activation: activation)
+            let y = bn(self(inputScale.map { x * $0 } ?? x), activation: activation)
             return residual.map { y + $0 } ?? y
         }
         count(x)
         return conv2dBatchNormActivation(x, weight, bias: bias, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
                                          dilation: dilation, groups: groups, bnWeight: bn.weight, bnBias: bn.bias,
                                          runningMean: bn.runningMean, runningVar: bn.runningVar, eps: bn.eps,
-                                         activation: activation.kernelKind, residual: residual)
+                                         activation: activation.kernelKind, inputScale: inputScale, residual: residual)
     }
 }
 

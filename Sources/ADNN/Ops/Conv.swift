@@ -118,13 +118,33 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
 /// When a gradient is needed this is exactly the composition `batchNormActivation(conv2d(...), ...)`.
 /// A `residual` (same shape as the output: a block's skip connection) is added after the activation — on
 /// the packed path by the kernel, to each block of outputs while it is in L1, instead of by a separate op.
+/// An `inputScale` ([N, 1, 1, C] or [N, C]: a squeeze-and-excitation gate) multiplies the input per image
+/// and channel first — on the packed 1×1 path inside the kernel, elsewhere as the product `x * inputScale`.
 public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 1,
                                       padding: Padding2D = .symmetric(0), dilation: Int = 1, groups: Int = 1,
                                       bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor,
-                                      eps: Float = 1e-5, activation: ActivationKind?, residual: Tensor? = nil) -> Tensor {
+                                      eps: Float = 1e-5, activation: ActivationKind?, inputScale: Tensor? = nil,
+                                      residual: Tensor? = nil) -> Tensor {
+    if let inputScale {
+        precondition(x.rank == 4 && inputScale.count == x.shape[0] * x.shape[3] && inputScale.shape.last == x.shape[3],
+                     "conv2dBatchNormActivation: input scale \(inputScale.shape) must hold one factor per image and channel of \(x.shape)")
+    }
     // (No array of inputs: this runs for every convolution of an inference forward.)
-    if GradMode.isEnabled && (x.requiresGrad || w.requiresGrad || bias?.requiresGrad == true || bnWeight?.requiresGrad == true
-                              || bnBias?.requiresGrad == true || residual?.requiresGrad == true) {
+    let grad = GradMode.isEnabled && (x.requiresGrad || w.requiresGrad || bias?.requiresGrad == true || bnWeight?.requiresGrad == true
+                                      || bnBias?.requiresGrad == true || residual?.requiresGrad == true || inputScale?.requiresGrad == true)
+    // Off the packed 1×1 path an input scale is the product it stands for.
+    let fusesScale = inputScale != nil && !grad && weightsAreFrozen && w.shape[1] == 1 && w.shape[2] == 1 && groups == 1
+        && stride == 1 && padding.isZero && packedConvApplies(Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2],
+                                                                               inChannels: x.shape[3], outChannels: w.shape[0], kernelHeight: 1,
+                                                                               kernelWidth: 1, stride: 1, dilation: dilation, padTop: 0,
+                                                                               padBottom: 0, padLeft: 0, padRight: 0, groups: 1))
+    if let inputScale, !fusesScale {
+        return conv2dBatchNormActivation(x * inputScale.reshaped([x.shape[0], 1, 1, x.shape[3]]), w, bias: bias, stride: stride,
+                                         padding: padding, dilation: dilation, groups: groups, bnWeight: bnWeight, bnBias: bnBias,
+                                         runningMean: runningMean, runningVar: runningVar, eps: eps, activation: activation,
+                                         residual: residual)
+    }
+    if grad {
         let y = batchNormActivation(conv2d(x, w, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups),
                                     weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
                                     training: false, eps: eps, activation: activation)
@@ -163,8 +183,8 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
         precondition(residual.shape == y.shape, "conv2dBatchNormActivation: residual \(residual.shape) must match the output \(y.shape)")
     }
     if frozen && packedConvApplies(geo) {
-        packedConvForward(y, x, w, scale: scale, shift: shift, activation: activation, residual: residual, geo)
-        withExtendedLifetime((folded, residual)) {}
+        packedConvForward(y, x, w, scale: scale, shift: shift, activation: activation, inputScale: inputScale, residual: residual, geo)
+        withExtendedLifetime((folded, residual, inputScale)) {}
         return y
     }
     let taps: Storage? = frozen && geo.isDepthwise ? FrozenWeights.depthwiseTaps(of: w, channels: O, taps: geo.kernelHeight * geo.kernelWidth) : nil
@@ -184,10 +204,13 @@ private func shapeLabel(_ g: Conv2DGeometry) -> String {
 /// y = act(conv(x, w)·scale + shift) inside a `withFrozenWeights` scope: the direct kernel on the
 /// scope's packed copy of `w` (packed on first use).
 private func packedConvForward(_ y: Tensor, _ x: Tensor, _ w: Tensor, scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
-                               activation: ActivationKind?, residual: Tensor? = nil, _ geo: Conv2DGeometry) {
+                               activation: ActivationKind?, inputScale: Tensor? = nil, residual: Tensor? = nil, _ geo: Conv2DGeometry) {
     let (packed, width) = FrozenWeights.panels(of: w, outChannels: geo.outChannels, inChannels: geo.patchSize)
-    Profiler.measure((geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") + (residual == nil ? "" : "+add") + shapeLabel(geo)) {
+    let label = (geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") + (inputScale == nil ? "" : "+gate")
+        + (residual == nil ? "" : "+add") + shapeLabel(geo)
+    Profiler.measure(label) {
         conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale, shift: shift, activation: activation,
+                                         inputScale: inputScale.map { UnsafePointer($0.ptr) },
                                          residual: residual.map { UnsafePointer($0.ptr) }, geo, width: width)
     }
     withExtendedLifetime(packed) {}
