@@ -7,7 +7,7 @@
 // (a 3×3 run of 8 loads 10 input vectors for 24 FMAs, where pixel-at-a-time code loads 24), the weights
 // once per tap; a tail of interior pixels shorter than a run takes a run overlapping the previous one.
 // Border pixels take the taps that fall inside the image, with two accumulators. Images at most 16 wide
-// go to the padded-tile kernel of DepthwiseSmall.swift instead.
+// go to the padded-tile kernel of DepthwiseSmall.swift instead, 3×3 images to its unrolled tiny kernel.
 // `depthwiseConv2dForwardNaive` / `conv2dForwardScaleShiftActivationNaive` are the twins in the tests.
 
 @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
@@ -60,6 +60,10 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
     g.validate()
     precondition(depthwiseDirectApplies(g), "depthwiseConv2dDirect: geometry \(g) is not 3×3/5×5, stride 1/2, C % 16 == 0")
     precondition(!bitExact || (scale == nil && activation == nil), "depthwiseConv2dDirect: bitExact takes a bias only")
+    if !bitExact && depthwiseTinyApplies(g) {
+        depthwiseConv2dTiny(y, x, taps: taps, scale: scale, shift: shift, activation: activation, g)
+        return
+    }
     if !bitExact && depthwiseSmallApplies(g) {
         depthwiseConv2dSmall(y, x, taps: taps, scale: scale, shift: shift, activation: activation, g)
         return

@@ -191,3 +191,67 @@ func depthwiseSmallRun(_ out: UnsafeMutablePointer<Float>, _ t: UnsafePointer<Fl
     if len > 6 { store16(out + 6 * C, ep(a6)) }
     if len > 7 { store16(out + 7 * C, ep(a7)) }
 }
+
+/// Whether `depthwiseConv2dTiny` takes geometry `g`: a 3×3 image, stride 1, symmetric padding k/2 (so a 3×3
+/// output) — the last stage of a 72- to 96-pixel input, where every pixel is a border pixel.
+public func depthwiseTinyApplies(_ g: Conv2DGeometry) -> Bool {
+    let p = g.kernelWidth / 2
+    return depthwiseDirectApplies(g) && g.inHeight == 3 && g.inWidth == 3 && g.stride == 1
+        && g.padTop == p && g.padBottom == p && g.padLeft == p && g.padRight == p
+}
+
+/// y = act(depthwise(x, taps)·scale + shift) for the geometries `depthwiseTinyApplies` accepts (contract of
+/// `depthwiseConv2dDirect` without its bit-exact mode): per 16-channel chunk the nine outputs, each over
+/// exactly its taps inside the image, unrolled on literal k (81 FMAs for a 5×5 kernel, 49 for 3×3).
+// y: [N, 3, 3, C], x: [N, 3, 3, C], taps: [k·k, C], scale, shift: [C]
+public func depthwiseConv2dTiny(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, taps: UnsafePointer<Float>,
+                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                _ g: Conv2DGeometry) {
+    g.validate()
+    precondition(depthwiseTinyApplies(g), "depthwiseConv2dTiny: geometry \(g) is not a 3×3 image, stride 1, padding k/2")
+    let N = g.batch, C = g.inChannels, chunks = C / 16
+    if N == 0 { return }
+    let cheap = activation?.isPiecewiseLinear ?? true
+    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
+    let k5 = g.kernelWidth == 5
+    parallelFor(N * chunks, grain: 2) { r in
+        for item in r {
+            let n = item / chunks, c = (item % chunks) * 16
+            let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
+                                   shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
+            let out = y + n * 9 * C + c, xi = x + n * 9 * C + c
+            if k5 { depthwiseTinyChunk5(out, xi, taps + c, ep, C) } else { depthwiseTinyChunk3(out, xi, taps + c, ep, C) }
+            if !cheap, let activation { activateRows(out, stride: C, rows: 9, columns: 16, activation) }
+        }
+    }
+}
+
+@inline(never) private func depthwiseTinyChunk3(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+                                                _ ep: ChunkEpilogue, _ C: Int) {
+    depthwiseTinyChunk(out, x, wc, ep, C, k: 3)
+}
+@inline(never) private func depthwiseTinyChunk5(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+                                                _ ep: ChunkEpilogue, _ C: Int) {
+    depthwiseTinyChunk(out, x, wc, ep, C, k: 5)
+}
+
+/// The nine outputs of one 16-channel chunk of a 3×3 image: output (oy, ox) sums input (iy, ix) times tap
+/// (iy − oy + k/2, ix − ox + k/2) over the inputs within k/2 of it.
+@_transparent
+func depthwiseTinyChunk(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+                        _ ep: ChunkEpilogue, _ C: Int, k: Int) {
+    let p = k / 2
+    for o in 0..<9 {
+        let oy = o / 3, ox = o % 3
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+        var odd = false
+        for iy in Swift.max(0, oy - p)...Swift.min(2, oy + p) {
+            for ix in Swift.max(0, ox - p)...Swift.min(2, ox + p) {
+                let v = load16(x + (iy * 3 + ix) * C), w = load16(wc + ((iy - oy + p) * k + (ix - ox + p)) * C)
+                if odd { a1.addProduct(v, w) } else { a0.addProduct(v, w) }
+                odd.toggle()
+            }
+        }
+        store16(out + o * C, ep(a0 + a1))
+    }
+}

@@ -131,6 +131,10 @@ final class DepthwiseDirectTests: XCTestCase {
         XCTAssertFalse(depthwiseSmallApplies(geometry(Shape(n: 1, h: 3, w: 3, c: 64, k: 5, s: 1, pad: .symmetric(2)))),
                        "a 5×5 kernel on a 3×3 image pays mostly for padding: run kernel")
         XCTAssertFalse(depthwiseSmallApplies(geometry(Self.shapes[0])), "29-wide rows keep the run kernel")
+        // 3×3 images (stride 1, padding k/2) take the unrolled tiny kernel; the shapes above hold two, which
+        // testDirectMatchesNaiveWithEpilogue and testChannelBlocksMatchNaive compare with the naive twins.
+        XCTAssertEqual(Self.shapes.filter { depthwiseTinyApplies(geometry($0)) }.count, 2)
+        XCTAssertFalse(depthwiseTinyApplies(geometry(Shape(n: 1, h: 3, w: 3, c: 16, k: 3, s: 1, pad: .symmetric(0)))))
         for threads in [1, 2, 5] {
             Threading.threads = threads
             for (i, sh) in small.enumerated() {
