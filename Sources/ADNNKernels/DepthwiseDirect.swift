@@ -99,18 +99,76 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
     }
 }
 
+/// `depthwiseConv2dDirect` (not bit-exact) for channels `channels` only (multiples of 16), every image and
+/// row, on the calling thread, by the same kernel it would pick (3×3 image, small image, row runs): for a
+/// caller that splits the channels over threads itself. `tile` is scratch of `smallTileFloats` floats.
+// y: [N, Ho, Wo, C], x: [N, H, W, C], taps: [k·k, C], scale, shift: [C]
+func depthwiseDirectChannels(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, taps: UnsafePointer<Float>,
+                             scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                             _ g: Conv2DGeometry, channels: Range<Int>, tile: UnsafeMutablePointer<Float>) {
+    let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels, k = g.kernelWidth, s = g.stride
+    if N * Ho * Wo == 0 || channels.isEmpty { return }
+    let cheap = activation?.isPiecewiseLinear ?? true
+    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
+    @inline(__always) func epilogue(_ c: Int) -> ChunkEpilogue {
+        ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1), shift: shift.map { load16($0 + c) } ?? SIMD16(),
+                      slope: slope, ceiling: ceiling)
+    }
+    if depthwiseTinyApplies(g) {
+        for n in 0..<N {
+            for c in stride(from: channels.lowerBound, to: channels.upperBound, by: 16) {
+                let out = y + n * 9 * C + c, xi = x + n * 9 * C + c
+                if k == 5 { depthwiseTinyChunk5(out, xi, taps + c, epilogue(c), C) } else { depthwiseTinyChunk3(out, xi, taps + c, epilogue(c), C) }
+            }
+        }
+    } else if depthwiseSmallApplies(g) {
+        let Wp = (Wo - 1) * s + k
+        let bandRows = Swift.max(1, ((smallTileFloats / (Wp * 16)) - k) / s + 1)
+        for n in 0..<N {
+            for c in stride(from: channels.lowerBound, to: channels.upperBound, by: 16) {
+                let out = y + (n * Ho * Wo) * C + c, ep = epilogue(c)
+                var oy0 = 0
+                while oy0 < Ho {
+                    let oy1 = Swift.min(Ho, oy0 + bandRows)
+                    switch (k, s) {
+                    case (3, 1): depthwiseSmallBand3s1(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+                    case (3, 2): depthwiseSmallBand3s2(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+                    case (5, 1): depthwiseSmallBand5s1(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+                    default: depthwiseSmallBand5s2(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+                    }
+                    oy0 = oy1
+                }
+            }
+        }
+    } else {
+        for row in 0..<(N * Ho) {
+            let n = row / Ho, oy = row % Ho, out = y + row * Wo * C
+            let c0 = channels.lowerBound, c1 = channels.upperBound
+            switch (k, s) {
+            case (3, 1): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (3, 2): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            case (5, 1): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            default: depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+            }
+        }
+    }
+    if !cheap, let activation {
+        activateRows(y + channels.lowerBound, stride: C, rows: N * Ho * Wo, columns: channels.count, activation)
+    }
+}
+
 // One out-of-line function per (k, s), each with the row body inlined on its constants (as `@inline(__always)`
 // the body stayed a call with run-time k and s: nothing unrolled, 1.2–1.7× slower than the old kernel).
-@inline(never) private func depthwiseRow3s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) func depthwiseRow3s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 1, exact: false)
 }
-@inline(never) private func depthwiseRow3s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) func depthwiseRow3s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 2, exact: false)
 }
-@inline(never) private func depthwiseRow5s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) func depthwiseRow5s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 1, exact: false)
 }
-@inline(never) private func depthwiseRow5s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) func depthwiseRow5s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 2, exact: false)
 }
 @inline(never) private func depthwiseRow3s1Exact(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {

@@ -27,7 +27,7 @@ public enum DepthwiseTuning {
 }
 
 /// Floats of padded tile one work item may use (64 KiB): bands are cut so that each fits.
-private let smallTileFloats = 16 * 1024
+let smallTileFloats = 16 * 1024
 
 /// Whether `depthwiseConv2dSmall` takes geometry `g` (a `depthwiseDirectApplies` geometry whose input is
 /// at most `DepthwiseTuning.smallMaxWidth` wide).
@@ -91,19 +91,19 @@ public func depthwiseConv2dSmall(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePo
     }
 }
 
-@inline(never) private func depthwiseSmallBand3s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+@inline(never) func depthwiseSmallBand3s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 3, s: 1)
 }
-@inline(never) private func depthwiseSmallBand3s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+@inline(never) func depthwiseSmallBand3s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 3, s: 2)
 }
-@inline(never) private func depthwiseSmallBand5s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+@inline(never) func depthwiseSmallBand5s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 5, s: 1)
 }
-@inline(never) private func depthwiseSmallBand5s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+@inline(never) func depthwiseSmallBand5s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 5, s: 2)
 }
@@ -226,11 +226,11 @@ public func depthwiseConv2dTiny(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoi
     }
 }
 
-@inline(never) private func depthwiseTinyChunk3(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+@inline(never) func depthwiseTinyChunk3(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
                                                 _ ep: ChunkEpilogue, _ C: Int) {
     depthwiseTinyChunk(out, x, wc, ep, C, k: 3)
 }
-@inline(never) private func depthwiseTinyChunk5(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+@inline(never) func depthwiseTinyChunk5(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
                                                 _ ep: ChunkEpilogue, _ C: Int) {
     depthwiseTinyChunk(out, x, wc, ep, C, k: 5)
 }

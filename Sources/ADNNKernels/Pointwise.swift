@@ -348,7 +348,7 @@ nonisolated(unsafe) private let pointwiseTileTable: [PointwiseTileFunction] = [
 /// Rows `start..<end` of x through one panel in tiles of `PointwiseTuning.tileRows` pixels; the rest
 /// takes a tile of exactly its rows.
 @inline(__always)
-private func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
+func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
                            scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
                            rows: Range<Int>, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool) {
     let main = PointwiseTuning.tileRows

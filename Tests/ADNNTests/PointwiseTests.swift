@@ -102,6 +102,69 @@ final class PointwiseTests: XCTestCase {
         XCTAssertEqual(gatedEager.scalars, gatedUnfused.scalars, "unfrozen gate is the product")
     }
 
+    /// The fused expansion → depthwise job (one panel of channels per item) gives bit for bit the two
+    /// kernels run one after the other: 3×3 images (tiny kernel), small images (padded tiles), wider rows (row
+    /// runs), stride 2, a 16-wide last panel, one and several threads; and the op takes it only where it applies.
+    func testExpandDepthwiseMatchesSeparateKernels() {
+        let width = PointwiseTuning.panelWidth, saved = Threading.threads
+        defer { Threading.threads = saved }
+        struct Case { var n, h, w, k, m, kernel, stride: Int }
+        let cases = [Case(n: 1, h: 3, w: 3, k: 48, m: 288, kernel: 5, stride: 1), Case(n: 2, h: 5, w: 5, k: 24, m: 272, kernel: 3, stride: 1),
+                     Case(n: 1, h: 9, w: 9, k: 40, m: 256, kernel: 5, stride: 2), Case(n: 1, h: 20, w: 21, k: 16, m: 256, kernel: 3, stride: 1)]
+        for threads in [1, 2, 3] {
+            Threading.threads = threads
+            for (i, c) in cases.enumerated() {
+                let pad = c.stride == 1 ? Padding2D.symmetric(c.kernel / 2) : ConvTests.same(c.h, c.w, c.kernel, c.stride)
+                let g = Conv2DGeometry(batch: c.n, inHeight: c.h, inWidth: c.w, inChannels: c.m, outChannels: c.m, kernelHeight: c.kernel,
+                                       kernelWidth: c.kernel, stride: c.stride, padTop: pad.top, padBottom: pad.bottom,
+                                       padLeft: pad.left, padRight: pad.right, groups: c.m)
+                let P = c.n * c.h * c.w
+                let x = randn([P, c.k], seed: UInt64(200 + i)), w = randn([c.m, c.k], seed: UInt64(210 + i), scale: 0.2)
+                let s = randn([c.m], seed: 5), t = randn([c.m], seed: 6), ds = randn([c.m], seed: 7), dt = randn([c.m], seed: 8)
+                let wd = randn([c.m, c.kernel, c.kernel, 1], seed: UInt64(220 + i))
+                let taps = Tensor.empty([c.kernel * c.kernel * c.m])
+                depthwiseTransposeTaps(taps.ptr, wd.ptr, channels: c.m, taps: c.kernel * c.kernel)
+                let packed = Tensor.empty([packedPointwiseCount(outChannels: c.m, inChannels: c.k, width: width)])
+                packPointwiseWeights(packed.ptr, w.ptr, outChannels: c.m, inChannels: c.k, width: width)
+                for act in [ActivationKind.relu6, .silu] {
+                    let e = Tensor.empty([P, c.m]), fused = Tensor.empty([c.n, g.outHeight, g.outWidth, c.m])
+                    expandDepthwiseScaleShiftActivation(fused.ptr, e.ptr, x.ptr, packed.ptr, scale: s.ptr, shift: t.ptr, activation: act,
+                                                        inChannels: c.k, width: width, taps: taps.ptr, dwScale: ds.ptr, dwShift: dt.ptr,
+                                                        dwActivation: act, g)
+                    let e2 = Tensor.empty([P, c.m]), separate = Tensor.empty(fused.shape)
+                    pointwiseConvScaleShiftActivation(e2.ptr, x.ptr, packed.ptr, scale: s.ptr, shift: t.ptr, activation: act,
+                                                      pixels: P, inChannels: c.k, outChannels: c.m, width: width)
+                    depthwiseConv2dDirect(separate.ptr, e2.ptr, taps: taps.ptr, scale: ds.ptr, shift: dt.ptr, activation: act, g)
+                    XCTAssertEqual(fused.scalars.map(\.bitPattern), separate.scalars.map(\.bitPattern),
+                                   "expand+dw threads \(threads) case \(i) \(act)")
+                }
+            }
+        }
+        // Where it applies: enough panels per thread, small images only.
+        Threading.threads = 2
+        let small = Conv2DGeometry(batch: 1, inHeight: 9, inWidth: 9, inChannels: 256, outChannels: 256, kernelHeight: 3, kernelWidth: 3,
+                                   stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, groups: 256)
+        XCTAssertTrue(expandDepthwiseApplies(small, width: 32, threads: 2))
+        XCTAssertFalse(expandDepthwiseApplies(small, width: 32, threads: 8), "32 panels are too few for 8 threads")
+        var large = small; large.inHeight = 64; large.inWidth = 64
+        XCTAssertFalse(expandDepthwiseApplies(large, width: 32, threads: 2), "4,096 pixels: the unfused ops")
+    }
+
+    /// EfficientNet-B0 (SE blocks, skip connections) in a frozen scope — fused expansion+depthwise, gate and
+    /// skip inside the kernels — gives the features of the unfrozen evaluation forward.
+    func testFrozenEfficientNetMatchesEvalForward() throws {
+        let saved = Threading.threads
+        defer { Threading.threads = saved }
+        Threading.threads = 2
+        let eff = try EfficientNet(EfficientNetSpec.named("efficientnet_b0")!, inChannels: 3, numClasses: 0)
+        eff.eval()
+        let x = randn([2, 64, 64, 3], seed: 72)
+        let eager = noGrad { eff.features(x) { $1 } }
+        let frozen = noGrad { withFrozenWeights { eff.features(x) { $1 } } }
+        XCTAssertEqual(eager.shape, frozen.shape)
+        assertClose(frozen, eager, atol: 1e-3, rtol: 1e-3, "frozen B0 features")
+    }
+
     /// The unpacked dot-product kernel of large linear layers against its naive twin, both tile shapes,
     /// with tails in every dimension (P mod 4 and 3, O mod 4 and 3, K mod 16 and 8).
     func testLinearDotMatchesNaive() {

@@ -191,8 +191,22 @@ public final class InvertedResidual: EfficientNetBlock {
     override var peakChannels: Int { convPw.outChannels }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = convPw(x, batchNorm: bn1, activation: act)
-        y = convDw(y, batchNorm: bn2, activation: act)
+        var y: Tensor
+        if !bn1.training && !bn2.training && convPw.bias == nil && convDw.bias == nil && convDw.dilation == 1
+            && convPw.stride == 1 && convDw.groups == convDw.inChannels,
+           let fused = conv2dExpandDepthwiseFrozen(x, expand: ConvBatchNorm(weight: convPw.weight, bnWeight: bn1.weight, bnBias: bn1.bias,
+                                                                            runningMean: bn1.runningMean, runningVar: bn1.runningVar, eps: bn1.eps),
+                                                   activation: act.kernelKind,
+                                                   depthwise: ConvBatchNorm(weight: convDw.weight, bnWeight: bn2.weight, bnBias: bn2.bias,
+                                                                            runningMean: bn2.runningMean, runningVar: bn2.runningVar, eps: bn2.eps),
+                                                   stride: convDw.stride, padding: convDw.padding(height: x.shape[1], width: x.shape[2]),
+                                                   depthwiseActivation: act.kernelKind) {
+            // Frozen inference on small images: expansion and depthwise as one job.
+            y = fused
+        } else {
+            y = convPw(x, batchNorm: bn1, activation: act)
+            y = convDw(y, batchNorm: bn2, activation: act)
+        }
         // The squeeze-and-excitation gate scales the projection's input, the skip connection (without drop
         // path) is added in its epilogue: in frozen inference both inside the projection's kernel.
         let gate = se?.gate(y)

@@ -160,23 +160,9 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
                              padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
                              groups: groups)
     geo.validate()
-    // [scale | shift]: the batch norm and conv bias folded per channel; kept for the scope when frozen.
-    let fold: (UnsafeMutablePointer<Float>) -> Void = { p in
-        for k in 0..<O {
-            let s = Double(bnWeight?.ptr[k] ?? 1) / (Double(runningVar.ptr[k]) + Double(eps)).squareRoot()
-            p[k] = Float(s)
-            p[O + k] = Float(Double(bnBias?.ptr[k] ?? 0) + (Double(bias?.ptr[k] ?? 0) - Double(runningMean.ptr[k])) * s)
-        }
-    }
     let frozen = weightsAreFrozen
-    let folded: Storage
-    if frozen {
-        folded = FrozenWeights.packed(runningVar, companions: (runningMean, bnWeight, bnBias, bias), parameter: eps.bitPattern,
-                                      layout: FrozenWeights.foldedBatchNormLayout, count: 2 * O, pack: fold)
-    } else {
-        folded = Storage(count: 2 * O, zeroed: false)
-        fold(folded.pointer)
-    }
+    let folded = foldedBatchNorm(bias: bias, bnWeight: bnWeight, bnBias: bnBias, runningMean: runningMean, runningVar: runningVar,
+                                 eps: eps, channels: O, frozen: frozen)
     let scale = UnsafePointer(folded.pointer), shift = UnsafePointer(folded.pointer + O)
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
     if let residual {
@@ -194,6 +180,74 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
     }
     withExtendedLifetime((folded, taps)) {}
     return residual.map { y + $0 } ?? y
+}
+
+/// [scale | shift] ([2·O]): a batch norm with running statistics and a conv bias folded per channel; kept
+/// for the scope when `frozen`.
+func foldedBatchNorm(bias: Tensor?, bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor, eps: Float,
+                     channels O: Int, frozen: Bool) -> Storage {
+    let fold: (UnsafeMutablePointer<Float>) -> Void = { p in
+        for k in 0..<O {
+            let s = Double(bnWeight?.ptr[k] ?? 1) / (Double(runningVar.ptr[k]) + Double(eps)).squareRoot()
+            p[k] = Float(s)
+            p[O + k] = Float(Double(bnBias?.ptr[k] ?? 0) + (Double(bias?.ptr[k] ?? 0) - Double(runningMean.ptr[k])) * s)
+        }
+    }
+    if frozen {
+        return FrozenWeights.packed(runningVar, companions: (runningMean, bnWeight, bnBias, bias), parameter: eps.bitPattern,
+                                    layout: FrozenWeights.foldedBatchNormLayout, count: 2 * O, pack: fold)
+    }
+    let folded = Storage(count: 2 * O, zeroed: false)
+    fold(folded.pointer)
+    return folded
+}
+
+/// A convolution followed by a batch norm with running statistics (no bias): the operands of one
+/// convolution of `conv2dExpandDepthwiseFrozen`.
+public struct ConvBatchNorm {
+    public var weight: Tensor, bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor, eps: Float
+    public init(weight: Tensor, bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor, eps: Float) {
+        self.weight = weight; self.bnWeight = bnWeight; self.bnBias = bnBias
+        self.runningMean = runningMean; self.runningVar = runningVar; self.eps = eps
+    }
+}
+
+/// Frozen inference of an inverted-residual block's first two convolutions — 1×1 expansion → BN → act,
+/// depthwise → BN → act — as one parallel job (`expandDepthwiseScaleShiftActivation`: each thread expands a
+/// panel of channels and convolves the same channels, from its own cache). Returns nil where that does not
+/// apply — outside a `withFrozenWeights` scope, when a gradient is needed or FLOPs are being counted, a
+/// geometry without the fused kernel (large images, few channels) — and the caller runs the two ops.
+// x: [N, H, W, K] → [N, Ho, Wo, M]
+public func conv2dExpandDepthwiseFrozen(_ x: Tensor, expand: ConvBatchNorm, activation: ActivationKind?, depthwise: ConvBatchNorm,
+                                        stride: Int, padding: Padding2D, depthwiseActivation: ActivationKind?) -> Tensor? {
+    guard weightsAreFrozen, !FlopCounter.isCounting, x.rank == 4 else { return nil }
+    let we = expand.weight, wd = depthwise.weight
+    let grads = [x, we, wd, expand.bnWeight, expand.bnBias, depthwise.bnWeight, depthwise.bnBias].contains { $0?.requiresGrad == true }
+    guard !(GradMode.isEnabled && grads) else { return nil }
+    let N = x.shape[0], H = x.shape[1], W = x.shape[2], K = x.shape[3], M = we.shape[0]
+    guard we.shape == [M, 1, 1, K], wd.rank == 4, wd.shape[0] == M, wd.shape[3] == 1, wd.shape[1] == wd.shape[2],
+          expand.runningVar.count == M, depthwise.runningVar.count == M else { return nil }
+    let pw = Conv2DGeometry(batch: N, inHeight: H, inWidth: W, inChannels: K, outChannels: M, kernelHeight: 1, kernelWidth: 1,
+                            stride: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: 1)
+    let dw = Conv2DGeometry(batch: N, inHeight: H, inWidth: W, inChannels: M, outChannels: M, kernelHeight: wd.shape[1],
+                            kernelWidth: wd.shape[2], stride: stride, padTop: padding.top, padBottom: padding.bottom,
+                            padLeft: padding.left, padRight: padding.right, groups: M)
+    guard packedConvApplies(pw), dw.outHeight > 0, dw.outWidth > 0,
+          expandDepthwiseApplies(dw, width: PointwiseTuning.panelWidth, threads: Threading.threads) else { return nil }
+    let foldE = foldedBatchNorm(bias: nil, bnWeight: expand.bnWeight, bnBias: expand.bnBias, runningMean: expand.runningMean,
+                                runningVar: expand.runningVar, eps: expand.eps, channels: M, frozen: true)
+    let foldD = foldedBatchNorm(bias: nil, bnWeight: depthwise.bnWeight, bnBias: depthwise.bnBias, runningMean: depthwise.runningMean,
+                                runningVar: depthwise.runningVar, eps: depthwise.eps, channels: M, frozen: true)
+    let (packed, width) = FrozenWeights.panels(of: we, outChannels: M, inChannels: K)
+    let taps = FrozenWeights.depthwiseTaps(of: wd, channels: M, taps: dw.kernelHeight * dw.kernelWidth)
+    let expanded = Tensor.empty([N, H, W, M]), z = Tensor.empty([N, dw.outHeight, dw.outWidth, M])
+    Profiler.measure("expand+dw fused" + shapeLabel(pw) + shapeLabel(dw)) {
+        expandDepthwiseScaleShiftActivation(z.ptr, expanded.ptr, x.ptr, packed.pointer, scale: foldE.pointer, shift: foldE.pointer + M,
+                                            activation: activation, inChannels: K, width: width, taps: taps.pointer,
+                                            dwScale: foldD.pointer, dwShift: foldD.pointer + M, dwActivation: depthwiseActivation, dw)
+    }
+    withExtendedLifetime((foldE, foldD, packed, taps, expanded)) {}
+    return z
 }
 
 /// " 576px 1152→192 k1" under `ADNN_PROFILE=shapes`, else "".
