@@ -403,20 +403,22 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
             let pb = item / panels, p = item % panels
             let o0 = p * width, validColumns = Swift.min(width, O - o0)
             let start = pb * block, end = Swift.min(P, start + block)
-            var rowsX = x
+            let wide = width == 32 && !(narrowLast && p == panels - 1)
             if let inputScale, let scaled {
                 if scaledBlock != pb {
                     scaleRowsPerImage(scaled, x, inputScale, rows: start..<end, channels: K, imagePixels: imagePixels)
                     scaledBlock = pb
                 }
-                rowsX = UnsafePointer(scaled) - start * K   // row r of the block at scaled + (r − start)·K
+                // The block's rows from the buffer (row 0 = pixel `start`).
+                pointwiseRows(y + start * O, scaled, packed + p * K * width, scale: scale, shift: shift, activation: activation,
+                              rows: 0..<(end - start), column: o0, validColumns: validColumns, K: K, O: O, wide: wide)
+            } else {
+                pointwiseRows(y, x, packed + p * K * width, scale: scale, shift: shift, activation: activation,
+                              rows: start..<end, column: o0, validColumns: validColumns, K: K, O: O, wide: wide)
             }
-            pointwiseRows(y, rowsX, packed + p * K * width, scale: scale, shift: shift, activation: activation,
-                          rows: start..<end, column: o0, validColumns: validColumns, K: K, O: O,
-                          wide: width == 32 && !(narrowLast && p == panels - 1))
             // The block's outputs are still in L1: the skip connection is added there, not in a pass of its own.
             if let residual {
-                addResidualRows(y, residual, rows: start..<Swift.min(P, start + block), column: o0, columns: validColumns, stride: O)
+                addResidualRows(y, residual, rows: start..<end, column: o0, columns: validColumns, stride: O)
             }
         }
     }

@@ -192,16 +192,7 @@ public final class InvertedResidual: EfficientNetBlock {
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
         var y: Tensor
-        if !bn1.training && !bn2.training && convPw.bias == nil && convDw.bias == nil && convDw.dilation == 1
-            && convPw.stride == 1 && convDw.groups == convDw.inChannels,
-           let fused = conv2dExpandDepthwiseFrozen(x, expand: ConvBatchNorm(weight: convPw.weight, bnWeight: bn1.weight, bnBias: bn1.bias,
-                                                                            runningMean: bn1.runningMean, runningVar: bn1.runningVar, eps: bn1.eps),
-                                                   activation: act.kernelKind,
-                                                   depthwise: ConvBatchNorm(weight: convDw.weight, bnWeight: bn2.weight, bnBias: bn2.bias,
-                                                                            runningMean: bn2.runningMean, runningVar: bn2.runningVar, eps: bn2.eps),
-                                                   stride: convDw.stride, padding: convDw.padding(height: x.shape[1], width: x.shape[2]),
-                                                   depthwiseActivation: act.kernelKind) {
-            // Frozen inference on small images: expansion and depthwise as one job.
+        if let fused = expandDepthwiseFused(x) {
             y = fused
         } else {
             y = convPw(x, batchNorm: bn1, activation: act)
@@ -213,6 +204,20 @@ public final class InvertedResidual: EfficientNetBlock {
         if hasSkip && dropPath.isIdentity { return convPwl(y, batchNorm: bn3, activation: .identity, inputScale: gate, residual: x) }
         y = convPwl(y, batchNorm: bn3, activation: .identity, inputScale: gate)
         return hasSkip ? dropPath(y) + x : y
+    }
+
+    /// Expansion and depthwise convolution as one job (frozen inference on small images,
+    /// `conv2dExpandDepthwiseFrozen`), or nil where the two ops run.
+    private func expandDepthwiseFused(_ x: Tensor) -> Tensor? {
+        guard !bn1.training && !bn2.training && convPw.bias == nil && convDw.bias == nil && convDw.dilation == 1
+            && convPw.stride == 1 && convDw.groups == convDw.inChannels && weightsAreFrozen else { return nil }
+        return conv2dExpandDepthwiseFrozen(
+            x, expand: ConvBatchNorm(weight: convPw.weight, bnWeight: bn1.weight, bnBias: bn1.bias, runningMean: bn1.runningMean,
+                                     runningVar: bn1.runningVar, eps: bn1.eps),
+            activation: act.kernelKind,
+            depthwise: ConvBatchNorm(weight: convDw.weight, bnWeight: bn2.weight, bnBias: bn2.bias, runningMean: bn2.runningMean,
+                                     runningVar: bn2.runningVar, eps: bn2.eps),
+            stride: convDw.stride, padding: convDw.padding(height: x.shape[1], width: x.shape[2]), depthwiseActivation: act.kernelKind)
     }
 }
 

@@ -97,11 +97,11 @@ public final class Conv2d: Module {
     /// `activation(bn(self(x)))`. In eval mode the batch norm and activation are fused into the
     /// convolution's epilogue (`conv2dBatchNormActivation`); in training batch norm and activation run
     /// as one fused op (`batchNormActivation`).
-    // x: [N, H, W, I] → [N, Ho, Wo, O]
     /// `residual`, when given, is added to the result (after the activation): a block's skip connection,
     /// which the fused inference path adds inside the convolution's kernel.
     /// `inputScale` ([N, 1, 1, I]), when given, multiplies the input first: a squeeze-and-excitation gate,
     /// which the fused inference path applies inside a 1×1 convolution's kernel.
+    // x: [N, H, W, I] → [N, Ho, Wo, O]
     public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation, inputScale: Tensor? = nil,
                                residual: Tensor? = nil) -> Tensor {
         if bn.training {

@@ -133,11 +133,9 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
     let grad = GradMode.isEnabled && (x.requiresGrad || w.requiresGrad || bias?.requiresGrad == true || bnWeight?.requiresGrad == true
                                       || bnBias?.requiresGrad == true || residual?.requiresGrad == true || inputScale?.requiresGrad == true)
     // Off the packed 1×1 path an input scale is the product it stands for.
-    let fusesScale = inputScale != nil && !grad && weightsAreFrozen && w.shape[1] == 1 && w.shape[2] == 1 && groups == 1
-        && stride == 1 && padding.isZero && packedConvApplies(Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2],
-                                                                               inChannels: x.shape[3], outChannels: w.shape[0], kernelHeight: 1,
-                                                                               kernelWidth: 1, stride: 1, dilation: dilation, padTop: 0,
-                                                                               padBottom: 0, padLeft: 0, padRight: 0, groups: 1))
+    // (The packed path takes a one-group convolution of at most `PointwiseTuning.maxPixels` pixels.)
+    let fusesScale = inputScale != nil && !grad && weightsAreFrozen && w.rank == 4 && w.shape[1] == 1 && w.shape[2] == 1
+        && groups == 1 && stride == 1 && padding.isZero && x.shape[0] * x.shape[1] * x.shape[2] <= PointwiseTuning.maxPixels
     if let inputScale, !fusesScale {
         return conv2dBatchNormActivation(x * inputScale.reshaped([x.shape[0], 1, 1, x.shape[3]]), w, bias: bias, stride: stride,
                                          padding: padding, dilation: dilation, groups: groups, bnWeight: bnWeight, bnBias: bnBias,
@@ -222,8 +220,9 @@ public func conv2dExpandDepthwiseFrozen(_ x: Tensor, expand: ConvBatchNorm, acti
                                         stride: Int, padding: Padding2D, depthwiseActivation: ActivationKind?) -> Tensor? {
     guard weightsAreFrozen, !FlopCounter.isCounting, x.rank == 4 else { return nil }
     let we = expand.weight, wd = depthwise.weight
-    let grads = [x, we, wd, expand.bnWeight, expand.bnBias, depthwise.bnWeight, depthwise.bnBias].contains { $0?.requiresGrad == true }
-    guard !(GradMode.isEnabled && grads) else { return nil }
+    if GradMode.isEnabled && [x, we, wd, expand.bnWeight, expand.bnBias, depthwise.bnWeight, depthwise.bnBias].contains(where: { $0?.requiresGrad == true }) {
+        return nil
+    }
     let N = x.shape[0], H = x.shape[1], W = x.shape[2], K = x.shape[3], M = we.shape[0]
     guard we.shape == [M, 1, 1, K], wd.rank == 4, wd.shape[0] == M, wd.shape[3] == 1, wd.shape[1] == wd.shape[2],
           expand.runningVar.count == M, depthwise.runningVar.count == M else { return nil }
