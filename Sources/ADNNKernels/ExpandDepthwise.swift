@@ -7,11 +7,24 @@
 // from its own cache, and one job replaces two. `pointwiseConvScaleShiftActivation` followed by
 // `depthwiseConv2dDirect` is the twin in the tests.
 
+import Foundation
+
+/// When the fused job is taken.
+public enum ExpandDepthwiseTuning {
+    /// Most input pixels (all images) of a fused block: an item's slice of the expanded tensor, 32 channels of
+    /// every pixel, stays in L2 (2,048 pixels: 256 KiB). `ADNN_FUSED_BLOCK_MAX_PIXELS` overrides it (0 turns
+    /// the fusion off, for comparisons).
+    nonisolated(unsafe) public static var maxPixels: Int = {
+        if let s = ProcessInfo.processInfo.environment["ADNN_FUSED_BLOCK_MAX_PIXELS"], let v = Int(s), v >= 0 { return v }
+        return 2048
+    }()
+}
+
 /// Whether `expandDepthwiseScaleShiftActivation` takes a block whose depthwise geometry is `g` (its input
-/// being the expansion's output), with `threads` threads: a direct-kernel depthwise, at most 2,048 input
-/// pixels (an item's slice of the expanded tensor stays in L2), at least four panels per thread.
+/// being the expansion's output), with `threads` threads: a direct-kernel depthwise, at most
+/// `ExpandDepthwiseTuning.maxPixels` input pixels, at least four panels per thread.
 public func expandDepthwiseApplies(_ g: Conv2DGeometry, width: Int, threads: Int) -> Bool {
-    depthwiseDirectApplies(g) && g.batch * g.inHeight * g.inWidth <= 2048
+    depthwiseDirectApplies(g) && g.batch * g.inHeight * g.inWidth <= ExpandDepthwiseTuning.maxPixels
         && panelLayout(g.inChannels, width).count >= 4 * Swift.max(1, threads)
 }
 
