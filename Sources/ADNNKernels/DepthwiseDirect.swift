@@ -37,6 +37,20 @@ func withDepthwiseTaps(_ w: UnsafePointer<Float>, _ g: Conv2DGeometry, _ body: (
 /// Lane constants of one 16-channel chunk's epilogue.
 struct ChunkEpilogue {
     var scale: SIMD16<Float>, shift: SIMD16<Float>, slope: SIMD16<Float>, ceiling: SIMD16<Float>
+
+    /// The lanes of channels c ..< c + 16 (scale/shift nil = 1/0).
+    @inline(__always)
+    init(channel c: Int, scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, slope: SIMD16<Float>, ceiling: SIMD16<Float>) {
+        self.scale = scale.map { load16($0 + c) } ?? SIMD16(repeating: 1)
+        self.shift = shift.map { load16($0 + c) } ?? SIMD16()
+        self.slope = slope; self.ceiling = ceiling
+    }
+
+    /// The lanes of channels c ..< c + 16 with the activation lanes of `epilogueLanes`.
+    @inline(__always)
+    init(channel c: Int, scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, lanes: EpilogueLanes) {
+        self.init(channel: c, scale: scale, shift: shift, slope: lanes.slope, ceiling: lanes.ceiling)
+    }
     @_transparent func callAsFunction(_ acc: SIMD16<Float>) -> SIMD16<Float> {
         var v = acc * scale + shift
         v.replace(with: v * slope, where: v .< 0)
@@ -70,8 +84,7 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
     }
     let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels, k = g.kernelWidth
     if N * Ho * Wo == 0 { return }
-    let cheap = activation?.isPiecewiseLinear ?? true
-    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
+    let lanes = epilogueLanes(activation)
     // Work items are (output row, channel block): whole rows when there are plenty, else the channels of
     // each row split so that every thread gets several items (the last stages at batch 1 have 3–5 rows).
     let rowCount = N * Ho, chunks = C / 16, wanted = 4 * Threading.threads
@@ -84,17 +97,8 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
             let c0 = block * perBlock * 16, c1 = Swift.min(C, c0 + perBlock * 16)
             if c0 >= c1 { continue }
             let out = y + row * Wo * C
-            switch (k, g.stride, bitExact) {
-            case (3, 1, false): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (3, 2, false): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (5, 1, false): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (_, _, false): depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (3, 1, true): depthwiseRow3s1Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (3, 2, true): depthwiseRow3s2Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (5, 1, true): depthwiseRow5s1Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (_, _, true): depthwiseRow5s2Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            }
-            if !cheap, let activation { activateRows(out + c0, stride: C, rows: Wo, columns: c1 - c0, activation) }
+            depthwiseRowKernel(out, x, taps, scale, shift, lanes, g, n: n, oy: oy, c0: c0, c1: c1, exact: bitExact)
+            if !lanes.cheap, let activation { activateRows(out + c0, stride: C, rows: Wo, columns: c1 - c0, activation) }
         }
     }
 }
@@ -106,69 +110,68 @@ public func depthwiseConv2dDirect(_ y: UnsafeMutablePointer<Float>, _ x: UnsafeP
 func depthwiseDirectChannels(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, taps: UnsafePointer<Float>,
                              scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
                              _ g: Conv2DGeometry, channels: Range<Int>, tile: UnsafeMutablePointer<Float>) {
-    let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels, k = g.kernelWidth, s = g.stride
+    let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels
     if N * Ho * Wo == 0 || channels.isEmpty { return }
-    let cheap = activation?.isPiecewiseLinear ?? true
-    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
-    @inline(__always) func epilogue(_ c: Int) -> ChunkEpilogue {
-        ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1), shift: shift.map { load16($0 + c) } ?? SIMD16(),
-                      slope: slope, ceiling: ceiling)
-    }
+    let lanes = epilogueLanes(activation)
+    let chunks = stride(from: channels.lowerBound, to: channels.upperBound, by: 16)
     if depthwiseTinyApplies(g) {
         for n in 0..<N {
-            for c in stride(from: channels.lowerBound, to: channels.upperBound, by: 16) {
-                let out = y + n * 9 * C + c, xi = x + n * 9 * C + c
-                if k == 5 { depthwiseTinyChunk5(out, xi, taps + c, epilogue(c), C) } else { depthwiseTinyChunk3(out, xi, taps + c, epilogue(c), C) }
+            for c in chunks {
+                depthwiseTinyKernel(y + n * 9 * C + c, x + n * 9 * C + c, taps + c,
+                                    ChunkEpilogue(channel: c, scale: scale, shift: shift, lanes: lanes), g)
             }
         }
     } else if depthwiseSmallApplies(g) {
-        let Wp = (Wo - 1) * s + k
-        let bandRows = Swift.max(1, ((smallTileFloats / (Wp * 16)) - k) / s + 1)
+        let bandRows = depthwiseSmallMaxBandRows(g)
         for n in 0..<N {
-            for c in stride(from: channels.lowerBound, to: channels.upperBound, by: 16) {
-                let out = y + (n * Ho * Wo) * C + c, ep = epilogue(c)
-                var oy0 = 0
-                while oy0 < Ho {
-                    let oy1 = Swift.min(Ho, oy0 + bandRows)
-                    switch (k, s) {
-                    case (3, 1): depthwiseSmallBand3s1(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                    case (3, 2): depthwiseSmallBand3s2(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                    case (5, 1): depthwiseSmallBand5s1(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                    default: depthwiseSmallBand5s2(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                    }
-                    oy0 = oy1
+            for c in chunks {
+                let out = y + (n * Ho * Wo) * C + c, ep = ChunkEpilogue(channel: c, scale: scale, shift: shift, lanes: lanes)
+                for oy0 in stride(from: 0, to: Ho, by: bandRows) {
+                    depthwiseSmallBandKernel(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: Swift.min(Ho, oy0 + bandRows))
                 }
             }
         }
     } else {
         for row in 0..<(N * Ho) {
-            let n = row / Ho, oy = row % Ho, out = y + row * Wo * C
-            let c0 = channels.lowerBound, c1 = channels.upperBound
-            switch (k, s) {
-            case (3, 1): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (3, 2): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            case (5, 1): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            default: depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
-            }
+            depthwiseRowKernel(y + row * Wo * C, x, taps, scale, shift, lanes, g, n: row / Ho, oy: row % Ho,
+                               c0: channels.lowerBound, c1: channels.upperBound, exact: false)
         }
     }
-    if !cheap, let activation {
+    if !lanes.cheap, let activation {
         activateRows(y + channels.lowerBound, stride: C, rows: N * Ho * Wo, columns: channels.count, activation)
+    }
+}
+
+/// One output row (n, oy), channels c0 ..< c1, by the row kernel specialised for g's (k, s) and `exact`.
+@inline(__always)
+func depthwiseRowKernel(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
+                        _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ lanes: EpilogueLanes, _ g: Conv2DGeometry,
+                        n: Int, oy: Int, c0: Int, c1: Int, exact: Bool) {
+    let slope = lanes.slope, ceiling = lanes.ceiling
+    switch (g.kernelWidth, g.stride, exact) {
+    case (3, 1, false): depthwiseRow3s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+    case (3, 2, false): depthwiseRow3s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+    case (5, 1, false): depthwiseRow5s1(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+    case (_, _, false): depthwiseRow5s2(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+    case (3, 1, true): depthwiseRow3s1Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+    case (3, 2, true): depthwiseRow3s2Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+    case (5, 1, true): depthwiseRow5s1Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
+    case (_, _, true): depthwiseRow5s2Exact(out, x, taps, scale, shift, slope, ceiling, g, n, oy, c0, c1)
     }
 }
 
 // One out-of-line function per (k, s), each with the row body inlined on its constants (as `@inline(__always)`
 // the body stayed a call with run-time k and s: nothing unrolled, 1.2–1.7× slower than the old kernel).
-@inline(never) func depthwiseRow3s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) private func depthwiseRow3s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 1, exact: false)
 }
-@inline(never) func depthwiseRow3s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) private func depthwiseRow3s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 3, s: 2, exact: false)
 }
-@inline(never) func depthwiseRow5s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) private func depthwiseRow5s1(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 1, exact: false)
 }
-@inline(never) func depthwiseRow5s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
+@inline(never) private func depthwiseRow5s2(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
     depthwiseRow(out, x, taps, scale, shift, slope, ceiling, g, n: n, oy: oy, c0: c0, c1: c1, k: 5, s: 2, exact: false)
 }
 @inline(never) private func depthwiseRow3s1Exact(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ slope: SIMD16<Float>, _ ceiling: SIMD16<Float>, _ g: Conv2DGeometry, _ n: Int, _ oy: Int, _ c0: Int, _ c1: Int) {
@@ -209,8 +212,7 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
             let xr = xImage + (iy0 * W + ox * s - pl) * C
             var c = c0
             while c < c1 {
-                let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
-                                       shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
+                let ep = ChunkEpilogue(channel: c, scale: scale, shift: shift, slope: slope, ceiling: ceiling)
                 depthwiseRun(out + ox * C + c, xr + c, taps + c, ep, W: W, C: C, kyLo: kyLo, kyHi: kyHi, k: k, s: s, exact: exact)
                 c += 16
             }
@@ -218,8 +220,7 @@ func depthwiseRow(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
         } else {
             var c = c0
             while c < c1 {
-                let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
-                                       shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
+                let ep = ChunkEpilogue(channel: c, scale: scale, shift: shift, slope: slope, ceiling: ceiling)
                 depthwiseBorderPixel(out + ox * C + c, xImage + c, taps + c, ep, W: W, C: C, iy0: iy0, ix0: ox * s - pl,
                                      kyLo: kyLo, kyHi: kyHi, k: k, exact: exact)
                 c += 16

@@ -56,16 +56,13 @@ public func depthwiseConv2dSmall(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePo
                                  _ g: Conv2DGeometry) {
     g.validate()
     precondition(depthwiseSmallApplies(g), "depthwiseConv2dSmall: geometry \(g) is not a small 3×3/5×5 depthwise")
-    let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels, k = g.kernelWidth, s = g.stride
+    let N = g.batch, Ho = g.outHeight, Wo = g.outWidth, C = g.inChannels
     if N * Ho * Wo == 0 { return }
-    let cheap = activation?.isPiecewiseLinear ?? true
-    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
+    let lanes = epilogueLanes(activation)
     let chunks = C / 16, wanted = 4 * Threading.threads
-    let Wp = (Wo - 1) * s + k
     // Output rows per band: enough bands for every thread to get several items, and a tile that fits.
-    let maxRows = Swift.max(1, ((smallTileFloats / (Wp * 16)) - k) / s + 1)
     let bandsWanted = Swift.max(1, (wanted + N * chunks - 1) / (N * chunks))
-    let bandRows = Swift.min(maxRows, Swift.max(1, (Ho + bandsWanted - 1) / bandsWanted))
+    let bandRows = Swift.min(depthwiseSmallMaxBandRows(g), Swift.max(1, (Ho + bandsWanted - 1) / bandsWanted))
     let bands = (Ho + bandRows - 1) / bandRows
     parallelFor(N * chunks * bands) { r in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: smallTileFloats) { tileBuffer in
@@ -74,16 +71,10 @@ public func depthwiseConv2dSmall(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePo
                 let band = item % bands, chunk = (item / bands) % chunks, n = item / (bands * chunks)
                 let oy0 = band * bandRows, oy1 = Swift.min(Ho, oy0 + bandRows)
                 let c = chunk * 16
-                let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
-                                       shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
                 let out = y + (n * Ho * Wo) * C + c
-                switch (k, s) {
-                case (3, 1): depthwiseSmallBand3s1(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                case (3, 2): depthwiseSmallBand3s2(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                case (5, 1): depthwiseSmallBand5s1(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                default: depthwiseSmallBand5s2(out, tile, x, taps + c, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
-                }
-                if !cheap, let activation {
+                depthwiseSmallBandKernel(out, tile, x, taps + c, ChunkEpilogue(channel: c, scale: scale, shift: shift, lanes: lanes), g,
+                                         n: n, c: c, oy0: oy0, oy1: oy1)
+                if !lanes.cheap, let activation {
                     activateRows(out + oy0 * Wo * C, stride: C, rows: (oy1 - oy0) * Wo, columns: 16, activation)
                 }
             }
@@ -91,19 +82,37 @@ public func depthwiseConv2dSmall(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePo
     }
 }
 
-@inline(never) func depthwiseSmallBand3s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+/// Most output rows of one band whose padded tile fits `smallTileFloats`.
+func depthwiseSmallMaxBandRows(_ g: Conv2DGeometry) -> Int {
+    let k = g.kernelWidth, s = g.stride, Wp = (g.outWidth - 1) * s + k
+    return Swift.max(1, ((smallTileFloats / (Wp * 16)) - k) / s + 1)
+}
+
+/// One band of one 16-channel chunk (`depthwiseSmallBand`) by the function specialised for g's (k, s).
+@inline(__always)
+func depthwiseSmallBandKernel(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                              _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
+    switch (g.kernelWidth, g.stride) {
+    case (3, 1): depthwiseSmallBand3s1(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+    case (3, 2): depthwiseSmallBand3s2(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+    case (5, 1): depthwiseSmallBand5s1(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+    default: depthwiseSmallBand5s2(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1)
+    }
+}
+
+@inline(never) private func depthwiseSmallBand3s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 3, s: 1)
 }
-@inline(never) func depthwiseSmallBand3s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+@inline(never) private func depthwiseSmallBand3s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 3, s: 2)
 }
-@inline(never) func depthwiseSmallBand5s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+@inline(never) private func depthwiseSmallBand5s1(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 5, s: 1)
 }
-@inline(never) func depthwiseSmallBand5s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+@inline(never) private func depthwiseSmallBand5s2(_ out: UnsafeMutablePointer<Float>, _ tile: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                                                   _ wc: UnsafePointer<Float>, _ ep: ChunkEpilogue, _ g: Conv2DGeometry, n: Int, c: Int, oy0: Int, oy1: Int) {
     depthwiseSmallBand(out, tile, x, wc, ep, g, n: n, c: c, oy0: oy0, oy1: oy1, k: 5, s: 2)
 }
@@ -211,26 +220,30 @@ public func depthwiseConv2dTiny(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoi
     precondition(depthwiseTinyApplies(g), "depthwiseConv2dTiny: geometry \(g) is not a 3×3 image, stride 1, padding k/2")
     let N = g.batch, C = g.inChannels, chunks = C / 16
     if N == 0 { return }
-    let cheap = activation?.isPiecewiseLinear ?? true
-    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
-    let k5 = g.kernelWidth == 5
+    let lanes = epilogueLanes(activation)
     parallelFor(N * chunks, grain: 2) { r in
         for item in r {
             let n = item / chunks, c = (item % chunks) * 16
-            let ep = ChunkEpilogue(scale: scale.map { load16($0 + c) } ?? SIMD16(repeating: 1),
-                                   shift: shift.map { load16($0 + c) } ?? SIMD16(), slope: slope, ceiling: ceiling)
-            let out = y + n * 9 * C + c, xi = x + n * 9 * C + c
-            if k5 { depthwiseTinyChunk5(out, xi, taps + c, ep, C) } else { depthwiseTinyChunk3(out, xi, taps + c, ep, C) }
-            if !cheap, let activation { activateRows(out, stride: C, rows: 9, columns: 16, activation) }
+            let out = y + n * 9 * C + c
+            depthwiseTinyKernel(out, x + n * 9 * C + c, taps + c, ChunkEpilogue(channel: c, scale: scale, shift: shift, lanes: lanes), g)
+            if !lanes.cheap, let activation { activateRows(out, stride: C, rows: 9, columns: 16, activation) }
         }
     }
 }
 
-@inline(never) func depthwiseTinyChunk3(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+/// The nine outputs of one 16-channel chunk (`depthwiseTinyChunk`) by the function specialised for g's k;
+/// `out`, `x` and `wc` point at the chunk's first channel.
+@inline(__always)
+func depthwiseTinyKernel(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+                         _ ep: ChunkEpilogue, _ g: Conv2DGeometry) {
+    if g.kernelWidth == 5 { depthwiseTinyChunk5(out, x, wc, ep, g.inChannels) } else { depthwiseTinyChunk3(out, x, wc, ep, g.inChannels) }
+}
+
+@inline(never) private func depthwiseTinyChunk3(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
                                                 _ ep: ChunkEpilogue, _ C: Int) {
     depthwiseTinyChunk(out, x, wc, ep, C, k: 3)
 }
-@inline(never) func depthwiseTinyChunk5(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
+@inline(never) private func depthwiseTinyChunk5(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ wc: UnsafePointer<Float>,
                                                 _ ep: ChunkEpilogue, _ C: Int) {
     depthwiseTinyChunk(out, x, wc, ep, C, k: 5)
 }

@@ -208,6 +208,20 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     }
 }
 
+/// The epilogue's activation lanes: piecewise-linear activations (`cheap`) run in it as slope and ceiling;
+/// others get identity lanes and run on the stored rows afterwards.
+struct EpilogueLanes {
+    var cheap: Bool, slope: SIMD16<Float>, ceiling: SIMD16<Float>
+}
+
+/// `EpilogueLanes` of `activation`.
+@inline(__always)
+func epilogueLanes(_ activation: ActivationKind?) -> EpilogueLanes {
+    let cheap = activation?.isPiecewiseLinear ?? true
+    let (slope, ceiling) = cheap ? piecewiseLinearLanes(activation) : (SIMD16<Float>(repeating: 1), SIMD16<Float>(repeating: .infinity))
+    return EpilogueLanes(cheap: cheap, slope: slope, ceiling: ceiling)
+}
+
 /// Lane constants of a piecewise-linear activation for `finishLanes`: negative lanes are multiplied by
 /// `slope` (ReLU/ReLU6 0, leaky ReLU its slope, none 1), lanes above `ceiling` (ReLU6 6, else +∞) clamp.
 @_transparent
