@@ -4,7 +4,8 @@ import CBLAS
 /// Sets OpenBLAS's thread count once, before the first GEMM.
 private let blasConfigured: Void = Threading.configure()
 
-/// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major, via OpenBLAS `cblas_sgemm`.
+/// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major, via OpenBLAS `cblas_sgemm` or the
+/// Swift kernel `sgemmSwift` (`GEMMTuning.backend`).
 /// `lda`, `ldb`, `ldc` default to the packed row strides of the stored (untransposed) matrices.
 ///
 /// OpenBLAS runs single-threaded; products of at least `GEMMTuning.parallelMACs` multiply-adds are
@@ -71,15 +72,47 @@ func sgemmSerial(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ 
               la: lda ?? (transA ? m : k), lb: ldb ?? (transB ? k : n), lc: ldc ?? n)
 }
 
+/// Which single-threaded GEMM the wrapper calls.
+public enum GEMMBackend: String, Sendable {
+    /// OpenBLAS `cblas_sgemm` with the kernel set OpenBLAS picked for this CPU.
+    case openBLAS = "openblas"
+    /// `sgemmSwift` (GEMMKernel.swift), compiled for the building CPU.
+    case swift
+}
+
 /// Tuning knobs of the GEMM wrapper.
 public enum GEMMTuning {
     /// Products with at least this many multiply-adds are split across the kernel pool.
     nonisolated(unsafe) public static var parallelMACs = 1 << 19
+
+    /// The kernel set OpenBLAS chose for this CPU (`openblas_get_corename`, e.g. "Haswell", "Zen", "SkylakeX").
+    public static let openBLASCore: String = String(cString: openblas_get_corename())
+
+    /// OpenBLAS kernel sets with AVX2/FMA or AVX-512 GEMM kernels.
+    static let vectorCores: Set<String> = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator"]
+
+    /// The GEMM behind `sgemm`: `ADNN_GEMM=openblas|swift`, else OpenBLAS when it picked one of its AVX2 or
+    /// AVX-512 kernel sets, and the Swift kernel when it did not — OpenBLAS falls back to SSE3 ("Prescott")
+    /// kernels on CPUs newer than its own CPU table, e.g. Debian 12's 0.3.21 on a family-6 model-207 Xeon,
+    /// where they run 3–4× slower than this CPU's vector units allow.
+    nonisolated(unsafe) public static var backend: GEMMBackend = {
+        if let s = ProcessInfo.processInfo.environment["ADNN_GEMM"]?.lowercased(), let b = GEMMBackend(rawValue: s) { return b }
+        return vectorCores.contains(openBLASCore.lowercased()) ? .openBLAS : .swift
+    }()
+
+    /// One line for logs and `adnn bench`: the GEMM in use and why.
+    public static var description: String {
+        backend == .swift ? "Swift GEMM (OpenBLAS core \(openBLASCore))" : "OpenBLAS GEMM (core \(openBLASCore))"
+    }
 }
 
 @inline(__always)
 private func sgemmCall(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                        m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
+    if GEMMTuning.backend == .swift {
+        sgemmSwift(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+        return
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
 }

@@ -93,5 +93,5 @@ public struct BenchmarkRequest {
 /// Which vector path the kernels run on this machine, e.g. "AVX-512, packed 1×1/linear panels 32 wide"
 /// (the build itself targets the building CPU, `-march=native`, unless `ADNN_MARCH` says otherwise).
 public var kernelPathDescription: String {
-    (cpuHasAVX512 ? "AVX-512" : "AVX2 (no AVX-512)") + ", packed 1×1/linear panels \(PointwiseTuning.panelWidth) wide × \(PointwiseTuning.tileRows)-pixel tiles"
+    (cpuHasAVX512 ? "AVX-512" : "AVX2 (no AVX-512)") + ", packed 1×1/linear panels \(PointwiseTuning.panelWidth) wide × \(PointwiseTuning.tileRows)-pixel tiles, " + GEMMTuning.description
 }
