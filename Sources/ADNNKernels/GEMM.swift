@@ -35,6 +35,16 @@ private func sgemmSplit(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Flo
                         m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
     let threads = Threading.threads
     if threads > 1 && m * n * k >= GEMMTuning.parallelMACs {
+        // A small C over a long reduction (weight gradients: [out, in] summed over every pixel): split K,
+        // each thread's partial product into its own buffer, summed in a fixed order.
+        if m * n <= GEMMTuning.splitKMaxOutput && k >= 64 * threads && m * n * 8 < k * (m + n) {
+            sgemmSplitK(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+            return
+        }
+        if GEMMTuning.backend == .swift && GEMMTuning.sharedPacking {
+            sgemmSwiftParallel(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+            return
+        }
         // Blocks of ≥ 64 rows (each block packs B again, so blocks stay large) or ≥ 64 columns, along the
         // dimension that gives more of them; the count is a multiple of the thread count when possible
         // so that no thread is left with a lone block at the end.
@@ -61,6 +71,35 @@ private func sgemmSplit(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Flo
     sgemmCall(c, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
 }
 
+/// C = alpha · op(A) · op(B) + beta · C with K cut into one range per thread: the first range accumulates
+/// into C (with beta), the others into scratch buffers (beta 0) that are then added to C in range order.
+private func sgemmSplitK(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                         m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
+    let parts = Threading.threads
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (parts - 1) * m * n)
+    defer { scratch.deallocate() }
+    parallelChunks(parts, chunks: parts) { r in
+        for part in r {
+            let k0 = part * k / parts, k1 = (part + 1) * k / parts
+            let ap = transA ? a + k0 * la : a + k0, bpart = transB ? b + k0 : b + k0 * lb
+            if part == 0 {
+                sgemmCall(c, ap, bpart, m: m, n: n, k: k1 - k0, transA: transA, transB: transB, alpha: alpha, beta: beta,
+                          la: la, lb: lb, lc: lc)
+            } else {
+                sgemmCall(scratch + (part - 1) * m * n, ap, bpart, m: m, n: n, k: k1 - k0, transA: transA, transB: transB,
+                          alpha: alpha, beta: 0, la: la, lb: lb, lc: n)
+            }
+        }
+    }
+    for part in 1..<parts {
+        let s = scratch + (part - 1) * m * n
+        for i in 0..<m {
+            let row = c + i * lc, src = s + i * n
+            for j in 0..<n { row[j] += src[j] }
+        }
+    }
+}
+
 /// Single-threaded GEMM on the calling thread (for callers that split the work themselves).
 @inline(__always)
 func sgemmSerial(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
@@ -84,6 +123,12 @@ public enum GEMMBackend: String, Sendable {
 public enum GEMMTuning {
     /// Products with at least this many multiply-adds are split across the kernel pool.
     nonisolated(unsafe) public static var parallelMACs = 1 << 19
+    /// Largest C (m · n floats) whose product is split along K when neither its rows nor its columns
+    /// give every thread a block.
+    nonisolated(unsafe) public static var splitKMaxOutput = 1 << 16
+    /// Swift backend: pack B once for all threads (`sgemmSwiftParallel`) instead of once per row block
+    /// (`ADNN_GEMM_SHARED_PACK=0`, for comparisons).
+    nonisolated(unsafe) public static var sharedPacking: Bool = ProcessInfo.processInfo.environment["ADNN_GEMM_SHARED_PACK"] != "0"
 
     /// The kernel set OpenBLAS chose for this CPU (`openblas_get_corename`, e.g. "Haswell", "Zen", "SkylakeX").
     public static let openBLASCore: String = String(cString: openblas_get_corename())
