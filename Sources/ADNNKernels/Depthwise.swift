@@ -177,6 +177,17 @@ public func depthwiseConv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy
     let N = g.batch, H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
     let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation, pt = g.padTop, pl = g.padLeft
     if N * H * W == 0 { return }
+    // Stride 1: the input gradient is the forward convolution of dy with the kernel turned 180° and the
+    // padding mirrored (k − 1 − p on each side), so it runs the register-blocked forward kernel.
+    if let flipped = depthwiseBackwardInputAsForward(g) {
+        let rotated = UnsafeMutablePointer<Float>.allocate(capacity: kh * kw * C)
+        defer { rotated.deallocate() }
+        for c in 0..<C {
+            for t in 0..<(kh * kw) { rotated[c * kh * kw + t] = w[c * kh * kw + kh * kw - 1 - t] }
+        }
+        depthwiseConv2dForward(dx, dy, rotated, nil, flipped)
+        return
+    }
     let wt = UnsafeMutablePointer<Float>.allocate(capacity: kh * kw * C)
     defer { wt.deallocate() }
     depthwiseTransposeTaps(wt, w, channels: C, taps: kh * kw)
@@ -220,6 +231,21 @@ public func depthwiseConv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy
             }
         }
     }
+}
+
+/// The forward geometry whose output is the input gradient of the stride-1 depthwise convolution `g`
+/// (input dy [N, Ho, Wo, C], kernel turned 180°, padding k − 1 − p per side), when the direct forward
+/// kernel runs it; nil otherwise.
+func depthwiseBackwardInputAsForward(_ g: Conv2DGeometry) -> Conv2DGeometry? {
+    guard DepthwiseTuning.backwardInputDirect, g.stride == 1, g.dilation == 1, depthwiseDirectApplies(g) else { return nil }
+    let kh = g.kernelHeight, kw = g.kernelWidth
+    let pads = (kh - 1 - g.padTop, kh - 1 - g.padBottom, kw - 1 - g.padLeft, kw - 1 - g.padRight)
+    guard pads.0 >= 0, pads.1 >= 0, pads.2 >= 0, pads.3 >= 0 else { return nil }
+    let f = Conv2DGeometry(batch: g.batch, inHeight: g.outHeight, inWidth: g.outWidth, inChannels: g.inChannels,
+                           outChannels: g.inChannels, kernelHeight: kh, kernelWidth: kw, stride: 1, dilation: 1,
+                           padTop: pads.0, padBottom: pads.1, padLeft: pads.2, padRight: pads.3, groups: g.inChannels)
+    guard f.outHeight == g.inHeight, f.outWidth == g.inWidth, depthwiseDirectApplies(f) else { return nil }
+    return f
 }
 
 /// Naive twin of `depthwiseConv2dBackwardInput` (Double accumulation).

@@ -17,6 +17,10 @@ public enum DepthwiseTuning {
         if let s = ProcessInfo.processInfo.environment["ADNN_DW_SMALL_MAX_WIDTH"], let v = Int(s), v >= 0 { return v }
         return 16
     }()
+    /// Stride-1 input gradients run as a forward convolution with the turned kernel on the direct kernel
+    /// (`ADNN_DW_BACKWARD_DIRECT=0` keeps the tap-table gather, for comparisons).
+    nonisolated(unsafe) public static var backwardInputDirect: Bool =
+        ProcessInfo.processInfo.environment["ADNN_DW_BACKWARD_DIRECT"] != "0"
 }
 
 @inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {

@@ -107,6 +107,16 @@ for (P, K, O) in [(49, 2048, 2048), (49, 2048, 4096), (49, 4096, 2048), (392, 20
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
 }
 
+// Depthwise input gradients as training runs them (stride 1: the turned kernel on the forward kernel).
+for (N, H, W, C, k) in [(64, 36, 36, 96, 3), (64, 18, 18, 144, 3), (64, 9, 9, 240, 5), (64, 5, 5, 672, 5)] {
+    let g = Conv2DGeometry(batch: N, inHeight: H, inWidth: W, inChannels: C, outChannels: C, kernelHeight: k, kernelWidth: k,
+                           padTop: k / 2, padBottom: k / 2, padLeft: k / 2, padRight: k / 2, groups: C)
+    let dy = buffer(N * H * W * C), dx = buffer(N * H * W * C), w = buffer(C * k * k)
+    cases.append(Case(name: "depthwise bwd-input \(N)×\(H)×\(W)×\(C) k\(k)", run: {
+        depthwiseConv2dBackwardInput(dx, dy, w, g)
+    }, flops: 2.0 * Double(N * H * W * C * k * k), bytes: 8.0 * Double(N * H * W * C)))
+}
+
 // Depthwise convolutions + BN + activation: (batch, H, W, C, k, stride, activation).
 let depthwise: [(Int, Int, Int, Int, Int, Int, ActivationKind?)] = [
     (32, 56, 56, 32, 3, 1, .silu), (32, 56, 56, 32, 3, 1, nil), (32, 56, 56, 96, 3, 2, .silu), (32, 28, 28, 144, 3, 1, .silu),

@@ -1,7 +1,7 @@
 import XCTest
 @testable import ADNN
 @testable import ADNNTrain
-import ADNNKernels
+@testable import ADNNKernels
 
 final class ConvTests: XCTestCase {
     /// One kernel-vs-naive case.
@@ -46,6 +46,13 @@ final class ConvTests: XCTestCase {
         Case(name: "5x5 s2 tf-same odd", n: 3, h: 13, w: 11, c: 5, o: 7, kh: 5, kw: 5, stride: 2, dilation: 1, groups: 1, pad: same(13, 11, 5, 2), bias: true),
         Case(name: "single pixel out", n: 2, h: 3, w: 3, c: 4, o: 3, kh: 3, kw: 3, stride: 1, dilation: 1, groups: 1, pad: .symmetric(0), bias: true),
         Case(name: "dw 3x3 s2 tf-same wide (4-pixel path)", n: 1, h: 5, w: 19, c: 20, o: 20, kh: 3, kw: 3, stride: 2, dilation: 1, groups: 20, pad: same(5, 19, 3, 2), bias: true),
+        // Stride 1 with channels a multiple of 16: the input gradient runs on the direct forward kernel
+        // (turned kernel, mirrored padding) — wide rows, a small image, a 3×3 image and asymmetric padding.
+        Case(name: "dw 3x3 s1 p1 C32 (direct dX)", n: 2, h: 9, w: 21, c: 32, o: 32, kh: 3, kw: 3, stride: 1, dilation: 1, groups: 32, pad: .symmetric(1), bias: false),
+        Case(name: "dw 5x5 s1 p2 C16 small image (direct dX)", n: 3, h: 6, w: 7, c: 16, o: 16, kh: 5, kw: 5, stride: 1, dilation: 1, groups: 16, pad: .symmetric(2), bias: true),
+        Case(name: "dw 5x5 s1 p2 C48 3x3 image (direct dX)", n: 2, h: 3, w: 3, c: 48, o: 48, kh: 5, kw: 5, stride: 1, dilation: 1, groups: 48, pad: .symmetric(2), bias: false),
+        Case(name: "dw 3x3 s1 asym pad C16 (direct dX)", n: 2, h: 8, w: 10, c: 16, o: 16, kh: 3, kw: 3, stride: 1, dilation: 1, groups: 16,
+             pad: Padding2D(top: 0, bottom: 2, left: 2, right: 0), bias: true),
     ]
 
     func runKernelCase(_ k: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
@@ -92,6 +99,14 @@ final class ConvTests: XCTestCase {
 
     func testKernelsMatchNaive() {
         for (i, k) in Self.cases.enumerated() { runKernelCase(k, seed: UInt64(100 + 10 * i)) }
+    }
+
+    func testStrideOneDepthwiseInputGradientTakesTheDirectKernel() {
+        for k in Self.cases.suffix(4) {
+            XCTAssertNotNil(depthwiseBackwardInputAsForward(k.geometry), k.name)
+        }
+        XCTAssertNil(depthwiseBackwardInputAsForward(Self.cases.first { $0.name == "dw 3x3 s2 tf-same" }!.geometry))
+        XCTAssertNil(depthwiseBackwardInputAsForward(Self.cases.first { $0.name == "dw 3x3 s1 tf-same" }!.geometry)) // C 20
     }
 
     func testKernelPathsAreTheOnesIntended() {
