@@ -264,14 +264,32 @@ private func gemmBlockRows(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<
         let r = Swift.min(tileRows, rows.upperBound - i0)
         let aTile = a + i0 * rowStride + p0 * kStride
         let cRow = c + i0 * lc + j0
-        let wide = gemmTiles[1][r - 1], narrow = gemmTiles[0][r - 1]
         var j = 0
         var panel = bp
-        while j < nc {
-            let pw = (width == 32 && nc - j <= 16) ? 16 : width
-            (pw == 32 ? wide : narrow)(cRow + j, lc, aTile, rowStride, kStride, panel, kc, Swift.min(pw, nc - j), alpha, beta)
-            panel += kc * pw
-            j += pw
+        if r == 12 && width == 32 {
+            // The common full AVX-512 tile called directly (no table lookup per tile).
+            while j < nc {
+                let pw = nc - j <= 16 ? 16 : 32
+                if pw == 32 { gemmTile12w(cRow + j, lc, aTile, rowStride, kStride, panel, kc, Swift.min(32, nc - j), alpha, beta) }
+                else { gemmTile12n(cRow + j, lc, aTile, rowStride, kStride, panel, kc, nc - j, alpha, beta) }
+                panel += kc * pw
+                j += pw
+            }
+        } else if r == 6 && width == 16 {
+            // The full AVX2 tile.
+            while j < nc {
+                gemmTile6n(cRow + j, lc, aTile, rowStride, kStride, panel, kc, Swift.min(16, nc - j), alpha, beta)
+                panel += kc * 16
+                j += 16
+            }
+        } else {
+            let wide = gemmTiles[1][r - 1], narrow = gemmTiles[0][r - 1]
+            while j < nc {
+                let pw = (width == 32 && nc - j <= 16) ? 16 : width
+                (pw == 32 ? wide : narrow)(cRow + j, lc, aTile, rowStride, kStride, panel, kc, Swift.min(pw, nc - j), alpha, beta)
+                panel += kc * pw
+                j += pw
+            }
         }
         i0 += r
     }

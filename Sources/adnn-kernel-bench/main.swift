@@ -115,6 +115,9 @@ for (N, H, W, C, k) in [(64, 36, 36, 96, 3), (64, 18, 18, 144, 3), (64, 9, 9, 24
     cases.append(Case(name: "depthwise bwd-input \(N)×\(H)×\(W)×\(C) k\(k)", run: {
         depthwiseConv2dBackwardInput(dx, dy, w, g)
     }, flops: 2.0 * Double(N * H * W * C * k * k), bytes: 8.0 * Double(N * H * W * C)))
+    cases.append(Case(name: "depthwise bwd-weight \(N)×\(H)×\(W)×\(C) k\(k)", run: {
+        depthwiseConv2dBackwardWeight(w, dy, dx, g)
+    }, flops: 2.0 * Double(N * H * W * C * k * k), bytes: 8.0 * Double(N * H * W * C)))
 }
 
 // Depthwise convolutions + BN + activation: (batch, H, W, C, k, stride, activation).
