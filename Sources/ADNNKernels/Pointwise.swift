@@ -1,4 +1,5 @@
 import Foundation
+import CBLAS
 
 // Direct 1×1 convolution for inference: y = act((x · Wᵀ)·scale + shift) over channels-last pixels, on
 // weights packed once into column panels (ONNX Runtime's MLAS packs its GEMM operand at session
@@ -48,6 +49,14 @@ public enum PointwiseTuning {
     nonisolated(unsafe) public static var tileRows: Int = {
         if let s = ProcessInfo.processInfo.environment["ADNN_POINTWISE_ROWS"], let v = Int(s), [4, 6, 8, 12].contains(v) { return v }
         return cpuHasAVX512 ? 12 : 6
+    }()
+    /// Smallest K (input channels) whose items prefetch their next panel into L2 while they compute
+    /// (`ADNN_PREFETCH_MIN_K`; 0 = every panel, a huge value = off, for comparisons).
+    nonisolated(unsafe) public static var prefetchMinK: Int = {
+        if let s = ProcessInfo.processInfo.environment["ADNN_PREFETCH_MIN_K"], let v = Int(s), v >= 0 { return v }
+        // The transformer's linear layers (K ≥ 2048), whose weights stream from memory at batch 1; smaller
+        // panels usually sit in L2/L3, where the extra instructions cost more than they save.
+        return 2048
     }()
     /// Pixels per work item (rounded down to a multiple of `tileRows`).
     nonisolated(unsafe) public static var pixelBlock = 64
@@ -127,7 +136,8 @@ public func unpackPointwiseWeights(_ w: UnsafeMutablePointer<Float>, _ packed: U
 @inline(__always)
 private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
                            scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                           rows: Int, r0: Int, validRows: Int, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool) {
+                           rows: Int, r0: Int, validRows: Int, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool,
+                           prefetch: UnsafePointer<Float>? = nil, prefetchLines: Int = 0) {
     let width = wide ? 32 : 16
     // Row pointers clamped to the run-time `validRows` (always `rows`): written as x0 + i·K, the compiler
     // folds them into scaled-index addressing, hoists broadcasts and spills accumulators (576 px 1152→192
@@ -164,6 +174,8 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
         if rows > 9 { let s = SIMD16<Float>(repeating: x9[k]); a9.addProduct(s, w0); if wide { b9.addProduct(s, w1) } }
         if rows > 10 { let s = SIMD16<Float>(repeating: x10[k]); a10.addProduct(s, w0); if wide { b10.addProduct(s, w1) } }
         if rows > 11 { let s = SIMD16<Float>(repeating: x11[k]); a11.addProduct(s, w0); if wide { b11.addProduct(s, w1) } }
+        // One cache line of the next panel every second step (see `pointwiseRows`).
+        if let prefetch, k & 1 == 0, k >> 1 < prefetchLines { adnn_prefetch_l2(prefetch + (k >> 1) * 16) }
         wp += width
     }
     // Epilogue in registers: scale, shift and a piecewise-linear activation on each accumulator, then one
@@ -280,6 +292,13 @@ func activateRows(_ p: UnsafeMutablePointer<Float>, stride: Int, rows: Int, colu
 private typealias PointwiseTileFunction = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?,
                                              UnsafePointer<Float>?, ActivationKind?, Int, Int, Int, Int, Int, Int) -> Void
 /// The tile of `rows` (1…12) × (narrow, wide), at index `(rows − 1) · 2 + wide`.
+@inline(never) private func pointwiseTile12wPrefetching(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafePointer<Float>, _ lines: Int) {
+    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: 12, column: o0, validColumns: cols, K: K, O: O, wide: true, prefetch: pf, prefetchLines: lines)
+}
+@inline(never) private func pointwiseTile6nPrefetching(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafePointer<Float>, _ lines: Int) {
+    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: 6, column: o0, validColumns: cols, K: K, O: O, wide: false, prefetch: pf, prefetchLines: lines)
+}
+
 nonisolated(unsafe) private let pointwiseTileTable: [PointwiseTileFunction] = [
     pointwiseTile1n, pointwiseTile1w, pointwiseTile2n, pointwiseTile2w, pointwiseTile3n, pointwiseTile3w,
     pointwiseTile4n, pointwiseTile4w, pointwiseTile5n, pointwiseTile5w, pointwiseTile6n, pointwiseTile6w,
@@ -364,11 +383,32 @@ nonisolated(unsafe) private let pointwiseTileTable: [PointwiseTileFunction] = [
 @inline(__always)
 func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
                            scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                           rows: Range<Int>, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool) {
+                           rows: Range<Int>, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool,
+                           nextPanel: UnsafePointer<Float>? = nil, nextPanelFloats: Int = 0) {
     let main = PointwiseTuning.tileRows
     var r0 = rows.lowerBound
+    // Large panels (linear layers: K × 32 floats, 256 KiB at K = 2048) come from memory once per item; the
+    // full tiles prefetch the next item's panel into L2, a share each, one line every second K step, so that
+    // its memory traffic overlaps this panel's arithmetic instead of stalling the next item's first tile.
+    let fullTiles = rows.count / main
+    let prefetching = nextPanel != nil && fullTiles > 0 && ((main == 12 && wide) || (main == 6 && !wide))
+    let lines = (nextPanelFloats + 15) / 16
+    let share = prefetching ? (lines + fullTiles - 1) / fullTiles : 0
+    var tileIndex = 0
     while r0 < rows.upperBound {
         let n = rows.upperBound - r0
+        if prefetching && n >= main, let nextPanel {
+            let first = tileIndex * share
+            let count = Swift.max(0, Swift.min(share, lines - first))
+            if main == 12 {
+                pointwiseTile12wPrefetching(y, x, panel, scale, shift, activation, r0, o0, validColumns, K, O, nextPanel + first * 16, count)
+            } else {
+                pointwiseTile6nPrefetching(y, x, panel, scale, shift, activation, r0, o0, validColumns, K, O, nextPanel + first * 16, count)
+            }
+            tileIndex += 1
+            r0 += main
+            continue
+        }
         // A full tile, or one of exactly the rows left (9 pixels at batch 1 computed 12 rows before: a
         // quarter of the 3×3-stage FMAs went to clamped rows).
         let t = Swift.min(n, main)
@@ -427,8 +467,12 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
                 pointwiseRows(y + start * O, scaled, packed + p * K * width, scale: scale, shift: shift, activation: activation,
                               rows: 0..<(end - start), column: o0, validColumns: validColumns, K: K, O: O, wide: wide)
             } else {
+                // The next item of this thread's range is usually the next panel of the same pixel block.
+                let prefetchNext = K >= PointwiseTuning.prefetchMinK && item + 1 < r.upperBound && p + 1 < panels
+                let nextWidth = narrowLast && p + 1 == panels - 1 ? 16 : width
                 pointwiseRows(y, x, packed + p * K * width, scale: scale, shift: shift, activation: activation,
-                              rows: start..<end, column: o0, validColumns: validColumns, K: K, O: O, wide: wide)
+                              rows: start..<end, column: o0, validColumns: validColumns, K: K, O: O, wide: wide,
+                              nextPanel: prefetchNext ? packed + (p + 1) * K * width : nil, nextPanelFloats: K * nextWidth)
             }
             // The block's outputs are still in L1: the skip connection is added there, not in a pass of its own.
             if let residual {

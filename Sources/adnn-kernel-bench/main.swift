@@ -107,6 +107,23 @@ for (P, K, O) in [(49, 2048, 2048), (49, 2048, 4096), (49, 4096, 2048), (392, 20
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
 }
 
+// The paper model's linear layers as a batch-1 forward meets them: weights streamed from memory (a
+// different copy of W each call, 24 copies ≈ 400 MB, more than the last-level cache).
+do {
+    let (P, K, O, copies) = (49, 2048, 2048, 24)
+    let width = PointwiseTuning.panelWidth
+    let count = packedPointwiseCount(outChannels: O, inChannels: K, width: width)
+    let x = buffer(P * K), y = buffer(P * O), bias = buffer(O), w = buffer(O * K)
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: count * copies)
+    for i in 0..<copies { packPointwiseWeights(packed + i * count, w, outChannels: O, inChannels: K, width: width) }
+    nonisolated(unsafe) var next = 0
+    cases.append(Case(name: "linear packed cold \(P)×\(K)→\(O)", run: {
+        pointwiseConvScaleShiftActivation(y, x, packed + next * count, scale: nil, shift: bias, activation: nil,
+                                          pixels: P, inChannels: K, outChannels: O, width: width)
+        next = (next + 1) % copies
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
+}
+
 // Depthwise input gradients as training runs them (stride 1: the turned kernel on the forward kernel).
 for (N, H, W, C, k) in [(64, 36, 36, 96, 3), (64, 18, 18, 144, 3), (64, 9, 9, 240, 5), (64, 5, 5, 672, 5)] {
     let g = Conv2DGeometry(batch: N, inHeight: H, inWidth: W, inChannels: C, outChannels: C, kernelHeight: k, kernelWidth: k,

@@ -34,6 +34,39 @@ final class PointwiseTests: XCTestCase {
         }
     }
 
+    /// Prefetching the next panel (on for every K here) leaves the outputs bit for bit those of the kernel
+    /// without it, for full and tail tiles, narrow last panels, several threads and both tile geometries.
+    func testPrefetchingNextPanelChangesNothing() {
+        let saved = (PointwiseTuning.prefetchMinK, PointwiseTuning.tileRows, Threading.threads)
+        defer { (PointwiseTuning.prefetchMinK, PointwiseTuning.tileRows, Threading.threads) = saved }
+        let shapes: [(p: Int, k: Int, o: Int)] = [(49, 300, 80), (25, 64, 40), (130, 33, 96), (12, 16, 16), (6, 100, 48)]
+        for (width, rows) in [(32, 12), (16, 6)] {
+            PointwiseTuning.tileRows = rows
+            for threads in [1, 3] {
+                Threading.threads = threads
+                for (i, sh) in shapes.enumerated() {
+                    let x = randn([sh.p, sh.k], seed: UInt64(700 + i)), w = randn([sh.o, sh.k], seed: UInt64(800 + i), scale: 0.2)
+                    let t = randn([sh.o], seed: 9)
+                    let packed = Tensor.empty([packedPointwiseCount(outChannels: sh.o, inChannels: sh.k, width: width)])
+                    packPointwiseWeights(packed.ptr, w.ptr, outChannels: sh.o, inChannels: sh.k, width: width)
+                    var outs: [Tensor] = []
+                    for minK in [Int.max, 0] {
+                        PointwiseTuning.prefetchMinK = minK
+                        let y = Tensor.empty([sh.p, sh.o])
+                        pointwiseConvScaleShiftActivation(y.ptr, x.ptr, packed.ptr, scale: nil, shift: t.ptr, activation: .relu6,
+                                                          pixels: sh.p, inChannels: sh.k, outChannels: sh.o, width: width)
+                        outs.append(y)
+                    }
+                    assertClose(outs[1], outs[0], atol: 0, rtol: 0, "prefetch width \(width) threads \(threads) \(sh)")
+                    let slow = Tensor.empty([sh.p, sh.o])
+                    pointwiseConvNaive(slow.ptr, x.ptr, w.ptr, scale: nil, shift: t.ptr, activation: .relu6,
+                                       pixels: sh.p, inChannels: sh.k, outChannels: sh.o)
+                    assertClose(outs[1], slow, atol: 1e-4, rtol: 1e-4, "prefetch vs naive \(sh)")
+                }
+            }
+        }
+    }
+
     /// A residual added by the packed kernels (the skip connection fused into a block's projection) gives
     /// bit for bit the kernel's output plus the residual, 1×1 and im2col, panel tails and pixel tails; an
     /// input scale (a squeeze-and-excitation gate) bit for bit the kernel on the scaled input; and the model
