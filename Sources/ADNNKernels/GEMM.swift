@@ -123,8 +123,8 @@ public enum GEMMBackend: String, Sendable {
 public enum GEMMTuning {
     /// Products with at least this many multiply-adds are split across the kernel pool.
     nonisolated(unsafe) public static var parallelMACs = 1 << 19
-    /// Largest C (m · n floats) whose product is split along K when neither its rows nor its columns
-    /// give every thread a block.
+    /// Largest C (m · n floats) whose product is split along K, one range per thread, when the reduction is
+    /// long against C (k · (m + n) > 8 · m · n: weight gradients summed over every pixel of a batch).
     nonisolated(unsafe) public static var splitKMaxOutput = 1 << 16
     /// Swift backend: pack B once for all threads (`sgemmSwiftParallel`) instead of once per row block
     /// (`ADNN_GEMM_SHARED_PACK=0`, for comparisons).

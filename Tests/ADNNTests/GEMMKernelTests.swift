@@ -76,7 +76,7 @@ final class GEMMKernelTests: XCTestCase {
         }
     }
 
-    /// The threaded wrapper with the Swift backend against the naive twin (row, column and batched splits).
+    /// The threaded wrapper against the naive twin: row, column, K and batched splits.
     func testWrapperWithSwiftBackendMatchesNaive() {
         let saved = GEMMTuning.backend, savedThreads = Threading.threads
         defer { GEMMTuning.backend = saved; Threading.threads = savedThreads }
@@ -89,6 +89,19 @@ final class GEMMKernelTests: XCTestCase {
             sgemmNaive(slow.ptr, a.ptr, b.ptr, m: m, n: n, k: k, transA: ta, transB: tb)
             assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, "\(m)×\(n)×\(k)")
         }
+        // Small C over a long reduction: split along K (both backends), with alpha and beta.
+        for backend in [GEMMBackend.swift, .openBLAS] {
+            GEMMTuning.backend = backend
+            for (m, n, k, ta, tb) in [(16, 24, 5000, true, false), (7, 33, 3001, false, true), (40, 9, 2500, true, true)] {
+                let a = randn([m * k], seed: 15), b = randn([k * n], seed: 16), c0 = randn([m * n], seed: 17)
+                let fast = Tensor.empty([m, n]), slow = Tensor.empty([m, n])
+                fast.assign(c0); slow.assign(c0)
+                sgemm(fast.ptr, a.ptr, b.ptr, m: m, n: n, k: k, transA: ta, transB: tb, alpha: 0.5, beta: 1.5)
+                sgemmNaive(slow.ptr, a.ptr, b.ptr, m: m, n: n, k: k, transA: ta, transB: tb, alpha: 0.5, beta: 1.5)
+                assertClose(fast, slow, atol: 1e-3, rtol: 1e-4, "split K \(backend) \(m)×\(n)×\(k)")
+            }
+        }
+        GEMMTuning.backend = .swift
         let batch = 5, m = 9, n = 20, k = 14
         let a = randn([batch * m * k], seed: 13), b = randn([batch * k * n], seed: 14)
         let fast = Tensor.empty([batch * m * n]), slow = Tensor.empty([batch * m * n])
