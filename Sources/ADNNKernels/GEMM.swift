@@ -162,20 +162,22 @@ private func sgemmCall(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Floa
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(la), b, Int32(lb), beta, c, Int32(lc))
 }
 
-/// Naive twin of `sgemm` (packed strides), Double accumulation; for tests.
+/// Naive twin of `sgemm`, Double accumulation; for tests. Leading dimensions default to the packed strides;
+/// C is not read when beta is 0.
 public func sgemmNaive(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                        m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false,
-                       alpha: Float = 1, beta: Float = 0) {
+                       alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
+    let la = lda ?? (transA ? m : k), lb = ldb ?? (transB ? k : n), lc = ldc ?? n
     for i in 0..<m {
         for j in 0..<n {
             var s = 0.0
             for p in 0..<k {
-                let av = transA ? a[p * m + i] : a[i * k + p]
-                let bv = transB ? b[j * k + p] : b[p * n + j]
+                let av = transA ? a[p * la + i] : a[i * la + p]
+                let bv = transB ? b[j * lb + p] : b[p * lb + j]
                 s += Double(av) * Double(bv)
             }
-            let prev = beta == 0 ? 0 : Double(beta) * Double(c[i * n + j])
-            c[i * n + j] = Float(Double(alpha) * s + prev)
+            let prev = beta == 0 ? 0 : Double(beta) * Double(c[i * lc + j])
+            c[i * lc + j] = Float(Double(alpha) * s + prev)
         }
     }
 }

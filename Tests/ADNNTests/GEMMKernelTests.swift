@@ -2,26 +2,9 @@ import XCTest
 @testable import ADNN
 import ADNNKernels
 
-/// The Swift GEMM (`sgemmSwift`, the fallback for CPUs OpenBLAS does not know) against a Double-accumulating
-/// reference with general leading dimensions, on shapes that cross every tile, panel and block boundary.
+/// The Swift GEMM (`sgemmSwift`, the fallback for CPUs OpenBLAS does not know) against its naive twin
+/// (Double accumulation) with general leading dimensions, on shapes that cross every tile, panel and block boundary.
 final class GEMMKernelTests: XCTestCase {
-    /// Reference: C = alpha · op(A) · op(B) + beta · C with leading dimensions (C not read when beta is 0).
-    private func reference(_ c: inout [Float], _ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool,
-                           alpha: Float, beta: Float, la: Int, lb: Int, lc: Int) {
-        for i in 0..<m {
-            for j in 0..<n {
-                var s = 0.0
-                for p in 0..<k {
-                    let av = transA ? a[p * la + i] : a[i * la + p]
-                    let bv = transB ? b[j * lb + p] : b[p * lb + j]
-                    s += Double(av) * Double(bv)
-                }
-                let prev = beta == 0 ? 0 : Double(beta) * Double(c[i * lc + j])
-                c[i * lc + j] = Float(Double(alpha) * s + prev)
-            }
-        }
-    }
-
     private func check(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, pad: Int,
                        file: StaticString = #filePath, line: UInt = #line) {
         let la = (transA ? m : k) + pad, lb = (transB ? k : n) + pad, lc = n + pad
@@ -32,7 +15,10 @@ final class GEMMKernelTests: XCTestCase {
         // hold a sentinel that must survive.
         var c = (0..<(m * lc)).map { i -> Float in i % lc >= n ? 12345 : (beta == 0 ? .nan : rng.nextUniform() * 2 - 1) }
         var expected = c
-        reference(&expected, a, b, m: m, n: n, k: k, transA: transA, transB: transB, alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in expected.withUnsafeMutableBufferPointer { ep in
+            sgemmNaive(ep.baseAddress!, ap.baseAddress!, bp.baseAddress!, m: m, n: n, k: k, transA: transA, transB: transB,
+                       alpha: alpha, beta: beta, lda: la, ldb: lb, ldc: lc)
+        } } }
         a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
             sgemmSwift(cp.baseAddress!, ap.baseAddress!, bp.baseAddress!, m: m, n: n, k: k, transA: transA, transB: transB,
                        alpha: alpha, beta: beta, la: la, lb: lb, lc: lc)
