@@ -304,7 +304,7 @@ private func packedBlockCount(kc: Int, nc: Int, width: Int) -> Int {
 
 /// Single-threaded C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major with leading dimensions
 /// `la`, `lb`, `lc` of the stored matrices (A is [m, k] or, transposed, [k, m]; B is [k, n] or [n, k]).
-/// C is not read when beta is 0. `k` must be positive.
+/// C is not read when beta is 0; nothing is written when m, n or k is 0 (`sgemm` handles k = 0 itself).
 // c: [m, lc], a: [m, la] or [k, la], b: [k, lb] or [n, lb]
 public func sgemmSwift(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                        m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float,

@@ -289,9 +289,7 @@ func activateRows(_ p: UnsafeMutablePointer<Float>, stride: Int, rows: Int, colu
     }
 }
 
-private typealias PointwiseTileFunction = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?,
-                                             UnsafePointer<Float>?, ActivationKind?, Int, Int, Int, Int, Int, Int) -> Void
-/// The tile of `rows` (1…12) × (narrow, wide), at index `(rows − 1) · 2 + wide`.
+/// The full tiles (12 × 32 on AVX-512, 6 × 16 on AVX2) with the next panel's prefetch (`pointwiseRows`).
 @inline(never) private func pointwiseTile12wPrefetching(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafePointer<Float>, _ lines: Int) {
     pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: 12, column: o0, validColumns: cols, K: K, O: O, wide: true, prefetch: pf, prefetchLines: lines)
 }
@@ -299,6 +297,9 @@ private typealias PointwiseTileFunction = (UnsafeMutablePointer<Float>, UnsafePo
     pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: 6, column: o0, validColumns: cols, K: K, O: O, wide: false, prefetch: pf, prefetchLines: lines)
 }
 
+private typealias PointwiseTileFunction = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?,
+                                             UnsafePointer<Float>?, ActivationKind?, Int, Int, Int, Int, Int, Int) -> Void
+/// The tile of `rows` (1…12) × (narrow, wide), at index `(rows − 1) · 2 + wide`.
 nonisolated(unsafe) private let pointwiseTileTable: [PointwiseTileFunction] = [
     pointwiseTile1n, pointwiseTile1w, pointwiseTile2n, pointwiseTile2w, pointwiseTile3n, pointwiseTile3w,
     pointwiseTile4n, pointwiseTile4w, pointwiseTile5n, pointwiseTile5w, pointwiseTile6n, pointwiseTile6w,
