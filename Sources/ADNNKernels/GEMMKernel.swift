@@ -216,6 +216,20 @@ private let gemmTiles: [[GEMMTileFunction]] = [
      gemmTile7w, gemmTile8w, gemmTile9w, gemmTile10w, gemmTile11w, gemmTile12w],
 ]
 
+/// Width of the panel that starts `remaining` columns before the end of a packed block: `width`, except 16
+/// for a last panel of 1…16 columns at width 32.
+@inline(__always)
+private func gemmPanelWidth(remaining: Int, width: Int) -> Int { width == 32 && remaining <= 16 ? 16 : width }
+
+/// The blocking in effect (`GEMMKernelTuning`), clamped to what the kernel supports: panel width 16 or 32,
+/// 1…12 tile rows, a positive K block, a column block that is a multiple of the panel width.
+@inline(__always)
+private func gemmBlocking() -> (width: Int, tileRows: Int, kBlock: Int, columnBlock: Int) {
+    let width = GEMMKernelTuning.panelWidth == 16 ? 16 : 32
+    return (width, Swift.max(1, Swift.min(12, GEMMKernelTuning.tileRows)), Swift.max(1, GEMMKernelTuning.kBlock),
+            Swift.max(width, GEMMKernelTuning.columnBlock / width * width))
+}
+
 /// Packs op(B)[p0 ..< p0 + kc, j0 ..< j0 + nc] into panels of `width` columns (the last one 16 wide when
 /// `width` is 32 and nc mod 32 is 1…16), each [kc, panel width] row-major, columns past nc zero.
 // bp: panels, b: [k, n] (ldb lb) or, transposed, [n, k]
@@ -224,7 +238,7 @@ private func packGEMMPanels(_ bp: UnsafeMutablePointer<Float>, _ b: UnsafePointe
     var dst = bp
     var j = 0
     while j < nc {
-        let pw = (width == 32 && nc - j <= 16) ? 16 : width
+        let pw = gemmPanelWidth(remaining: nc - j, width: width)
         let valid = Swift.min(pw, nc - j)
         if !transB {
             var src = b + p0 * lb + j0 + j
@@ -269,7 +283,7 @@ private func gemmBlockRows(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<
         if r == 12 && width == 32 {
             // The common full AVX-512 tile called directly (no table lookup per tile).
             while j < nc {
-                let pw = nc - j <= 16 ? 16 : 32
+                let pw = gemmPanelWidth(remaining: nc - j, width: 32)
                 if pw == 32 { gemmTile12w(cRow + j, lc, aTile, rowStride, kStride, panel, kc, Swift.min(32, nc - j), alpha, beta) }
                 else { gemmTile12n(cRow + j, lc, aTile, rowStride, kStride, panel, kc, nc - j, alpha, beta) }
                 panel += kc * pw
@@ -285,7 +299,7 @@ private func gemmBlockRows(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<
         } else {
             let wide = gemmTiles[1][r - 1], narrow = gemmTiles[0][r - 1]
             while j < nc {
-                let pw = (width == 32 && nc - j <= 16) ? 16 : width
+                let pw = gemmPanelWidth(remaining: nc - j, width: width)
                 (pw == 32 ? wide : narrow)(cRow + j, lc, aTile, rowStride, kStride, panel, kc, Swift.min(pw, nc - j), alpha, beta)
                 panel += kc * pw
                 j += pw
@@ -299,7 +313,7 @@ private func gemmBlockRows(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<
 @inline(__always)
 private func packedBlockCount(kc: Int, nc: Int, width: Int) -> Int {
     let full = nc / width, rest = nc % width
-    return kc * (full * width + (rest == 0 ? 0 : (width == 32 && rest <= 16 ? 16 : width)))
+    return kc * (full * width + (rest == 0 ? 0 : gemmPanelWidth(remaining: rest, width: width)))
 }
 
 /// Single-threaded C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, row-major with leading dimensions
@@ -310,9 +324,7 @@ public func sgemmSwift(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Floa
                        m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float,
                        la: Int, lb: Int, lc: Int) {
     if m <= 0 || n <= 0 || k <= 0 { return }
-    let width = GEMMKernelTuning.panelWidth == 16 ? 16 : 32, tileRows = Swift.max(1, Swift.min(12, GEMMKernelTuning.tileRows))
-    let kBlock = Swift.max(1, GEMMKernelTuning.kBlock)
-    let columnBlock = Swift.max(width, GEMMKernelTuning.columnBlock / width * width)
+    let (width, tileRows, kBlock, columnBlock) = gemmBlocking()
     let ncMax = Swift.min(columnBlock, n)
     let kcMax = Swift.min(kBlock, k)
     let bp = UnsafeMutablePointer<Float>.allocate(capacity: packedBlockCount(kc: kcMax, nc: ncMax, width: width))
@@ -343,9 +355,7 @@ public func sgemmSwiftParallel(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePoin
                                la: Int, lb: Int, lc: Int) {
     if m <= 0 || n <= 0 || k <= 0 { return }
     let threads = Threading.threads
-    let width = GEMMKernelTuning.panelWidth == 16 ? 16 : 32, tileRows = Swift.max(1, Swift.min(12, GEMMKernelTuning.tileRows))
-    let kBlock = Swift.max(1, GEMMKernelTuning.kBlock)
-    let columnBlock = Swift.max(width, GEMMKernelTuning.columnBlock / width * width)
+    let (width, tileRows, kBlock, columnBlock) = gemmBlocking()
     let kBlocks = (k + kBlock - 1) / kBlock, columnBlocks = (n + columnBlock - 1) / columnBlock
     // Offsets of the packed pieces: piece (kb, jb) at offsets[kb * columnBlocks + jb].
     var offsets = [Int](repeating: 0, count: kBlocks * columnBlocks + 1)
