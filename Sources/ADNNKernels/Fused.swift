@@ -113,56 +113,77 @@ func activationDerivativeNaive(_ kind: ActivationKind?, _ v: Double) -> Double {
     }
 }
 
-/// gz = g · act'(x·scale + shift) over rows (serial).
+/// act'(z) = 1 everywhere (no activation): multiplying by it changes nothing.
+private struct IdentityDerivative: LaneFunction {
+    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { SIMD16(repeating: 1) }
+    @inline(__always) func callAsFunction(_ v: Float) -> Float { 1 }
+}
+
+/// The column sums of the batch-norm + activation backward pass, with gz = g · act'(x·scale + shift) (the
+/// gradient at the batch-norm output) computed in registers and never stored.
 @inline(__always)
-private func activationGradRows(_ gz: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-                                scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: ActivationKind?,
-                                rows: Range<Int>, channels c: Int) {
-    @inline(__always) func each<F: LaneFunction>(_ f: F) {
-        for row in rows {
-            let gr = g + row * c, xr = x + row * c, o = gz + row * c
-            var k = 0
-            while k + 16 <= c {
-                let z = load16(xr + k) * load16(scale + k) + load16(shift + k)
-                store16(o + k, load16(gr + k) * f(z))
-                k += 16
-            }
-            while k < c { o[k] = gr[k] * f(xr[k] * scale[k] + shift[k]); k += 1 }
+private func activationColumnSums<F: LaneFunction>(_ f: F, _ sumG: UnsafeMutablePointer<Double>, _ sumGX: UnsafeMutablePointer<Double>,
+                                                   _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                                   scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                                   mean: UnsafePointer<Float>, rows: Int, channels c: Int) {
+    columnReduce2(rows: rows, channels: c, sumG, sumGX) { row, a, b in
+        let gr = g + row * c, xr = x + row * c
+        var k = 0
+        while k + 16 <= c {
+            let xv = load16(xr + k)
+            let gz = load16(gr + k) * f(xv * load16(scale + k) + load16(shift + k))
+            store16(a + k, load16(a + k) + gz)
+            store16(b + k, load16(b + k) + gz * (xv - load16(mean + k)))
+            k += 16
         }
-    }
-    guard let kind = activation else {
-        for row in rows { (gz + row * c).update(from: g + row * c, count: c) }
-        return
-    }
-    switch kind {
-    case .relu: each(ReLUDerivative())
-    case .relu6: each(ReLU6Derivative())
-    case .leakyRelu(let s): each(LeakyReLUDerivative(slope: s))
-    case .silu: each(SiLUDerivative())
-    case .sigmoid: each(SigmoidDerivative())
-    case .gelu: each(GELUDerivative())
-    case .tanh: each(TanhDerivative())
+        while k < c {
+            let gz = gr[k] * f(xr[k] * scale[k] + shift[k])
+            a[k] += gz; b[k] += gz * (xr[k] - mean[k])
+            k += 1
+        }
     }
 }
 
-/// First backward pass of batch norm + activation: gz = g · act'(x·scale + shift) (the gradient at the
-/// batch-norm output), and the column sums `sumG[c] = Σ gz`, `sumGXhat[c] = Σ gz·(x − mean)·invstd`
-/// (these are dbias and dweight). `gz` may then be turned into dx in place by `batchNormBackwardInput`.
-// gz, g, x: [rows, C]; sumG, sumGXhat, scale, shift, mean, invstd: [C]
-public func batchNormActivationBackwardReduce(_ gz: UnsafeMutablePointer<Float>, _ sumG: UnsafeMutablePointer<Float>,
-                                              _ sumGXhat: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                                              _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+/// First backward pass of batch norm + activation: the column sums `sumG[c] = Σ gz` and
+/// `sumGXhat[c] = Σ gz·(x − mean)·invstd` (dbias and dweight), where gz = g · act'(x·scale + shift) is the
+/// gradient at the batch-norm output. gz is recomputed by `batchNormActivationBackwardInput` rather than
+/// stored: two reads here and two reads + one write there (5 passes over [rows, C] instead of 6).
+// g, x: [rows, C]; sumG, sumGXhat, scale, shift, mean, invstd: [C]
+public func batchNormActivationBackwardReduce(_ sumG: UnsafeMutablePointer<Float>, _ sumGXhat: UnsafeMutablePointer<Float>,
+                                              _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                              scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                               mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                               activation: ActivationKind?, rows: Int, channels: Int) {
-    batchNormColumnSums(sumG, sumGXhat, UnsafePointer(gz), x, mean: mean, invstd: invstd, rows: rows, channels: channels) { row in
-        activationGradRows(gz, g, x, scale: scale, shift: shift, activation: activation, rows: row..<(row + 1), channels: channels)
+    let c = channels
+    if c == 0 { return }
+    if rows == 0 {
+        sumG.update(repeating: 0, count: c); sumGXhat.update(repeating: 0, count: c); return
+    }
+    let s1 = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c), s2 = s1 + c
+    defer { s1.deallocate() }
+    @inline(__always) func sums<F: LaneFunction>(_ f: F) {
+        activationColumnSums(f, s1, s2, g, x, scale: scale, shift: shift, mean: mean, rows: rows, channels: c)
+    }
+    switch activation {
+    case nil: sums(IdentityDerivative())
+    case .relu: sums(ReLUDerivative())
+    case .relu6: sums(ReLU6Derivative())
+    case .leakyRelu(let s): sums(LeakyReLUDerivative(slope: s))
+    case .silu: sums(SiLUDerivative())
+    case .sigmoid: sums(SigmoidDerivative())
+    case .gelu: sums(GELUDerivative())
+    case .tanh: sums(TanhDerivative())
+    }
+    for k in 0..<c {
+        sumG[k] = Float(s1[k])
+        sumGXhat[k] = Float(s2[k] * Double(invstd[k]))
     }
 }
 
 /// Naive twin of `batchNormActivationBackwardReduce` (Double).
-public func batchNormActivationBackwardReduceNaive(_ gz: UnsafeMutablePointer<Float>, _ sumG: UnsafeMutablePointer<Float>,
-                                                   _ sumGXhat: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                                                   _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+public func batchNormActivationBackwardReduceNaive(_ sumG: UnsafeMutablePointer<Float>, _ sumGXhat: UnsafeMutablePointer<Float>,
+                                                   _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                                   scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                                    mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                                    activation: ActivationKind?, rows: Int, channels: Int) {
     for k in 0..<channels {
@@ -171,11 +192,99 @@ public func batchNormActivationBackwardReduceNaive(_ gz: UnsafeMutablePointer<Fl
             let i = r * channels + k
             let z = Double(x[i]) * Double(scale[k]) + Double(shift[k])
             let gv = Double(g[i]) * activationDerivativeNaive(activation, z)
-            gz[i] = Float(gv)
             a += gv
             b += gv * (Double(x[i]) - Double(mean[k])) * Double(invstd[k])
         }
         sumG[k] = Float(a); sumGXhat[k] = Float(b)
+    }
+}
+
+/// Second backward pass of batch norm + activation: the input gradient from g and x, with
+/// gz = g · act'(x·scale + shift) recomputed. With the batch's statistics (`sumG`/`sumGXhat` from
+/// `batchNormActivationBackwardReduce`): `dx = (w/σ) · (gz − sumG/n − x̂ · sumGXhat/n)`, n = rows; with
+/// running statistics (both nil, eval mode: constants) `dx = gz · w/σ`. w = 1 when `weight` is nil.
+/// `dx` may alias `g`.
+// dx, g, x: [rows, C]; scale, shift, mean, invstd, weight, sumG, sumGXhat: [C]
+public func batchNormActivationBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                             scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                             mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, weight: UnsafePointer<Float>?,
+                                             sumG: UnsafePointer<Float>?, sumGXhat: UnsafePointer<Float>?,
+                                             activation: ActivationKind?, rows: Int, channels: Int) {
+    let c = channels
+    if c == 0 || rows == 0 { return }
+    // dx = A·gz + B·(x − μ) + D per channel (B = D = 0 with running statistics).
+    let coef = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
+    defer { coef.deallocate() }
+    let ca = coef, cb = coef + c, cd = coef + 2 * c
+    let n = Double(rows)
+    for k in 0..<c {
+        let r = Double(invstd[k]), a = Double(weight?[k] ?? 1) * r
+        ca[k] = Float(a)
+        cb[k] = sumGXhat.map { Float(-a * r * Double($0[k]) / n) } ?? 0
+        cd[k] = sumG.map { Float(-a * Double($0[k]) / n) } ?? 0
+    }
+    let batchStatistics = sumG != nil
+    @inline(__always) func rowsOf<F: LaneFunction>(_ f: F, _ rr: Range<Int>) {
+        for row in rr {
+            let gr = g + row * c, xr = x + row * c, o = dx + row * c
+            var k = 0
+            if batchStatistics {
+                while k + 16 <= c {
+                    let xv = load16(xr + k)
+                    let gz = load16(gr + k) * f(xv * load16(scale + k) + load16(shift + k))
+                    store16(o + k, load16(ca + k) * gz + load16(cb + k) * (xv - load16(mean + k)) + load16(cd + k))
+                    k += 16
+                }
+                while k < c {
+                    let gz = gr[k] * f(xr[k] * scale[k] + shift[k])
+                    o[k] = ca[k] * gz + cb[k] * (xr[k] - mean[k]) + cd[k]
+                    k += 1
+                }
+            } else {
+                while k + 16 <= c {
+                    let gz = load16(gr + k) * f(load16(xr + k) * load16(scale + k) + load16(shift + k))
+                    store16(o + k, gz * load16(ca + k))
+                    k += 16
+                }
+                while k < c { o[k] = gr[k] * f(xr[k] * scale[k] + shift[k]) * ca[k]; k += 1 }
+            }
+        }
+    }
+    @inline(__always) func run<F: LaneFunction>(_ f: F) {
+        parallelFor(rows, grain: Swift.max(1, 16384 / c)) { rr in rowsOf(f, rr) }
+    }
+    switch activation {
+    case nil: run(IdentityDerivative())
+    case .relu: run(ReLUDerivative())
+    case .relu6: run(ReLU6Derivative())
+    case .leakyRelu(let s): run(LeakyReLUDerivative(slope: s))
+    case .silu: run(SiLUDerivative())
+    case .sigmoid: run(SigmoidDerivative())
+    case .gelu: run(GELUDerivative())
+    case .tanh: run(TanhDerivative())
+    }
+}
+
+/// Naive twin of `batchNormActivationBackwardInput` (Double).
+public func batchNormActivationBackwardInputNaive(_ dx: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                                  scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                                  mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, weight: UnsafePointer<Float>?,
+                                                  sumG: UnsafePointer<Float>?, sumGXhat: UnsafePointer<Float>?,
+                                                  activation: ActivationKind?, rows: Int, channels: Int) {
+    let n = Double(rows)
+    for r in 0..<rows {
+        for k in 0..<channels {
+            let i = r * channels + k
+            let z = Double(x[i]) * Double(scale[k]) + Double(shift[k])
+            let gz = Double(g[i]) * activationDerivativeNaive(activation, z)
+            let s = Double(invstd[k]), w = Double(weight?[k] ?? 1)
+            if let sumG, let sumGXhat {
+                let xhat = (Double(x[i]) - Double(mean[k])) * s
+                dx[i] = Float(w * s * (gz - Double(sumG[k]) / n - xhat * Double(sumGXhat[k]) / n))
+            } else {
+                dx[i] = Float(w * s * gz)
+            }
+        }
     }
 }
 

@@ -150,18 +150,6 @@ public func batchNormForwardNaive(_ out: UnsafeMutablePointer<Float>, _ x: Unsaf
 public func batchNormBackwardReduce(_ sumG: UnsafeMutablePointer<Float>, _ sumGXhat: UnsafeMutablePointer<Float>,
                                     _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                                     mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, rows: Int, channels: Int) {
-    batchNormColumnSums(sumG, sumGXhat, g, x, mean: mean, invstd: invstd, rows: rows, channels: channels) { _ in }
-}
-
-/// The column sums of `batchNormBackwardReduce` and of the fused `batchNormActivationBackwardReduce`:
-/// `sumG[c] = Σ g`, `sumGXhat[c] = Σ g · (x − mean[c]) · invstd[c]`, with `prepareRow(r)` called just
-/// before row `r` of `g` is read (the fused op writes that row of its gradient there, while it is in cache).
-// sumG, sumGXhat, mean, invstd: [C], g, x: [rows, C]
-@inline(__always)
-func batchNormColumnSums(_ sumG: UnsafeMutablePointer<Float>, _ sumGXhat: UnsafeMutablePointer<Float>,
-                         _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-                         mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, rows: Int, channels: Int,
-                         prepareRow: (Int) -> Void) {
     let c = channels
     if c == 0 { return }
     if rows == 0 {
@@ -170,7 +158,6 @@ func batchNormColumnSums(_ sumG: UnsafeMutablePointer<Float>, _ sumGXhat: Unsafe
     let s1 = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c), s2 = s1 + c
     defer { s1.deallocate() }
     columnReduce2(rows: rows, channels: c, s1, s2) { row, a, b in
-        prepareRow(row)
         let gr = g + row * c, xr = x + row * c
         var k = 0
         while k + 16 <= c {

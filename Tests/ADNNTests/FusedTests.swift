@@ -26,22 +26,42 @@ final class FusedTests: XCTestCase {
         }
     }
 
-    func testBatchNormActivationBackwardReduceMatchesNaive() {
+    func testBatchNormActivationBackwardMatchesNaive() {
         for (i, kind) in Self.kinds.enumerated() {
             for c in [3, 16, 33] {
                 let rows = 150
                 let x = randn([rows, c], seed: UInt64(40 + i), scale: 2), g = randn([rows, c], seed: 77)
                 let s = randn([c], seed: 1), t = randn([c], seed: 2), m = randn([c], seed: 3), inv = randn([c], seed: 4).abs() + 0.2
-                let gzF = Tensor.empty(x.shape), gzS = Tensor.empty(x.shape)
+                let w = randn([c], seed: 5)
                 let a1 = Tensor.empty([c]), b1 = Tensor.empty([c]), a2 = Tensor.empty([c]), b2 = Tensor.empty([c])
-                batchNormActivationBackwardReduce(gzF.ptr, a1.ptr, b1.ptr, g.ptr, x.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr,
+                batchNormActivationBackwardReduce(a1.ptr, b1.ptr, g.ptr, x.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr,
                                                   invstd: inv.ptr, activation: kind, rows: rows, channels: c)
-                batchNormActivationBackwardReduceNaive(gzS.ptr, a2.ptr, b2.ptr, g.ptr, x.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr,
+                batchNormActivationBackwardReduceNaive(a2.ptr, b2.ptr, g.ptr, x.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr,
                                                        invstd: inv.ptr, activation: kind, rows: rows, channels: c)
-                let name = "bnAct backward reduce \(String(describing: kind)) C \(c)"
-                assertClose(gzF, gzS, atol: 1e-5, rtol: 1e-4, name + " gz")
+                let name = "bnAct backward \(String(describing: kind)) C \(c)"
                 assertClose(a1, a2, atol: 1e-3, rtol: 1e-4, name + " sumG")
                 assertClose(b1, b2, atol: 1e-3, rtol: 1e-4, name + " sumGXhat")
+                // The input gradient with the batch's statistics and with running ones (nil sums), with and
+                // without a weight, and in place over g.
+                for batchStats in [true, false] {
+                    for weight in [w, nil] {
+                        let fast = Tensor.empty(x.shape), slow = Tensor.empty(x.shape)
+                        let sg = batchStats ? a1.ptr : nil, sx = batchStats ? b1.ptr : nil
+                        batchNormActivationBackwardInput(fast.ptr, g.ptr, x.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr, invstd: inv.ptr,
+                                                         weight: weight?.ptr, sumG: sg, sumGXhat: sx, activation: kind,
+                                                         rows: rows, channels: c)
+                        batchNormActivationBackwardInputNaive(slow.ptr, g.ptr, x.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr,
+                                                              invstd: inv.ptr, weight: weight?.ptr, sumG: sg, sumGXhat: sx,
+                                                              activation: kind, rows: rows, channels: c)
+                        let tag = name + " dx batch stats \(batchStats) weight \(weight != nil)"
+                        assertClose(fast, slow, atol: 1e-4, rtol: 1e-4, tag)
+                        let inPlace = g.copy()
+                        batchNormActivationBackwardInput(inPlace.ptr, inPlace.ptr, x.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr,
+                                                         invstd: inv.ptr, weight: weight?.ptr, sumG: sg, sumGXhat: sx,
+                                                         activation: kind, rows: rows, channels: c)
+                        XCTAssertEqual(inPlace.scalars.map(\.bitPattern), fast.scalars.map(\.bitPattern), tag + " in place")
+                    }
+                }
             }
         }
     }

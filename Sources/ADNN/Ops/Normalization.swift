@@ -78,22 +78,20 @@ public func batchNormActivation(_ x: Tensor, weight: Tensor?, bias: Tensor?, run
         out.record("batchNormActivation", inputs) { g in
             let needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
             let sumG = Tensor.empty([c]), sumGXhat = Tensor.empty([c])
-            // gz: the gradient at the batch-norm output, then turned into dx in place.
-            let gz = Tensor.empty(x.shape)
-            batchNormActivationBackwardReduce(gz.ptr, sumG.ptr, sumGXhat.ptr, g.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr,
-                                              mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: c)
+            // The gradient at the batch-norm output, g·act'(z), is recomputed in both passes, never stored.
+            if useBatchStats || needW || needB {
+                batchNormActivationBackwardReduce(sumG.ptr, sumGXhat.ptr, g.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr,
+                                                  mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: c)
+            }
             var dx: Tensor? = nil
             if x.requiresGrad {
-                if useBatchStats {
-                    batchNormBackwardInput(gz.ptr, gz.ptr, x.ptr, mean: mean.ptr, invstd: invstd.ptr, weight: weight?.ptr,
-                                           sumG: sumG.ptr, sumGXhat: sumGXhat.ptr, rows: rows, channels: c)
-                } else {
-                    // Eval: the statistics are constants, dx = gz · w/σ_running.
-                    let s = Tensor.empty([c])
-                    for k in 0..<c { s.ptr[k] = invstd.ptr[k] * (weight?.ptr[k] ?? 1) }
-                    scaleShiftActivation(gz.ptr, gz.ptr, scale: s.ptr, shift: nil, activation: nil, rows: rows, channels: c)
-                }
-                dx = gz
+                let d = Tensor.empty(x.shape)
+                // Eval (running statistics): constants, dx = g·act'(z)·w/σ_running.
+                batchNormActivationBackwardInput(d.ptr, g.ptr, x.ptr, scale: scale.ptr, shift: shift.ptr, mean: mean.ptr,
+                                                 invstd: invstd.ptr, weight: weight?.ptr,
+                                                 sumG: useBatchStats ? sumG.ptr : nil, sumGXhat: useBatchStats ? sumGXhat.ptr : nil,
+                                                 activation: activation, rows: rows, channels: c)
+                dx = d
             }
             var grads: [Tensor?] = [dx]
             if let weight { grads.append(needW ? sumGXhat.reshapedView(weight.shape) : nil) }
