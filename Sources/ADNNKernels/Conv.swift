@@ -10,6 +10,8 @@
 // Backward mirrors the forward: dX = GEMM + col2im (a gather, so it splits over input rows
 // without races), dW = GEMM over the same columns, dBias = column sums.
 
+import Foundation
+
 /// Shape of a 2-D convolution: input, filter, stride, dilation, explicit (possibly asymmetric)
 /// padding and groups. Output size is `(H + top + bottom − dilation·(kh − 1) − 1) / stride + 1`.
 public struct Conv2DGeometry: Sendable, Equatable {
@@ -409,6 +411,62 @@ public func conv2dBackwardWeightNaive(_ dw: UnsafeMutablePointer<Float>, _ dy: U
         } } }
         dw[((o * kh + ky) * kw + kx) * Cg + ci] = Float(s)
     } } } }
+}
+
+/// Tuning of `pointwiseConvBackward`.
+public enum PointwiseBackwardTuning {
+    /// Bytes of dy and x rows per block (kept in L2 between the block's two products).
+    nonisolated(unsafe) public static var blockBytes = 256 << 10
+    /// Off (`ADNN_POINTWISE_BACKWARD_FUSED=0`): the two gradients run as two separate GEMMs, for comparisons.
+    nonisolated(unsafe) public static var enabled: Bool = ProcessInfo.processInfo.environment["ADNN_POINTWISE_BACKWARD_FUSED"] != "0"
+
+    /// Rows of a block for `inChannels` + `outChannels` floats per row (a multiple of 12, at least 48).
+    static func blockRows(inChannels C: Int, outChannels O: Int) -> Int {
+        Swift.max(48, blockBytes / (4 * (C + O)) / 12 * 12)
+    }
+}
+
+/// Whether `pointwiseConvBackward` takes both gradients of a convolution of geometry `g`: a one-group 1×1
+/// convolution whose weights are small against its pixels (the expansions and projections of inverted-residual
+/// blocks during training), with at least two blocks of rows per thread.
+public func pointwiseConvBackwardApplies(_ g: Conv2DGeometry) -> Bool {
+    guard PointwiseBackwardTuning.enabled, g.isPointwise, g.groups == 1 else { return false }
+    let P = g.batch * g.outHeight * g.outWidth, C = g.inChannels, O = g.outChannels
+    return O * C <= GEMMTuning.splitKMaxOutput
+        && P >= 2 * Threading.threads * PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
+}
+
+/// Both gradients of a one-group 1×1 convolution in one pass over dy: each thread takes a contiguous range
+/// of pixels and, block by block, computes dx = dy·W for the block and adds dyᵀ·x of the block to its own
+/// partial dW while the block of dy is still in L2; the partials are summed in thread order (deterministic for
+/// a thread count). Two GEMMs read dy from memory twice (dx, then dW); this reads it once. Overwrites dx and dw.
+// dx, x: [P, C]; dw, w: [O, C]; dy: [P, O]
+public func pointwiseConvBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+                                  _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                  pixels P: Int, inChannels C: Int, outChannels O: Int) {
+    if O * C == 0 { return }
+    if P == 0 { dw.update(repeating: 0, count: O * C); return }
+    let parts = Swift.max(1, Threading.threads)
+    let blockRows = PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, (parts - 1) * O * C))
+    defer { scratch.deallocate() }
+    parallelChunks(parts, chunks: parts) { r in
+        for part in r {
+            let p0 = part * P / parts, p1 = (part + 1) * P / parts
+            let target = part == 0 ? dw : scratch + (part - 1) * O * C
+            if p0 == p1 { target.update(repeating: 0, count: O * C); continue }
+            var b = p0
+            while b < p1 {
+                let n = Swift.min(blockRows, p1 - b)
+                // dx[n, C] = dy[n, O] × W[O, C]
+                sgemmSerial(dx + b * C, dy + b * O, w, m: n, n: C, k: O)
+                // dW[O, C] (+)= dy[n, O]ᵀ × x[n, C]
+                sgemmSerial(target, dy + b * O, x + b * C, m: O, n: C, k: n, transA: true, beta: b == p0 ? 0 : 1, lda: O, ldb: C)
+                b += n
+            }
+        }
+    }
+    for part in 1..<parts { addRow(dw, scratch + (part - 1) * O * C, O * C) }
 }
 
 /// Gradient of the convolution w.r.t. its bias: column sums of dy (overwrites db). Per-worker

@@ -148,6 +148,68 @@ final class ConvTests: XCTestCase {
         runKernelCase(k, seed: 77)
     }
 
+    /// Both gradients of a 1×1 convolution in one pass over dy (`pointwiseConvBackward`) against the naive
+    /// twins: blocks of 48 rows (so a thread's range spans several blocks and ends in a partial one), 1–3 threads,
+    /// pixel counts that do not divide evenly, both GEMM backends.
+    func testPointwiseBackwardMatchesNaive() {
+        let savedThreads = Threading.threads, savedBytes = PointwiseBackwardTuning.blockBytes, savedBackend = GEMMTuning.backend
+        defer { Threading.threads = savedThreads; PointwiseBackwardTuning.blockBytes = savedBytes; GEMMTuning.backend = savedBackend }
+        PointwiseBackwardTuning.blockBytes = 48 * 4 * 8  // 48 rows at C + O = 8, the minimum elsewhere
+        for backend in [GEMMBackend.swift, .openBLAS] {
+            GEMMTuning.backend = backend
+            for (n, h, w, c, o) in [(2, 17, 13, 16, 96), (1, 23, 11, 24, 20), (3, 7, 9, 5, 3), (1, 1, 1, 4, 6)] {
+                let g = Conv2DGeometry(batch: n, inHeight: h, inWidth: w, inChannels: c, outChannels: o, kernelHeight: 1, kernelWidth: 1,
+                                       stride: 1, dilation: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: 1)
+                let x = randn([n, h, w, c], seed: 5), wt = randn([o, 1, 1, c], seed: 6), dy = randn([n, h, w, o], seed: 7)
+                let dxS = Tensor.empty(x.shape), dwS = Tensor.empty(wt.shape)
+                conv2dBackwardInputNaive(dxS.ptr, dy.ptr, wt.ptr, g)
+                conv2dBackwardWeightNaive(dwS.ptr, dy.ptr, x.ptr, g)
+                for t in [1, 2, 3] {
+                    Threading.threads = t
+                    let dx = Tensor(repeating: .nan, shape: x.shape), dw = Tensor(repeating: .nan, shape: wt.shape)
+                    pointwiseConvBackward(dx.ptr, dw.ptr, dy.ptr, x.ptr, wt.ptr, pixels: n * h * w, inChannels: c, outChannels: o)
+                    let tag = "\(backend) P \(n * h * w) \(c)→\(o) threads \(t)"
+                    assertClose(dx, dxS, atol: 1e-4, rtol: 1e-4, tag + " dx")
+                    assertClose(dw, dwS, atol: 1e-3, rtol: 1e-4, tag + " dw")
+                }
+            }
+        }
+        // Routing: large one-group 1×1 convolutions only.
+        PointwiseBackwardTuning.blockBytes = savedBytes
+        Threading.threads = 2
+        func geo(_ p: Int, _ c: Int, _ o: Int, stride: Int = 1, groups: Int = 1) -> Conv2DGeometry {
+            Conv2DGeometry(batch: 1, inHeight: p, inWidth: 1, inChannels: c, outChannels: o, kernelHeight: 1, kernelWidth: 1,
+                           stride: stride, dilation: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: groups)
+        }
+        XCTAssertTrue(pointwiseConvBackwardApplies(geo(82944, 16, 96)))
+        XCTAssertFalse(pointwiseConvBackwardApplies(geo(100, 16, 96)), "too few pixels")
+        XCTAssertFalse(pointwiseConvBackwardApplies(geo(82944, 16, 96, groups: 2)), "grouped")
+        XCTAssertFalse(pointwiseConvBackwardApplies(geo(82944, 16, 96, stride: 2)), "strided")
+        XCTAssertFalse(pointwiseConvBackwardApplies(geo(82944, 1152, 192)), "large weights")
+    }
+
+    /// The conv2d op's gradients with the one-pass 1×1 backward equal those of the two separate GEMMs.
+    func testConv2dPointwiseBackwardOpMatchesSeparateGradients() {
+        let saved = PointwiseBackwardTuning.enabled
+        defer { PointwiseBackwardTuning.enabled = saved }
+        let savedThreads = Threading.threads
+        defer { Threading.threads = savedThreads }
+        Threading.threads = 2
+        var results: [[Float]] = []
+        for fused in [true, false] {
+            PointwiseBackwardTuning.enabled = fused
+            let x = randn([4, 40, 40, 16], seed: 8), w = randn([40, 1, 1, 16], seed: 9), b = randn([40], seed: 10)
+            for t in [x, w, b] { t.requiresGrad = true }
+            XCTAssertEqual(pointwiseConvBackwardApplies(Conv2DGeometry(batch: 4, inHeight: 40, inWidth: 40, inChannels: 16, outChannels: 40,
+                                                                       kernelHeight: 1, kernelWidth: 1, stride: 1, dilation: 1, padTop: 0,
+                                                                       padBottom: 0, padLeft: 0, padRight: 0, groups: 1)), fused)
+            let y = conv2d(x, w, bias: b)
+            (y * randn(y.shape, seed: 11)).sum().backward()
+            results.append(x.grad!.scalars + w.grad!.scalars + b.grad!.scalars)
+        }
+        assertClose(results[0], results[1], atol: 1e-4, rtol: 1e-4, "one pass vs two GEMMs")
+    }
+
     func testSamePadding() {
         // timm get_same_padding: max((ceil(i/s) − 1)·s + (k − 1)·d + 1 − i, 0), extra at bottom/right.
         XCTAssertEqual(Padding2D.same(inputHeight: 224, inputWidth: 224, kernel: 3, stride: 2),

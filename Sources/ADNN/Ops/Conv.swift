@@ -89,16 +89,24 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
         y.record("conv2d", inputs) { g in
             precondition(g.count == geo.outputCount, "conv2d backward: gradient \(g.shape) does not match output")
             var grads: [Tensor?] = []
-            if x.requiresGrad {
-                let dx = Tensor.empty(x.shape)
-                conv2dBackwardInput(dx.ptr, g.ptr, w.ptr, geo)
-                grads.append(dx)
-            } else { grads.append(nil) }
-            if w.requiresGrad {
-                let dw = Tensor.empty(w.shape)
-                conv2dBackwardWeight(dw.ptr, g.ptr, x.ptr, geo)
-                grads.append(dw)
-            } else { grads.append(nil) }
+            if x.requiresGrad && w.requiresGrad && pointwiseConvBackwardApplies(geo) {
+                // Both gradients in one pass over the output gradient.
+                let dx = Tensor.empty(x.shape), dw = Tensor.empty(w.shape)
+                pointwiseConvBackward(dx.ptr, dw.ptr, g.ptr, x.ptr, w.ptr, pixels: geo.batch * geo.outHeight * geo.outWidth,
+                                      inChannels: geo.inChannels, outChannels: O)
+                grads += [dx, dw]
+            } else {
+                if x.requiresGrad {
+                    let dx = Tensor.empty(x.shape)
+                    conv2dBackwardInput(dx.ptr, g.ptr, w.ptr, geo)
+                    grads.append(dx)
+                } else { grads.append(nil) }
+                if w.requiresGrad {
+                    let dw = Tensor.empty(w.shape)
+                    conv2dBackwardWeight(dw.ptr, g.ptr, x.ptr, geo)
+                    grads.append(dw)
+                } else { grads.append(nil) }
+            }
             if let bias {
                 if bias.requiresGrad {
                     let db = Tensor.empty([O])
