@@ -40,6 +40,30 @@ public func expandDepthwiseScaleShiftActivation(_ z: UnsafeMutablePointer<Float>
                                                 taps: UnsafePointer<Float>, dwScale: UnsafePointer<Float>?,
                                                 dwShift: UnsafePointer<Float>?, dwActivation: ActivationKind?,
                                                 _ g: Conv2DGeometry) {
+    expandDepthwise(z, e, x, packed, scale: scale, shift: shift, activation: activation, inChannels: K, width: width, taps: taps,
+                    dwScale: dwScale, dwShift: dwShift, dwActivation: dwActivation, g)
+}
+
+/// `expandDepthwiseScaleShiftActivation` with the expansion on half-precision panels.
+public func expandDepthwiseScaleShiftActivation(_ z: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
+                                                _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float16>,
+                                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                                activation: ActivationKind?, inChannels K: Int, width: Int,
+                                                taps: UnsafePointer<Float>, dwScale: UnsafePointer<Float>?,
+                                                dwShift: UnsafePointer<Float>?, dwActivation: ActivationKind?,
+                                                _ g: Conv2DGeometry) {
+    expandDepthwise(z, e, x, packed, scale: scale, shift: shift, activation: activation, inChannels: K, width: width, taps: taps,
+                    dwScale: dwScale, dwShift: dwShift, dwActivation: dwActivation, g)
+}
+
+/// The body of both `expandDepthwiseScaleShiftActivation`s.
+private func expandDepthwise<W: PanelScalar>(_ z: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
+                                                _ x: UnsafePointer<Float>, _ packed: UnsafePointer<W>,
+                                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                                activation: ActivationKind?, inChannels K: Int, width: Int,
+                                                taps: UnsafePointer<Float>, dwScale: UnsafePointer<Float>?,
+                                                dwShift: UnsafePointer<Float>?, dwActivation: ActivationKind?,
+                                                _ g: Conv2DGeometry) {
     g.validate()
     precondition(depthwiseDirectApplies(g), "expandDepthwiseScaleShiftActivation: depthwise geometry \(g) has no direct kernel")
     precondition(width == 16 || width == 32, "expandDepthwiseScaleShiftActivation: width \(width) must be 16 or 32")

@@ -25,6 +25,38 @@ import CBLAS
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
+/// The element type of packed weight panels: `Float`, or `Float16` — half the bytes to stream from memory and
+/// to keep in cache, widened to Float as the tile loads it (`adnn_load_half16`: one `vcvtph2ps` per 16 weights). Half panels are
+/// made only from weights that are exactly representable in half precision (`isExactlyHalf`: weights
+/// exported with `adnn export --half`, the shipped models), so both element types give the same results bit
+/// for bit.
+public protocol PanelScalar {
+    /// `v` stored in a panel (exact for every value `isExactlyHalf` accepts).
+    init(panelValue v: Float)
+    /// The stored value as Float (exact).
+    var panelValue: Float { get }
+}
+
+extension Float: PanelScalar {
+    @inline(__always) public init(panelValue v: Float) { self = v }
+    @inline(__always) public var panelValue: Float { self }
+}
+
+extension Float16: PanelScalar {
+    @inline(__always) public init(panelValue v: Float) { self = Float16(v) }
+    @inline(__always) public var panelValue: Float { Float(self) }
+}
+
+/// Whether every one of the `count` values at `p` is finite and survives a round trip through half precision
+/// unchanged — then half-precision panels of them compute exactly what Float panels do.
+public func isExactlyHalf(_ p: UnsafePointer<Float>, count: Int) -> Bool {
+    for i in 0..<count {
+        let v = p[i]
+        if !v.isFinite || Float(Float16(v)).bitPattern != v.bitPattern { return false }
+    }
+    return true
+}
+
 /// Whether this CPU executes AVX-512F (read once from `/proc/cpuinfo`; false elsewhere).
 public let cpuHasAVX512: Bool = {
     #if arch(x86_64) && os(Linux)
@@ -83,7 +115,7 @@ func panelLayout(_ O: Int, _ width: Int) -> (count: Int, narrowLast: Bool) {
 /// Packs 1×1 convolution weights for `pointwiseConvScaleShiftActivation`. `afterPanel(rows)` (if given)
 /// runs after each panel with the number of rows of `w` read so far.
 // packed: [panels, K, width], w: [O, K] (OHWI with kh = kw = 1)
-public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>,
+public func packPointwiseWeights<W: PanelScalar>(_ packed: UnsafeMutablePointer<W>, _ w: UnsafePointer<Float>,
                                  outChannels O: Int, inChannels K: Int, width: Int, afterPanel: ((Int) -> Void)? = nil) {
     precondition(width == 16 || width == 32, "packPointwiseWeights: width \(width) must be 16 or 32")
     let (panels, narrowLast) = panelLayout(O, width)
@@ -95,9 +127,9 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
             let o = p * width + c
             if o < O {
                 let row = w + o * K
-                for k in 0..<K { base[k * pw + c] = row[k] }
+                for k in 0..<K { base[k * pw + c] = W(panelValue: row[k]) }
             } else {
-                for k in 0..<K { base[k * pw + c] = 0 }
+                for k in 0..<K { base[k * pw + c] = W(panelValue: 0) }
             }
         }
     }
@@ -107,7 +139,7 @@ public func packPointwiseWeights(_ packed: UnsafeMutablePointer<Float>, _ w: Uns
 /// dropped). `withFrozenWeights(releasingWeights: true)` restores released weights with it.
 /// `afterPanel(floats)` (if given) runs after each panel with the number of leading floats of `packed` read so far.
 // w: [O, K], packed: [panels, K, width]
-public func unpackPointwiseWeights(_ w: UnsafeMutablePointer<Float>, _ packed: UnsafePointer<Float>,
+public func unpackPointwiseWeights<W: PanelScalar>(_ w: UnsafeMutablePointer<Float>, _ packed: UnsafePointer<W>,
                                    outChannels O: Int, inChannels K: Int, width: Int, afterPanel: ((Int) -> Void)? = nil) {
     precondition(width == 16 || width == 32, "unpackPointwiseWeights: width \(width) must be 16 or 32")
     let (panels, narrowLast) = panelLayout(O, width)
@@ -120,7 +152,7 @@ public func unpackPointwiseWeights(_ w: UnsafeMutablePointer<Float>, _ packed: U
             let o = p * width + c
             guard o < O else { break }
             let row = w + o * K
-            for k in 0..<K { row[k] = base[k * pw + c] }
+            for k in 0..<K { row[k] = base[k * pw + c].panelValue }
         }
     }
 }
@@ -134,10 +166,10 @@ public func unpackPointwiseWeights(_ w: UnsafeMutablePointer<Float>, _ packed: U
 /// accumulator, 24 calls per tile, which cost more than the K loop itself for K ≤ 40 (16→96 ran at
 /// 30 GFLOP/s).
 @inline(__always)
-private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
+private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, half: Bool,
                            scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
                            rows: Int, r0: Int, validRows: Int, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool,
-                           prefetch: UnsafePointer<Float>? = nil, prefetchLines: Int = 0) {
+                           prefetch: UnsafeRawPointer? = nil, prefetchLines: Int = 0) {
     let width = wide ? 32 : 16
     // Row pointers clamped to the run-time `validRows` (always `rows`): written as x0 + i·K, the compiler
     // folds them into scaled-index addressing, hoists broadcasts and spills accumulators (576 px 1152→192
@@ -161,7 +193,10 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
     var b6 = SIMD16<Float>(), b7 = SIMD16<Float>(), b8 = SIMD16<Float>(), b9 = SIMD16<Float>(), b10 = SIMD16<Float>(), b11 = SIMD16<Float>()
     var wp = panel
     for k in 0..<K {
-        let w0 = load16(wp), w1 = wide ? load16(wp + 16) : SIMD16<Float>()
+        // (`half` is a constant in every caller: one of the two loads is compiled.)
+        let w0 = half ? adnn_load_half16(wp.assumingMemoryBound(to: UInt16.self)) : adnn_load_float16(wp.assumingMemoryBound(to: Float.self))
+        let w1 = !wide ? SIMD16<Float>() : half ? adnn_load_half16((wp + 32).assumingMemoryBound(to: UInt16.self))
+            : adnn_load_float16((wp + 64).assumingMemoryBound(to: Float.self))
         do { let s = SIMD16<Float>(repeating: x0[k]); a0.addProduct(s, w0); if wide { b0.addProduct(s, w1) } }
         if rows > 1 { let s = SIMD16<Float>(repeating: x1[k]); a1.addProduct(s, w0); if wide { b1.addProduct(s, w1) } }
         if rows > 2 { let s = SIMD16<Float>(repeating: x2[k]); a2.addProduct(s, w0); if wide { b2.addProduct(s, w1) } }
@@ -175,8 +210,8 @@ private func pointwiseTile(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<
         if rows > 10 { let s = SIMD16<Float>(repeating: x10[k]); a10.addProduct(s, w0); if wide { b10.addProduct(s, w1) } }
         if rows > 11 { let s = SIMD16<Float>(repeating: x11[k]); a11.addProduct(s, w0); if wide { b11.addProduct(s, w1) } }
         // One cache line of the next panel every second step (see `pointwiseRows`).
-        if let prefetch, k & 1 == 0, k >> 1 < prefetchLines { adnn_prefetch_l2(prefetch + (k >> 1) * 16) }
-        wp += width
+        if let prefetch, k & 1 == 0, k >> 1 < prefetchLines { adnn_prefetch_l2(prefetch + (k >> 1) * 64) }
+        wp += half ? 2 * width : 4 * width
     }
     // Epilogue in registers: scale, shift and a piecewise-linear activation on each accumulator, then one
     // store (transcendental activations run over the stored tile afterwards).
@@ -289,103 +324,232 @@ func activateRows(_ p: UnsafeMutablePointer<Float>, stride: Int, rows: Int, colu
     }
 }
 
-/// The full tiles (12 × 32 on AVX-512, 6 × 16 on AVX2) with the next panel's prefetch (`pointwiseRows`).
-@inline(never) private func pointwiseTile12wPrefetching(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafePointer<Float>, _ lines: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: 12, column: o0, validColumns: cols, K: K, O: O, wide: true, prefetch: pf, prefetchLines: lines)
+
+/// The full tiles (12 × 32 on AVX-512, 6 × 16 on AVX2) with the next panel's prefetch (`pointwiseRows`), Float and half panels.
+@inline(never) private func pointwiseTile12wPrefetching(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafeRawPointer, _ lines: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: 12, column: o0, validColumns: cols, K: K, O: O, wide: true, prefetch: pf, prefetchLines: lines)
 }
-@inline(never) private func pointwiseTile6nPrefetching(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafePointer<Float>, _ lines: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: 6, column: o0, validColumns: cols, K: K, O: O, wide: false, prefetch: pf, prefetchLines: lines)
+@inline(never) private func pointwiseTile6nPrefetching(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafeRawPointer, _ lines: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: 6, column: o0, validColumns: cols, K: K, O: O, wide: false, prefetch: pf, prefetchLines: lines)
+}
+@inline(never) private func pointwiseTile12wPrefetchingHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafeRawPointer, _ lines: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: 12, column: o0, validColumns: cols, K: K, O: O, wide: true, prefetch: pf, prefetchLines: lines)
+}
+@inline(never) private func pointwiseTile6nPrefetchingHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int, _ pf: UnsafeRawPointer, _ lines: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: 6, column: o0, validColumns: cols, K: K, O: O, wide: false, prefetch: pf, prefetchLines: lines)
 }
 
-private typealias PointwiseTileFunction = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?,
-                                             UnsafePointer<Float>?, ActivationKind?, Int, Int, Int, Int, Int, Int) -> Void
-/// The tile of `rows` (1…12) × (narrow, wide), at index `(rows − 1) · 2 + wide`.
-nonisolated(unsafe) private let pointwiseTileTable: [PointwiseTileFunction] = [
-    pointwiseTile1n, pointwiseTile1w, pointwiseTile2n, pointwiseTile2w, pointwiseTile3n, pointwiseTile3w,
-    pointwiseTile4n, pointwiseTile4w, pointwiseTile5n, pointwiseTile5w, pointwiseTile6n, pointwiseTile6w,
-    pointwiseTile7n, pointwiseTile7w, pointwiseTile8n, pointwiseTile8w, pointwiseTile9n, pointwiseTile9w,
-    pointwiseTile10n, pointwiseTile10w, pointwiseTile11n, pointwiseTile11w, pointwiseTile12n, pointwiseTile12w
-]
-@inline(never) private func pointwiseTile1n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 1, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+/// The tile of `t` (1…12) rows, narrow or wide, on Float or half panels: one out-of-line function per (rows, wide,
+/// element type), each specialised on its constants with its own register allocation. (Written as one generic
+/// function over the element type, the Float tiles spilled row pointers and accumulators and ran at half speed.)
+@inline(__always)
+private func pointwiseTileCall<W: PanelScalar>(_ t: Int, _ wide: Bool, _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                               _ panel: UnsafePointer<W>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?,
+                                               _ activation: ActivationKind?, _ r0: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    let p = UnsafeRawPointer(panel)
+    switch (t, wide, W.self == Float16.self) {
+    case (1, false, false): pointwiseTile1n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (1, true, false): pointwiseTile1w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (2, false, false): pointwiseTile2n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (2, true, false): pointwiseTile2w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (3, false, false): pointwiseTile3n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (3, true, false): pointwiseTile3w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (4, false, false): pointwiseTile4n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (4, true, false): pointwiseTile4w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (5, false, false): pointwiseTile5n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (5, true, false): pointwiseTile5w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (6, false, false): pointwiseTile6n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (6, true, false): pointwiseTile6w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (7, false, false): pointwiseTile7n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (7, true, false): pointwiseTile7w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (8, false, false): pointwiseTile8n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (8, true, false): pointwiseTile8w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (9, false, false): pointwiseTile9n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (9, true, false): pointwiseTile9w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (10, false, false): pointwiseTile10n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (10, true, false): pointwiseTile10w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (11, false, false): pointwiseTile11n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (11, true, false): pointwiseTile11w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (12, false, false): pointwiseTile12n(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (12, true, false): pointwiseTile12w(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (1, false, true): pointwiseTile1nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (1, true, true): pointwiseTile1wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (2, false, true): pointwiseTile2nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (2, true, true): pointwiseTile2wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (3, false, true): pointwiseTile3nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (3, true, true): pointwiseTile3wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (4, false, true): pointwiseTile4nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (4, true, true): pointwiseTile4wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (5, false, true): pointwiseTile5nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (5, true, true): pointwiseTile5wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (6, false, true): pointwiseTile6nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (6, true, true): pointwiseTile6wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (7, false, true): pointwiseTile7nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (7, true, true): pointwiseTile7wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (8, false, true): pointwiseTile8nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (8, true, true): pointwiseTile8wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (9, false, true): pointwiseTile9nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (9, true, true): pointwiseTile9wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (10, false, true): pointwiseTile10nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (10, true, true): pointwiseTile10wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (11, false, true): pointwiseTile11nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (11, true, true): pointwiseTile11wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    case (12, false, true): pointwiseTile12nHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    default: pointwiseTile12wHalf(y, x, p, scale, shift, activation, r0, t, o0, cols, K, O)
+    }
 }
-@inline(never) private func pointwiseTile1w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 1, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile1n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 1, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile2n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 2, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile1w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 1, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile2w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 2, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile2n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 2, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile3n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 3, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile2w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 2, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile3w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 3, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile3n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 3, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile4n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile3w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 3, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile4w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile4n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile5n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 5, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile4w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile5w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 5, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile5n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 5, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile6n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile5w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 5, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile6w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile6n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile7n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 7, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile6w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile7w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 7, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile7n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 7, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile8n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile7w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 7, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile8w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile8n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile9n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 9, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile8w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile9w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 9, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile9n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 9, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile10n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 10, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile9w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 9, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile10w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 10, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile10n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 10, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile11n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 11, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile10w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 10, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile11w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 11, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile11n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 11, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
 }
-@inline(never) private func pointwiseTile12n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+@inline(never) private func pointwiseTile11w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 11, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
-@inline(never) private func pointwiseTile12w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
-    pointwiseTile(y, x, panel, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+@inline(never) private func pointwiseTile12n(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile12w(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: false, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile1nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 1, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile1wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 1, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile2nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 2, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile2wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 2, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile3nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 3, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile3wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 3, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile4nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile4wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 4, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile5nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 5, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile5wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 5, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile6nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile6wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 6, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile7nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 7, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile7wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 7, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile8nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile8wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 8, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile9nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 9, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile9wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 9, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile10nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 10, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile10wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 10, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile11nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 11, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile11wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 11, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
+}
+@inline(never) private func pointwiseTile12nHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: false)
+}
+@inline(never) private func pointwiseTile12wHalf(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafeRawPointer, _ scale: UnsafePointer<Float>?, _ shift: UnsafePointer<Float>?, _ activation: ActivationKind?, _ r0: Int, _ valid: Int, _ o0: Int, _ cols: Int, _ K: Int, _ O: Int) {
+    pointwiseTile(y, x, panel, half: true, scale: scale, shift: shift, activation: activation, rows: 12, r0: r0, validRows: valid, column: o0, validColumns: cols, K: K, O: O, wide: true)
 }
 
 /// Rows `start..<end` of x through one panel in tiles of `PointwiseTuning.tileRows` pixels; the rest
 /// takes a tile of exactly its rows.
 @inline(__always)
-func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<Float>,
-                           scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                           rows: Range<Int>, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool,
-                           nextPanel: UnsafePointer<Float>? = nil, nextPanelFloats: Int = 0) {
+func pointwiseRows<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ panel: UnsafePointer<W>,
+                                   scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                   rows: Range<Int>, column o0: Int, validColumns: Int, K: Int, O: Int, wide: Bool,
+                                   nextPanel: UnsafePointer<W>? = nil, nextPanelValues: Int = 0) {
     let main = PointwiseTuning.tileRows
     var r0 = rows.lowerBound
     // Large panels (linear layers: K × 32 floats, 256 KiB at K = 2048) come from memory once per item; the
@@ -393,7 +557,7 @@ func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
     // its memory traffic overlaps this panel's arithmetic instead of stalling the next item's first tile.
     let fullTiles = rows.count / main
     let prefetching = nextPanel != nil && fullTiles > 0 && ((main == 12 && wide) || (main == 6 && !wide))
-    let lines = (nextPanelFloats + 15) / 16
+    let lines = (nextPanelValues * MemoryLayout<W>.stride + 63) / 64
     let share = prefetching ? (lines + fullTiles - 1) / fullTiles : 0
     var tileIndex = 0
     while r0 < rows.upperBound {
@@ -401,10 +565,12 @@ func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
         if prefetching && n >= main, let nextPanel {
             let first = tileIndex * share
             let count = Swift.max(0, Swift.min(share, lines - first))
-            if main == 12 {
-                pointwiseTile12wPrefetching(y, x, panel, scale, shift, activation, r0, o0, validColumns, K, O, nextPanel + first * 16, count)
-            } else {
-                pointwiseTile6nPrefetching(y, x, panel, scale, shift, activation, r0, o0, validColumns, K, O, nextPanel + first * 16, count)
+            let p = UnsafeRawPointer(panel), pf = UnsafeRawPointer(nextPanel) + first * 64
+            switch (main == 12, W.self == Float16.self) {
+            case (true, false): pointwiseTile12wPrefetching(y, x, p, scale, shift, activation, r0, o0, validColumns, K, O, pf, count)
+            case (true, true): pointwiseTile12wPrefetchingHalf(y, x, p, scale, shift, activation, r0, o0, validColumns, K, O, pf, count)
+            case (false, false): pointwiseTile6nPrefetching(y, x, p, scale, shift, activation, r0, o0, validColumns, K, O, pf, count)
+            case (false, true): pointwiseTile6nPrefetchingHalf(y, x, p, scale, shift, activation, r0, o0, validColumns, K, O, pf, count)
             }
             tileIndex += 1
             r0 += main
@@ -416,7 +582,7 @@ func pointwiseRows(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
         // One out-of-line function per (rows, wide), each specialised on its constants with its own register
         // allocation (with all 24 inlined into this loop the full 12-row tiles ran slower: FER model batch 64
         // 460–680 against 700–780 images/s).
-        pointwiseTileTable[(t - 1) * 2 + (wide ? 1 : 0)](y, x, panel, scale, shift, activation, r0, t, o0, validColumns, K, O)
+        pointwiseTileCall(t, wide, y, x, panel, scale, shift, activation, r0, o0, validColumns, K, O)
         r0 += t
     }
 }
@@ -434,6 +600,29 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
                                               inputScale: UnsafePointer<Float>? = nil, imagePixels: Int = 0,
                                               residual: UnsafePointer<Float>? = nil,
                                               pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
+    pointwiseConv(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, imagePixels: imagePixels,
+                  residual: residual, pixels: P, inChannels: K, outChannels: O, width: width)
+}
+
+/// `pointwiseConvScaleShiftActivation` on half-precision panels (`packPointwiseWeights` into Float16).
+// y: [P, O], x: [P, K], packed: [panels, K, width], scale, shift: [O], inputScale: [P / imagePixels, K], residual: [P, O]
+public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                              _ packed: UnsafePointer<Float16>, scale: UnsafePointer<Float>?,
+                                              shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                              inputScale: UnsafePointer<Float>? = nil, imagePixels: Int = 0,
+                                              residual: UnsafePointer<Float>? = nil,
+                                              pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
+    pointwiseConv(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, imagePixels: imagePixels,
+                  residual: residual, pixels: P, inChannels: K, outChannels: O, width: width)
+}
+
+/// The body of both `pointwiseConvScaleShiftActivation`s.
+private func pointwiseConv<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                           _ packed: UnsafePointer<W>, scale: UnsafePointer<Float>?,
+                                           shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                           inputScale: UnsafePointer<Float>?, imagePixels: Int,
+                                           residual: UnsafePointer<Float>?,
+                                           pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
     precondition(width == 16 || width == 32, "pointwiseConvScaleShiftActivation: width \(width) must be 16 or 32")
     if P == 0 || O == 0 { return }
     precondition(inputScale == nil || (imagePixels > 0 && P % imagePixels == 0),
@@ -473,7 +662,7 @@ public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, 
                 let nextWidth = narrowLast && p + 1 == panels - 1 ? 16 : width
                 pointwiseRows(y, x, packed + p * K * width, scale: scale, shift: shift, activation: activation,
                               rows: start..<end, column: o0, validColumns: validColumns, K: K, O: O, wide: wide,
-                              nextPanel: prefetchNext ? packed + (p + 1) * K * width : nil, nextPanelFloats: K * nextWidth)
+                              nextPanel: prefetchNext ? packed + (p + 1) * K * width : nil, nextPanelValues: K * nextWidth)
             }
             // The block's outputs are still in L1: the skip connection is added there, not in a pass of its own.
             if let residual {
@@ -546,15 +735,33 @@ public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _
                                              shift: UnsafePointer<Float>?, activation: ActivationKind?,
                                              inputScale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
                                              _ g: Conv2DGeometry, width: Int) {
+    conv2dPacked(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, residual: residual, g, width: width)
+}
+
+/// `conv2dPackedScaleShiftActivation` on half-precision panels.
+public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                             _ packed: UnsafePointer<Float16>, scale: UnsafePointer<Float>?,
+                                             shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                             inputScale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
+                                             _ g: Conv2DGeometry, width: Int) {
+    conv2dPacked(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, residual: residual, g, width: width)
+}
+
+/// The body of both `conv2dPackedScaleShiftActivation`s.
+private func conv2dPacked<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                          _ packed: UnsafePointer<W>, scale: UnsafePointer<Float>?,
+                                          shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                          inputScale: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                                          _ g: Conv2DGeometry, width: Int) {
     g.validate()
     precondition(g.groups == 1, "conv2dPackedScaleShiftActivation: groups \(g.groups) must be 1")
     precondition(inputScale == nil || g.isPointwise, "conv2dPackedScaleShiftActivation: an input scale needs a 1×1 convolution")
     let P = g.batch * g.outHeight * g.outWidth, K = g.patchSize
     if P == 0 { return }
     if g.isPointwise {
-        pointwiseConvScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: activation,
-                                          inputScale: inputScale, imagePixels: g.outHeight * g.outWidth, residual: residual,
-                                          pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
+        pointwiseConv(y, x, packed, scale: scale, shift: shift, activation: activation,
+                      inputScale: inputScale, imagePixels: g.outHeight * g.outWidth, residual: residual,
+                      pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
         return
     }
     // Blocks of output pixels: each gathers its im2col rows into its own buffer (in L1/L2), then runs

@@ -127,6 +127,24 @@ open class Module {
     /// Clears every parameter gradient.
     public func zeroGrad() { for p in parameters() { p.grad = nil } }
 
+    /// Rounds every parameter and buffer to the nearest half-precision value, in place — the values `adnn export
+    /// --half` stores (a tensor with a value outside half's range stays as it is, as export keeps it in F32).
+    /// Frozen inference then packs the 1×1 and linear weights as halves (`withFrozenWeights`).
+    /// - Returns: the number of tensors rounded.
+    @discardableResult
+    public func roundToHalfPrecision() -> Int {
+        var rounded = 0
+        for entry in namedTensors() {
+            let t = entry.tensor
+            var fits = true
+            for i in 0..<t.count where !Float16(t.ptr[i]).isFinite { fits = false; break }
+            guard fits else { continue }
+            for i in 0..<t.count { t.ptr[i] = Float(Float16(t.ptr[i])) }
+            rounded += 1
+        }
+        return rounded
+    }
+
     /// All tensors in PyTorch layout under PyTorch names, in declaration order.
     public func stateDict() -> [(String, Tensor)] {
         namedTensors().map { entry in

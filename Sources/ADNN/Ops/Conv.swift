@@ -245,13 +245,19 @@ public func conv2dExpandDepthwiseFrozen(_ x: Tensor, expand: ConvBatchNorm, acti
                                 runningVar: expand.runningVar, eps: expand.eps, channels: M, frozen: true)
     let foldD = foldedBatchNorm(bias: nil, bnWeight: depthwise.bnWeight, bnBias: depthwise.bnBias, runningMean: depthwise.runningMean,
                                 runningVar: depthwise.runningVar, eps: depthwise.eps, channels: M, frozen: true)
-    let (packed, width) = FrozenWeights.panels(of: we, outChannels: M, inChannels: K)
+    let (packed, width, half) = FrozenWeights.panels(of: we, outChannels: M, inChannels: K)
     let taps = FrozenWeights.depthwiseTaps(of: wd, channels: M, taps: dw.kernelHeight * dw.kernelWidth)
     let expanded = Tensor.empty([N, H, W, M]), z = Tensor.empty([N, dw.outHeight, dw.outWidth, M])
     Profiler.measure("expand+dw fused" + shapeLabel(pw) + shapeLabel(dw)) {
-        expandDepthwiseScaleShiftActivation(z.ptr, expanded.ptr, x.ptr, packed.pointer, scale: foldE.pointer, shift: foldE.pointer + M,
-                                            activation: activation, inChannels: K, width: width, taps: taps.pointer,
-                                            dwScale: foldD.pointer, dwShift: foldD.pointer + M, dwActivation: depthwiseActivation, dw)
+        if half {
+            expandDepthwiseScaleShiftActivation(z.ptr, expanded.ptr, x.ptr, packed.halfPanels, scale: foldE.pointer, shift: foldE.pointer + M,
+                                                activation: activation, inChannels: K, width: width, taps: taps.pointer,
+                                                dwScale: foldD.pointer, dwShift: foldD.pointer + M, dwActivation: depthwiseActivation, dw)
+        } else {
+            expandDepthwiseScaleShiftActivation(z.ptr, expanded.ptr, x.ptr, packed.pointer, scale: foldE.pointer, shift: foldE.pointer + M,
+                                                activation: activation, inChannels: K, width: width, taps: taps.pointer,
+                                                dwScale: foldD.pointer, dwShift: foldD.pointer + M, dwActivation: depthwiseActivation, dw)
+        }
     }
     withExtendedLifetime((foldE, foldD, packed, taps, expanded)) {}
     return z
@@ -266,13 +272,18 @@ private func shapeLabel(_ g: Conv2DGeometry) -> String {
 /// scope's packed copy of `w` (packed on first use).
 private func packedConvForward(_ y: Tensor, _ x: Tensor, _ w: Tensor, scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
                                activation: ActivationKind?, inputScale: Tensor? = nil, residual: Tensor? = nil, _ geo: Conv2DGeometry) {
-    let (packed, width) = FrozenWeights.panels(of: w, outChannels: geo.outChannels, inChannels: geo.patchSize)
+    let (packed, width, half) = FrozenWeights.panels(of: w, outChannels: geo.outChannels, inChannels: geo.patchSize)
     let label = (geo.isPointwise ? "conv2d.1x1 packed" : "conv2d.im2col packed") + (inputScale == nil ? "" : "+gate")
         + (residual == nil ? "" : "+add") + shapeLabel(geo)
     Profiler.measure(label) {
-        conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale, shift: shift, activation: activation,
-                                         inputScale: inputScale.map { UnsafePointer($0.ptr) },
-                                         residual: residual.map { UnsafePointer($0.ptr) }, geo, width: width)
+        let gate = inputScale.map { UnsafePointer($0.ptr) }, skip = residual.map { UnsafePointer($0.ptr) }
+        if half {
+            conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.halfPanels, scale: scale, shift: shift, activation: activation,
+                                             inputScale: gate, residual: skip, geo, width: width)
+        } else {
+            conv2dPackedScaleShiftActivation(y.ptr, x.ptr, packed.pointer, scale: scale, shift: shift, activation: activation,
+                                             inputScale: gate, residual: skip, geo, width: width)
+        }
     }
     withExtendedLifetime(packed) {}
 }

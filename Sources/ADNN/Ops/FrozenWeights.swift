@@ -68,6 +68,8 @@ final class FrozenWeights {
     struct Packed {
         let sources: [Storage]
         let buffer: Storage
+        /// Whether the buffer holds half-precision panels (`panels(of:)`).
+        var half = false
     }
     /// A weight whose pages are released while the scope lasts, rebuilt from its packed copy at the end.
     struct Released {
@@ -76,6 +78,7 @@ final class FrozenWeights {
         let outChannels: Int
         let inChannels: Int
         let width: Int
+        let half: Bool
     }
     var depth = 0
     var packs: [Key: Packed] = [:]
@@ -99,8 +102,13 @@ final class FrozenWeights {
             if let copy = packs.removeValue(forKey: r.key) {
                 // The copy's pages go as its panels are read back (it has pages of its own).
                 let releaser = PageMemory.Releaser(UnsafeMutableRawPointer(copy.buffer.pointer))
-                unpackPointwiseWeights(r.storage.pointer, copy.buffer.pointer, outChannels: r.outChannels,
-                                       inChannels: r.inChannels, width: r.width) { releaser.consumed($0 * 4) }
+                if r.half {
+                    unpackPointwiseWeights(r.storage.pointer, copy.buffer.halfPanels, outChannels: r.outChannels,
+                                           inChannels: r.inChannels, width: r.width) { releaser.consumed($0 * 2) }
+                } else {
+                    unpackPointwiseWeights(r.storage.pointer, copy.buffer.pointer, outChannels: r.outChannels,
+                                           inChannels: r.inChannels, width: r.width) { releaser.consumed($0 * 4) }
+                }
             }
         }
         released.removeAll()
@@ -155,28 +163,44 @@ final class FrozenWeights {
     /// The open scope's copy of `w` (rows [O, K]: conv OHWI or linear [out, in]) packed into panels of
     /// `PointwiseTuning.panelWidth` by `packPointwiseWeights`, made on first use; and that width. In a
     /// releasing scope `w` is released as it is packed (`willRelease`).
-    static func panels(of w: Tensor, outChannels O: Int, inChannels K: Int) -> (storage: Storage, width: Int) {
+    static func panels(of w: Tensor, outChannels O: Int, inChannels K: Int) -> (storage: Storage, width: Int, half: Bool) {
         let width = PointwiseTuning.panelWidth
-        let count = packedPointwiseCount(outChannels: O, inChannels: K, width: width)
+        if let scope = current(create: false), let hit = scope.packs[key(w, companions: (nil, nil, nil, nil), parameter: 0, layout: width)] {
+            return (hit.buffer, width, hit.half)
+        }
+        // Weights that are all exactly half-precision values (exported with `--half`) are packed as halves: the
+        // same results, half the bytes to stream at batch 1.
+        let values = packedPointwiseCount(outChannels: O, inChannels: K, width: width)
+        let half = halfPanels && isExactlyHalf(w.ptr, count: w.count)
+        let count = half ? (values + 1) / 2 : values
         // In a releasing scope a weight whose copy the scope will keep gives its pages back panel by panel as
         // they are packed, so the weight and its copy are never resident in full at once.
         let releasing = willRelease(w, packedCount: count)
         var packedNow = false
-        let storage = packed(w, layout: width, count: count) { dst in
+        let storage = packed(w, layout: width, count: count, half: half) { dst in
             packedNow = true
-            guard releasing else { return packPointwiseWeights(dst, w.ptr, outChannels: O, inChannels: K, width: width) }
-            let releaser = PageMemory.Releaser(UnsafeMutableRawPointer(w.ptr))
-            packPointwiseWeights(dst, w.ptr, outChannels: O, inChannels: K, width: width) { rows in releaser.consumed(rows * K * 4) }
-            releaser.consumed(w.count * 4)
+            let releaser = releasing ? PageMemory.Releaser(UnsafeMutableRawPointer(w.ptr)) : nil
+            let afterPanel: ((Int) -> Void)? = releaser.map { r in { rows in r.consumed(rows * K * 4) } }
+            if half {
+                let halves = UnsafeMutableRawPointer(dst).bindMemory(to: Float16.self, capacity: values)
+                packPointwiseWeights(halves, w.ptr, outChannels: O, inChannels: K, width: width, afterPanel: afterPanel)
+            } else {
+                packPointwiseWeights(dst, w.ptr, outChannels: O, inChannels: K, width: width, afterPanel: afterPanel)
+            }
+            releaser?.consumed(w.count * 4)
         }
         if releasing && packedNow, let scope = current(create: false) {
             // From here on every use of `w` in the scope reads the copy, never `w`.
             let key = key(w, companions: (nil, nil, nil, nil), parameter: 0, layout: width)
-            scope.released.append(Released(storage: w.storage, key: key, outChannels: O, inChannels: K, width: width))
+            scope.released.append(Released(storage: w.storage, key: key, outChannels: O, inChannels: K, width: width, half: half))
             scope.releasedStorages.insert(ObjectIdentifier(w.storage))
         }
-        return (storage, width)
+        return (storage, width, half)
     }
+
+    /// Whether `panels(of:)` packs weights that are all exactly half-precision values as halves (the results are
+    /// the same bit for bit); `ADNN_HALF_PANELS=0` keeps Float panels, for comparisons.
+    nonisolated(unsafe) static var halfPanels: Bool = ProcessInfo.processInfo.environment["ADNN_HALF_PANELS"] != "0"
 
     /// Layout key of a batch norm and conv bias folded to [scale | shift] (keyed by the running variance
     /// with the running mean, affine weights, conv bias and epsilon as companions).
@@ -199,7 +223,7 @@ final class FrozenWeights {
     /// `companions` (position matters; `nil` for an absent input) and `parameter` name everything else
     /// `pack` reads, so a copy is reused only for exactly the same inputs.
     static func packed(_ w: Tensor, companions: Companions = (nil, nil, nil, nil), parameter: UInt32 = 0, layout: Int, count: Int,
-                       pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
+                       half: Bool = false, pack: (UnsafeMutablePointer<Float>) -> Void) -> Storage {
         let scope = current(create: true)!
         let key = key(w, companions: companions, parameter: parameter, layout: layout)
         if let hit = scope.packs[key] { return hit.buffer }
@@ -209,9 +233,14 @@ final class FrozenWeights {
         pack(buffer.pointer)
         if scope.depth > 0 && scope.packedFloats + count <= maxPackedFloats {
             scope.packs[key] = Packed(sources: [w.storage] + [companions.0, companions.1, companions.2, companions.3].compactMap { $0?.storage },
-                                      buffer: buffer)
+                                      buffer: buffer, half: half)
             scope.packedFloats += count
         }
         return buffer
     }
+}
+
+extension Storage {
+    /// The buffer as half-precision panels (`FrozenWeights.panels(of:)` with `half`).
+    var halfPanels: UnsafePointer<Float16> { UnsafeRawPointer(pointer).assumingMemoryBound(to: Float16.self) }
 }

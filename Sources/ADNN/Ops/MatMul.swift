@@ -78,10 +78,15 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
             return out
         }
         // Weights constant for the scope: the direct kernel on panels packed once (see `withFrozenWeights`).
-        let (packed, width) = FrozenWeights.panels(of: weight, outChannels: nOut, inChannels: nIn)
+        let (packed, width, half) = FrozenWeights.panels(of: weight, outChannels: nOut, inChannels: nIn)
         Profiler.measure("linear packed" + (Profiler.shapes ? " \(rows)×\(nIn)→\(nOut)" : "")) {
-            pointwiseConvScaleShiftActivation(out.ptr, x.ptr, packed.pointer, scale: nil, shift: bias?.ptr, activation: nil,
-                                              pixels: rows, inChannels: nIn, outChannels: nOut, width: width)
+            if half {
+                pointwiseConvScaleShiftActivation(out.ptr, x.ptr, packed.halfPanels, scale: nil, shift: bias?.ptr, activation: nil,
+                                                  pixels: rows, inChannels: nIn, outChannels: nOut, width: width)
+            } else {
+                pointwiseConvScaleShiftActivation(out.ptr, x.ptr, packed.pointer, scale: nil, shift: bias?.ptr, activation: nil,
+                                                  pixels: rows, inChannels: nIn, outChannels: nOut, width: width)
+            }
         }
         withExtendedLifetime(packed) {}
         return out

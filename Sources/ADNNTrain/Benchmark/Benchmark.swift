@@ -11,9 +11,14 @@ public struct BenchmarkRequest {
     public var seconds: Double
     public var warmup: Int
     public var json: Bool
+    /// Round the model's weights to half precision first (`Module.roundToHalfPrecision`), as a model exported with
+    /// `adnn export --half` holds them: inference then runs on half-precision weight panels.
+    public var halfWeights: Bool
 
-    public init(config: String, mode: String = "infer", batch: Int = 1, seconds: Double = 10, warmup: Int = 2, json: Bool = false) {
+    public init(config: String, mode: String = "infer", batch: Int = 1, seconds: Double = 10, warmup: Int = 2, json: Bool = false,
+                halfWeights: Bool = false) {
         self.config = config; self.mode = mode; self.batch = batch; self.seconds = seconds; self.warmup = warmup; self.json = json
+        self.halfWeights = halfWeights
     }
 
 
@@ -27,6 +32,7 @@ public struct BenchmarkRequest {
             let cfg = try loadConfig(config)
             GlobalRNG.seed(UInt64(cfg.seed))
             let model = try ADNNFER(cfg.model)
+            if halfWeights { model.roundToHalfPrecision() }
             let s = cfg.model.inputSize
             var rng = SeededRNG(seed: 1)
             let x = Tensor.normal([batch, s, s, cfg.model.inChans], rng: &rng)
@@ -70,7 +76,7 @@ public struct BenchmarkRequest {
                                              "gflops": Double(2 * macs) / 1e9, "threads": Threading.threads,
                                              "iterations": iters, "seconds": elapsed, "cpu_seconds": cpu, "config": config,
                                              "iteration_ms_min": times[0], "iteration_ms_median": times[times.count / 2],
-                                             "kernel_path": kernelPathDescription]
+                                             "kernel_path": kernelPathDescription, "half_weights": halfWeights]
                 return result
             }
             // Inference keeps the weights frozen for the whole measurement, as a deployed session does, and
@@ -83,7 +89,7 @@ public struct BenchmarkRequest {
                 print(String(format: "%@ batch %d: %.2f images/s (%d iterations in %.1f s), %d params, %.2f GFLOPs/image, peak RSS %.0f MiB",
                              mode, batch, result["images_per_second"] as? Double ?? 0, result["iterations"] as? Int ?? 0,
                              result["seconds"] as? Double ?? 0, model.parameterCount, Double(2 * macs) / 1e9, peak)
-                      + "; kernels: " + kernelPathDescription)
+                      + "; kernels: " + kernelPathDescription + (halfWeights ? "; half-precision weights" : ""))
             }
             return result
         }
