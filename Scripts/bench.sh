@@ -11,7 +11,9 @@
 # wait policy collapses when the cores are shared with other jobs, OMP_WAIT_POLICY=PASSIVE does not, and
 # channels_last is usually PyTorch's faster CPU layout) and its fastest variant counts in each round. The table gives medians over rounds; ratio = adnn ÷ PyTorch; peak memory is the
 # largest peak RSS seen (VmHWM / ru_maxrss). Raw JSON lines go to $OUT (default bench-results.jsonl).
-# ORT=0 leaves out the ONNX Runtime column. Development only: PyTorch and ONNX Runtime
+# ORT=0 leaves out the ONNX Runtime column. HALF=1 also runs every inference row with `adnn bench --half-weights`
+# (the weights rounded to half precision, as `adnn export --half` stores them and as the shipped models are:
+# half-precision weight panels) right after the Float run, as extra columns. Development only: PyTorch and ONNX Runtime
 # (`pip install torch timm onnx onnxruntime pyyaml`) are never run-time dependencies of adnn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ ROUNDS=${ROUNDS:-2}
 THREADS=${THREADS:-$(nproc)}
 OUT=${OUT:-bench-results.jsonl}
 ORT=${ORT:-1}
+HALF=${HALF:-0}
 TORCH_VARIANTS=${TORCH_VARIANTS:-"passive:cl passive:nchw default:cl"}
 PY=${PYTHON:-python3}
 
@@ -59,6 +62,11 @@ for row in "${ROWS[@]}"; do
     echo "[$cfg $mode b$batch] round $r: adnn" >&2
     "$BIN" bench --config "Configs/$cfg.yaml" --mode "$mode" --batch "$batch" --seconds "$secs" --warmup "$warm" \
       --threads "$THREADS" --json | "$PY" -c "import json,sys; d=json.load(sys.stdin); d.update(row='$cfg $mode $batch', side='adnn', round=$r); print(json.dumps(d))" >> "$OUT"
+    if [ "$mode" = infer ] && [ "$HALF" = 1 ]; then
+      echo "[$cfg $mode b$batch] round $r: adnn --half-weights" >&2
+      "$BIN" bench --config "Configs/$cfg.yaml" --mode "$mode" --batch "$batch" --seconds "$secs" --warmup "$warm" \
+        --threads "$THREADS" --half-weights --json | "$PY" -c "import json,sys; d=json.load(sys.stdin); d.update(row='$cfg $mode $batch', side='adnn-half', round=$r); print(json.dumps(d))" >> "$OUT"
+    fi
     for variant in $TORCH_VARIANTS; do
       pol=${variant%%:*}; fmt=${variant#*:}
       echo "[$cfg $mode b$batch] round $r: pytorch ($pol wait policy, $fmt)" >&2
@@ -84,9 +92,10 @@ for d in rows:
     if d["row"] not in order:
         order.append(d["row"])
 print(f"threads {sys.argv[2]}; medians over rounds (PyTorch: its fastest variant in each round)\n")
+half = any(d["side"] == "adnn-half" for d in rows)
 print("| config | mode | batch | adnn img/s | PyTorch img/s | ONNX Runtime img/s | adnn ÷ PyTorch | adnn ÷ ORT "
-      "| adnn peak MiB | PyTorch peak MiB | ORT peak MiB |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| adnn peak MiB | PyTorch peak MiB | ORT peak MiB |" + (" adnn half-weights img/s | half ÷ ORT | half peak MiB |" if half else ""))
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if half else ""))
 for key in order:
     cfg, mode, batch = key.split()
     a = [d for d in rows if d["row"] == key and d["side"] == "adnn"]
@@ -104,12 +113,22 @@ for key in order:
         ort, ratio_o, mem_o = f"{o_ips:.2f}", f"{a_ips / o_ips:.2f}", f"{max(d['peak_rss_mib'] for d in o):.0f}"
     else:
         ort = ratio_o = mem_o = "–"
+    extra = ""
+    h = [d for d in rows if d["row"] == key and d["side"] == "adnn-half"]
+    if half:
+        if h:
+            h_ips = statistics.median(d["images_per_second"] for d in h)
+            extra = f" {h_ips:.2f} | {h_ips / o_ips:.2f} | {max(d['peak_rss_mib'] for d in h):.0f} |" if o else f" {h_ips:.2f} | – | – |"
+        else:
+            extra = " – | – | – |"
     print(f"| {cfg} | {mode} | {batch} | {a_ips:.2f} | {t_ips:.2f} | {ort} | {a_ips / t_ips:.2f} | {ratio_o} "
-          f"| {a_mem:.0f} | {t_mem:.0f} | {mem_o} |")
+          f"| {a_mem:.0f} | {t_mem:.0f} | {mem_o} |" + extra)
 print()
 for key in order:
     a = [f"{d['images_per_second']:.2f}" for d in rows if d["row"] == key and d["side"] == "adnn"]
     t = [f"{d['images_per_second']:.2f}({d['policy']})" for d in rows if d["row"] == key and d["side"] == "torch"]
     o = [f"{d['images_per_second']:.2f}" for d in rows if d["row"] == key and d["side"] == "ort"]
-    print(f"- {key}: adnn {', '.join(a)}; PyTorch {', '.join(t)}" + (f"; ONNX Runtime {', '.join(o)}" if o else ""))
+    h = [f"{d['images_per_second']:.2f}" for d in rows if d["row"] == key and d["side"] == "adnn-half"]
+    print(f"- {key}: adnn {', '.join(a)}" + (f"; adnn half-weights {', '.join(h)}" if h else "") + f"; PyTorch {', '.join(t)}"
+          + (f"; ONNX Runtime {', '.join(o)}" if o else ""))
 EOF
