@@ -29,41 +29,19 @@ public func expandDepthwiseApplies(_ g: Conv2DGeometry, width: Int, threads: Int
 }
 
 /// z = dwAct(depthwise(e, taps)·dwScale + dwShift) with e = act(x · Wᵀ·scale + shift), the expansion's W
-/// packed by `packPointwiseWeights` at panel width `width`; `e` is the caller's scratch for the expanded
+/// packed by `packPointwiseWeights` (Float or half panels) at panel width `width`; `e` is the caller's scratch for the expanded
 /// tensor. `g` is the depthwise geometry (inChannels = the expansion's output channels M).
 // z: [N, Ho, Wo, M], e: [N, H, W, M], x: [N, H, W, K], packed: [panels, K, width], scale, shift: [M],
 // taps: [k·k, M], dwScale, dwShift: [M]
-public func expandDepthwiseScaleShiftActivation(_ z: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
-                                                _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>,
-                                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
-                                                activation: ActivationKind?, inChannels K: Int, width: Int,
-                                                taps: UnsafePointer<Float>, dwScale: UnsafePointer<Float>?,
-                                                dwShift: UnsafePointer<Float>?, dwActivation: ActivationKind?,
-                                                _ g: Conv2DGeometry) {
-    expandDepthwise(z, e, x, packed, scale: scale, shift: shift, activation: activation, inChannels: K, width: width, taps: taps,
-                    dwScale: dwScale, dwShift: dwShift, dwActivation: dwActivation, g)
-}
-
-/// `expandDepthwiseScaleShiftActivation` with the expansion on half-precision panels.
-public func expandDepthwiseScaleShiftActivation(_ z: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
-                                                _ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float16>,
-                                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
-                                                activation: ActivationKind?, inChannels K: Int, width: Int,
-                                                taps: UnsafePointer<Float>, dwScale: UnsafePointer<Float>?,
-                                                dwShift: UnsafePointer<Float>?, dwActivation: ActivationKind?,
-                                                _ g: Conv2DGeometry) {
-    expandDepthwise(z, e, x, packed, scale: scale, shift: shift, activation: activation, inChannels: K, width: width, taps: taps,
-                    dwScale: dwScale, dwShift: dwShift, dwActivation: dwActivation, g)
-}
-
-/// The body of both `expandDepthwiseScaleShiftActivation`s.
-private func expandDepthwise<W: PanelScalar>(_ z: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
-                                                _ x: UnsafePointer<Float>, _ packed: UnsafePointer<W>,
-                                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
-                                                activation: ActivationKind?, inChannels K: Int, width: Int,
-                                                taps: UnsafePointer<Float>, dwScale: UnsafePointer<Float>?,
-                                                dwShift: UnsafePointer<Float>?, dwActivation: ActivationKind?,
-                                                _ g: Conv2DGeometry) {
+@_specialize(exported: true, where W == Float)
+@_specialize(exported: true, where W == Float16)
+public func expandDepthwiseScaleShiftActivation<W: PanelScalar>(_ z: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
+                                                                _ x: UnsafePointer<Float>, _ packed: UnsafePointer<W>,
+                                                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                                                activation: ActivationKind?, inChannels K: Int, width: Int,
+                                                                taps: UnsafePointer<Float>, dwScale: UnsafePointer<Float>?,
+                                                                dwShift: UnsafePointer<Float>?, dwActivation: ActivationKind?,
+                                                                _ g: Conv2DGeometry) {
     g.validate()
     precondition(depthwiseDirectApplies(g), "expandDepthwiseScaleShiftActivation: depthwise geometry \(g) has no direct kernel")
     precondition(width == 16 || width == 32, "expandDepthwiseScaleShiftActivation: width \(width) must be 16 or 32")

@@ -215,14 +215,8 @@ public func batchNormActivationBackwardInput(_ dx: UnsafeMutablePointer<Float>, 
     // dx = A·gz + B·(x − μ) + D per channel (B = D = 0 with running statistics).
     let coef = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
     defer { coef.deallocate() }
+    batchNormInputCoefficients(coef, invstd: invstd, weight: weight, sumG: sumG, sumGXhat: sumGXhat, rows: rows, channels: c)
     let ca = coef, cb = coef + c, cd = coef + 2 * c
-    let n = Double(rows)
-    for k in 0..<c {
-        let r = Double(invstd[k]), a = Double(weight?[k] ?? 1) * r
-        ca[k] = Float(a)
-        cb[k] = sumGXhat.map { Float(-a * r * Double($0[k]) / n) } ?? 0
-        cd[k] = sumG.map { Float(-a * Double($0[k]) / n) } ?? 0
-    }
     let batchStatistics = sumG != nil
     @inline(__always) func rowsOf<F: LaneFunction>(_ f: F, _ rr: Range<Int>) {
         for row in rr {

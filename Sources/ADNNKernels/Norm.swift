@@ -200,14 +200,8 @@ public func batchNormBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ g: Unsaf
     // dx = A·g + B·(x − μ) + D per channel.
     let coef = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
     defer { coef.deallocate() }
+    batchNormInputCoefficients(coef, invstd: invstd, weight: weight, sumG: sumG, sumGXhat: sumGXhat, rows: rows, channels: c)
     let ca = coef, cb = coef + c, cd = coef + 2 * c
-    let n = Double(rows)
-    for k in 0..<c {
-        let r = Double(invstd[k]), a = Double(weight?[k] ?? 1) * r
-        ca[k] = Float(a)
-        cb[k] = Float(-a * r * Double(sumGXhat[k]) / n)
-        cd[k] = Float(-a * Double(sumG[k]) / n)
-    }
     parallelFor(rows, grain: Swift.max(1, 16384 / c)) { rr in
         for row in rr {
             let gr = g + row * c, xr = x + row * c, o = dx + row * c
@@ -219,6 +213,21 @@ public func batchNormBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ g: Unsaf
             }
             while k < c { o[k] = ca[k] * gr[k] + cb[k] * (xr[k] - mean[k]) + cd[k]; k += 1 }
         }
+    }
+}
+
+/// The per-channel coefficients of a batch-norm input gradient `dx = A·g + B·(x − μ) + D` ([3, C]: A, B, D):
+/// A = w/σ, B = −A/σ · sumGXhat/n, D = −A · sumG/n with n = rows (w = 1 when `weight` is nil); B = D = 0 when
+/// the sums are nil (running statistics: constants).
+// coef: [3, C]; invstd, weight, sumG, sumGXhat: [C]
+func batchNormInputCoefficients(_ coef: UnsafeMutablePointer<Float>, invstd: UnsafePointer<Float>, weight: UnsafePointer<Float>?,
+                                sumG: UnsafePointer<Float>?, sumGXhat: UnsafePointer<Float>?, rows: Int, channels c: Int) {
+    let n = Double(rows)
+    for k in 0..<c {
+        let r = Double(invstd[k]), a = Double(weight?[k] ?? 1) * r
+        coef[k] = Float(a)
+        coef[c + k] = sumGXhat.map { Float(-a * r * Double($0[k]) / n) } ?? 0
+        coef[2 * c + k] = sumG.map { Float(-a * Double($0[k]) / n) } ?? 0
     }
 }
 

@@ -588,41 +588,20 @@ func pointwiseRows<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: Unsafe
 }
 
 /// y = act(((x ⊙ inputScale) · Wᵀ)·scale + shift) + residual per output channel, W given packed by
-/// `packPointwiseWeights` at panel width `width` (scale/shift nil = 1/0, activation nil = identity,
+/// `packPointwiseWeights` (Float or half panels) at panel width `width` (scale/shift nil = 1/0, activation nil = identity,
 /// inputScale/residual nil = none). `inputScale` holds one factor per input channel for each image of
 /// `imagePixels` consecutive pixels — a squeeze-and-excitation gate, applied to each block of rows in cache
 /// instead of in a pass of its own; a residual — a block's skip connection — is added to each block of
 /// outputs while it is in L1.
 // y: [P, O], x: [P, K], packed: [panels, K, width], scale, shift: [O], inputScale: [P / imagePixels, K], residual: [P, O]
-public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                                              _ packed: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
-                                              shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                              inputScale: UnsafePointer<Float>? = nil, imagePixels: Int = 0,
-                                              residual: UnsafePointer<Float>? = nil,
-                                              pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
-    pointwiseConv(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, imagePixels: imagePixels,
-                  residual: residual, pixels: P, inChannels: K, outChannels: O, width: width)
-}
-
-/// `pointwiseConvScaleShiftActivation` on half-precision panels (`packPointwiseWeights` into Float16).
-// y: [P, O], x: [P, K], packed: [panels, K, width], scale, shift: [O], inputScale: [P / imagePixels, K], residual: [P, O]
-public func pointwiseConvScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                                              _ packed: UnsafePointer<Float16>, scale: UnsafePointer<Float>?,
-                                              shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                              inputScale: UnsafePointer<Float>? = nil, imagePixels: Int = 0,
-                                              residual: UnsafePointer<Float>? = nil,
-                                              pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
-    pointwiseConv(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, imagePixels: imagePixels,
-                  residual: residual, pixels: P, inChannels: K, outChannels: O, width: width)
-}
-
-/// The body of both `pointwiseConvScaleShiftActivation`s.
-private func pointwiseConv<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                                           _ packed: UnsafePointer<W>, scale: UnsafePointer<Float>?,
-                                           shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                           inputScale: UnsafePointer<Float>?, imagePixels: Int,
-                                           residual: UnsafePointer<Float>?,
-                                           pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
+@_specialize(exported: true, where W == Float)
+@_specialize(exported: true, where W == Float16)
+public func pointwiseConvScaleShiftActivation<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                                              _ packed: UnsafePointer<W>, scale: UnsafePointer<Float>?,
+                                                              shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                                              inputScale: UnsafePointer<Float>? = nil, imagePixels: Int = 0,
+                                                              residual: UnsafePointer<Float>? = nil,
+                                                              pixels P: Int, inChannels K: Int, outChannels O: Int, width: Int) {
     precondition(width == 16 || width == 32, "pointwiseConvScaleShiftActivation: width \(width) must be 16 or 32")
     if P == 0 || O == 0 { return }
     precondition(inputScale == nil || (imagePixels > 0 && P % imagePixels == 0),
@@ -730,38 +709,22 @@ public func packedConvApplies(_ g: Conv2DGeometry) -> Bool {
 /// `packPointwiseWeights`: a 1×1 convolution runs the direct kernel on x itself, any other (one group)
 /// on im2col rows gathered per block of output pixels.
 // y: [N, Ho, Wo, O], x: [N, H, W, C], packed: [panels, kh·kw·C, width], scale, shift: [O], inputScale: [N, C], residual: [N, Ho, Wo, O]
-public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                                             _ packed: UnsafePointer<Float>, scale: UnsafePointer<Float>?,
-                                             shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                             inputScale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
-                                             _ g: Conv2DGeometry, width: Int) {
-    conv2dPacked(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, residual: residual, g, width: width)
-}
-
-/// `conv2dPackedScaleShiftActivation` on half-precision panels.
-public func conv2dPackedScaleShiftActivation(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                                             _ packed: UnsafePointer<Float16>, scale: UnsafePointer<Float>?,
-                                             shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                             inputScale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
-                                             _ g: Conv2DGeometry, width: Int) {
-    conv2dPacked(y, x, packed, scale: scale, shift: shift, activation: activation, inputScale: inputScale, residual: residual, g, width: width)
-}
-
-/// The body of both `conv2dPackedScaleShiftActivation`s.
-private func conv2dPacked<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                                          _ packed: UnsafePointer<W>, scale: UnsafePointer<Float>?,
-                                          shift: UnsafePointer<Float>?, activation: ActivationKind?,
-                                          inputScale: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                                          _ g: Conv2DGeometry, width: Int) {
+@_specialize(exported: true, where W == Float)
+@_specialize(exported: true, where W == Float16)
+public func conv2dPackedScaleShiftActivation<W: PanelScalar>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                                             _ packed: UnsafePointer<W>, scale: UnsafePointer<Float>?,
+                                                             shift: UnsafePointer<Float>?, activation: ActivationKind?,
+                                                             inputScale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
+                                                             _ g: Conv2DGeometry, width: Int) {
     g.validate()
     precondition(g.groups == 1, "conv2dPackedScaleShiftActivation: groups \(g.groups) must be 1")
     precondition(inputScale == nil || g.isPointwise, "conv2dPackedScaleShiftActivation: an input scale needs a 1×1 convolution")
     let P = g.batch * g.outHeight * g.outWidth, K = g.patchSize
     if P == 0 { return }
     if g.isPointwise {
-        pointwiseConv(y, x, packed, scale: scale, shift: shift, activation: activation,
-                      inputScale: inputScale, imagePixels: g.outHeight * g.outWidth, residual: residual,
-                      pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
+        pointwiseConvScaleShiftActivation(y, x, packed, scale: scale, shift: shift, activation: activation,
+                                          inputScale: inputScale, imagePixels: g.outHeight * g.outWidth, residual: residual,
+                                          pixels: P, inChannels: K, outChannels: g.outChannels, width: width)
         return
     }
     // Blocks of output pixels: each gathers its im2col rows into its own buffer (in L1/L2), then runs
