@@ -161,8 +161,9 @@ final class FrozenWeights {
     }
 
     /// The open scope's copy of `w` (rows [O, K]: conv OHWI or linear [out, in]) packed into panels of
-    /// `PointwiseTuning.panelWidth` by `packPointwiseWeights`, made on first use; and that width. In a
-    /// releasing scope `w` is released as it is packed (`willRelease`).
+    /// `PointwiseTuning.panelWidth` by `packPointwiseWeights`, made on first use; that width; and whether the
+    /// panels hold halves (`halfPanels` and every value of `w` exactly a half value: read them through
+    /// `Storage.halfPanels`). In a releasing scope `w` is released as it is packed (`willRelease`).
     static func panels(of w: Tensor, outChannels O: Int, inChannels K: Int) -> (storage: Storage, width: Int, half: Bool) {
         let width = PointwiseTuning.panelWidth
         if let scope = current(create: false), let hit = scope.packs[key(w, companions: (nil, nil, nil, nil), parameter: 0, layout: width)] {
