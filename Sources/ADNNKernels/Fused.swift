@@ -154,29 +154,20 @@ public func batchNormActivationBackwardReduce(_ sumG: UnsafeMutablePointer<Float
                                               scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                               mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
                                               activation: ActivationKind?, rows: Int, channels: Int) {
-    let c = channels
-    if c == 0 { return }
-    if rows == 0 {
-        sumG.update(repeating: 0, count: c); sumGXhat.update(repeating: 0, count: c); return
-    }
-    let s1 = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c), s2 = s1 + c
-    defer { s1.deallocate() }
-    @inline(__always) func sums<F: LaneFunction>(_ f: F) {
-        activationColumnSums(f, s1, s2, g, x, scale: scale, shift: shift, mean: mean, rows: rows, channels: c)
-    }
-    switch activation {
-    case nil: sums(IdentityDerivative())
-    case .relu: sums(ReLUDerivative())
-    case .relu6: sums(ReLU6Derivative())
-    case .leakyRelu(let s): sums(LeakyReLUDerivative(slope: s))
-    case .silu: sums(SiLUDerivative())
-    case .sigmoid: sums(SigmoidDerivative())
-    case .gelu: sums(GELUDerivative())
-    case .tanh: sums(TanhDerivative())
-    }
-    for k in 0..<c {
-        sumG[k] = Float(s1[k])
-        sumGXhat[k] = Float(s2[k] * Double(invstd[k]))
+    batchNormBackwardSums(sumG, sumGXhat, invstd: invstd, rows: rows, channels: channels) { s1, s2 in
+        @inline(__always) func sums<F: LaneFunction>(_ f: F) {
+            activationColumnSums(f, s1, s2, g, x, scale: scale, shift: shift, mean: mean, rows: rows, channels: channels)
+        }
+        switch activation {
+        case nil: sums(IdentityDerivative())
+        case .relu: sums(ReLUDerivative())
+        case .relu6: sums(ReLU6Derivative())
+        case .leakyRelu(let s): sums(LeakyReLUDerivative(slope: s))
+        case .silu: sums(SiLUDerivative())
+        case .sigmoid: sums(SigmoidDerivative())
+        case .gelu: sums(GELUDerivative())
+        case .tanh: sums(TanhDerivative())
+        }
     }
 }
 

@@ -150,24 +150,37 @@ public func batchNormForwardNaive(_ out: UnsafeMutablePointer<Float>, _ x: Unsaf
 public func batchNormBackwardReduce(_ sumG: UnsafeMutablePointer<Float>, _ sumGXhat: UnsafeMutablePointer<Float>,
                                     _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                                     mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, rows: Int, channels: Int) {
-    let c = channels
+    batchNormBackwardSums(sumG, sumGXhat, invstd: invstd, rows: rows, channels: channels) { s1, s2 in
+        let c = channels
+        columnReduce2(rows: rows, channels: c, s1, s2) { row, a, b in
+            let gr = g + row * c, xr = x + row * c
+            var k = 0
+            while k + 16 <= c {
+                let gv = load16(gr + k)
+                store16(a + k, load16(a + k) + gv)
+                store16(b + k, load16(b + k) + gv * (load16(xr + k) - load16(mean + k)))
+                k += 16
+            }
+            while k < c { a[k] += gr[k]; b[k] += gr[k] * (xr[k] - mean[k]); k += 1 }
+        }
+    }
+}
+
+/// The frame of the batch-norm backward reductions (`batchNormBackwardReduce`, `batchNormActivationBackwardReduce`):
+/// `accumulate` fills the Double column sums Σ g' and Σ g'·(x − mean) (g' the gradient at the batch-norm output);
+/// they come out as `sumG` and `sumGXhat` = Σ g'·(x − mean)·invstd. No rows: both zero.
+// sumG, sumGXhat, invstd: [C]
+@inline(__always)
+func batchNormBackwardSums(_ sumG: UnsafeMutablePointer<Float>, _ sumGXhat: UnsafeMutablePointer<Float>,
+                           invstd: UnsafePointer<Float>, rows: Int, channels c: Int,
+                           accumulate: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) {
     if c == 0 { return }
     if rows == 0 {
         sumG.update(repeating: 0, count: c); sumGXhat.update(repeating: 0, count: c); return
     }
     let s1 = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c), s2 = s1 + c
     defer { s1.deallocate() }
-    columnReduce2(rows: rows, channels: c, s1, s2) { row, a, b in
-        let gr = g + row * c, xr = x + row * c
-        var k = 0
-        while k + 16 <= c {
-            let gv = load16(gr + k)
-            store16(a + k, load16(a + k) + gv)
-            store16(b + k, load16(b + k) + gv * (load16(xr + k) - load16(mean + k)))
-            k += 16
-        }
-        while k < c { a[k] += gr[k]; b[k] += gr[k] * (xr[k] - mean[k]); k += 1 }
-    }
+    accumulate(s1, s2)
     for k in 0..<c {
         sumG[k] = Float(s1[k])
         sumGXhat[k] = Float(s2[k] * Double(invstd[k]))
