@@ -136,9 +136,7 @@ open class Module {
         var rounded = 0
         for entry in namedTensors() {
             let t = entry.tensor
-            var fits = true
-            for i in 0..<t.count where !Float16(t.ptr[i]).isFinite { fits = false; break }
-            guard fits else { continue }
+            guard SafeTensors.fitsHalf(t) else { continue }
             for i in 0..<t.count { t.ptr[i] = Float(Float16(t.ptr[i])) }
             rounded += 1
         }
