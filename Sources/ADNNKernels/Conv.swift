@@ -419,6 +419,9 @@ public enum PointwiseBackwardTuning {
     nonisolated(unsafe) public static var blockBytes = 256 << 10
     /// Off (`ADNN_POINTWISE_BACKWARD_FUSED=0`): the two gradients run as two separate GEMMs, for comparisons.
     nonisolated(unsafe) public static var enabled: Bool = ProcessInfo.processInfo.environment["ADNN_POINTWISE_BACKWARD_FUSED"] != "0"
+    /// Off (`ADNN_CONV_BN_BACKWARD_FUSED=0`): a training 1×1 convolution → batch norm → activation runs as two
+    /// ops (`pointwiseConvBatchNormActivation` falls back to the composition), for comparisons.
+    nonisolated(unsafe) public static var batchNormFused: Bool = ProcessInfo.processInfo.environment["ADNN_CONV_BN_BACKWARD_FUSED"] != "0"
 
     /// Rows of a block for `inChannels` + `outChannels` floats per row (a multiple of 12, at least 48).
     static func blockRows(inChannels C: Int, outChannels O: Int) -> Int {
@@ -462,6 +465,58 @@ public func pointwiseConvBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: Unsaf
                 sgemmSerial(dx + b * C, dy + b * O, w, m: n, n: C, k: O)
                 // dW[O, C] (+)= dy[n, O]ᵀ × x[n, C]
                 sgemmSerial(target, dy + b * O, x + b * C, m: O, n: C, k: n, transA: true, beta: b == p0 ? 0 : 1, lda: O, ldb: C)
+                b += n
+            }
+        }
+    }
+    for part in 1..<parts { addRow(dw, scratch + (part - 1) * O * C, O * C) }
+}
+
+/// Both gradients of a one-group 1×1 convolution whose output `y` went through batch norm (batch statistics)
+/// and an activation, from the gradient `g` at the activation's output — `pointwiseConvBackward` with the
+/// batch-norm + activation input gradient (`batchNormActivationBackwardInput`) as its prologue: per block of
+/// rows, dy = (w/σ)·(g·act′(z) − sumG/n − x̂·sumGXhat/n) is computed into a buffer of the thread's (in L2), then
+/// dx = dy·W and dW += dyᵀ·x from there. dy is never written to memory and read back (the separate ops write
+/// it once and read it once or twice). `sumG`/`sumGXhat` come from `batchNormActivationBackwardReduce` over
+/// the same g and y. Overwrites dx and dw; partial dW summed in thread order as in `pointwiseConvBackward`.
+// dx, x: [P, C]; dw, w: [O, C]; g, y: [P, O]; scale, shift, mean, invstd, bnWeight, sumG, sumGXhat: [O]
+public func pointwiseConvBatchNormActivationBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+                                                     _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                                                     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                                     scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                                     mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>,
+                                                     bnWeight: UnsafePointer<Float>?, sumG: UnsafePointer<Float>,
+                                                     sumGXhat: UnsafePointer<Float>, activation: ActivationKind?,
+                                                     pixels P: Int, inChannels C: Int, outChannels O: Int) {
+    if O * C == 0 {
+        if P * C > 0 { dx.update(repeating: 0, count: P * C) }
+        return
+    }
+    if P == 0 { dw.update(repeating: 0, count: O * C); return }
+    let coef = UnsafeMutablePointer<Float>.allocate(capacity: 3 * O)
+    defer { coef.deallocate() }
+    batchNormInputCoefficients(coef, invstd: invstd, weight: bnWeight, sumG: sumG, sumGXhat: sumGXhat, rows: P, channels: O)
+    let parts = Swift.max(1, Threading.threads)
+    let blockRows = PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, (parts - 1) * O * C))
+    defer { scratch.deallocate() }
+    parallelChunks(parts, chunks: parts) { r in
+        let dy = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(blockRows, P) * O)
+        defer { dy.deallocate() }
+        for part in r {
+            let p0 = part * P / parts, p1 = (part + 1) * P / parts
+            let target = part == 0 ? dw : scratch + (part - 1) * O * C
+            if p0 == p1 { target.update(repeating: 0, count: O * C); continue }
+            var b = p0
+            while b < p1 {
+                let n = Swift.min(blockRows, p1 - b)
+                // dy[n, O]: the batch-norm + activation input gradient of rows b ..< b + n
+                batchNormActivationInputRows(dy, g, y, scale: scale, shift: shift, mean: mean, coefficients: coef,
+                                             batchStatistics: true, activation: activation, rows: b..<(b + n), channels: O)
+                // dx[n, C] = dy[n, O] × W[O, C]
+                sgemmSerial(dx + b * C, dy, w, m: n, n: C, k: O)
+                // dW[O, C] (+)= dy[n, O]ᵀ × x[n, C]
+                sgemmSerial(target, dy, x + b * C, m: O, n: C, k: n, transA: true, beta: b == p0 ? 0 : 1, lda: O, ldb: C)
                 b += n
             }
         }

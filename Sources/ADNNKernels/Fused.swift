@@ -207,11 +207,24 @@ public func batchNormActivationBackwardInput(_ dx: UnsafeMutablePointer<Float>, 
     let coef = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
     defer { coef.deallocate() }
     batchNormInputCoefficients(coef, invstd: invstd, weight: weight, sumG: sumG, sumGXhat: sumGXhat, rows: rows, channels: c)
+    parallelFor(rows, grain: Swift.max(1, 16384 / c)) { rr in
+        batchNormActivationInputRows(dx + rr.lowerBound * c, g, x, scale: scale, shift: shift, mean: mean, coefficients: coef,
+                                     batchStatistics: sumG != nil, activation: activation, rows: rr, channels: c)
+    }
+}
+
+/// Serial rows of `batchNormActivationBackwardInput` with its per-channel coefficients [A | B | D] ([3·C], from
+/// `batchNormInputCoefficients`) already computed: `out` row 0 is row `rows.lowerBound` of g and x.
+/// `batchStatistics` false: dx = A·gz (running statistics, B and D unused).
+// out: [rows.count, C]; g, x: [·, C]; scale, shift, mean: [C]; coefficients: [3·C]
+func batchNormActivationInputRows(_ out: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                  scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                  coefficients coef: UnsafePointer<Float>, batchStatistics: Bool,
+                                  activation: ActivationKind?, rows rr: Range<Int>, channels c: Int) {
     let ca = coef, cb = coef + c, cd = coef + 2 * c
-    let batchStatistics = sumG != nil
-    @inline(__always) func rowsOf<F: LaneFunction>(_ f: F, _ rr: Range<Int>) {
+    @inline(__always) func rowsOf<F: LaneFunction>(_ f: F) {
         for row in rr {
-            let gr = g + row * c, xr = x + row * c, o = dx + row * c
+            let gr = g + row * c, xr = x + row * c, o = out + (row - rr.lowerBound) * c
             var k = 0
             if batchStatistics {
                 while k + 16 <= c {
@@ -235,18 +248,15 @@ public func batchNormActivationBackwardInput(_ dx: UnsafeMutablePointer<Float>, 
             }
         }
     }
-    @inline(__always) func run<F: LaneFunction>(_ f: F) {
-        parallelFor(rows, grain: Swift.max(1, 16384 / c)) { rr in rowsOf(f, rr) }
-    }
     switch activation {
-    case nil: run(IdentityDerivative())
-    case .relu: run(ReLUDerivative())
-    case .relu6: run(ReLU6Derivative())
-    case .leakyRelu(let s): run(LeakyReLUDerivative(slope: s))
-    case .silu: run(SiLUDerivative())
-    case .sigmoid: run(SigmoidDerivative())
-    case .gelu: run(GELUDerivative())
-    case .tanh: run(TanhDerivative())
+    case nil: rowsOf(IdentityDerivative())
+    case .relu: rowsOf(ReLUDerivative())
+    case .relu6: rowsOf(ReLU6Derivative())
+    case .leakyRelu(let s): rowsOf(LeakyReLUDerivative(slope: s))
+    case .silu: rowsOf(SiLUDerivative())
+    case .sigmoid: rowsOf(SigmoidDerivative())
+    case .gelu: rowsOf(GELUDerivative())
+    case .tanh: rowsOf(TanhDerivative())
     }
 }
 

@@ -101,6 +101,9 @@ for (P, K, O) in [(49, 2048, 2048), (49, 2048, 4096), (49, 4096, 2048), (392, 20
     cases.append(Case(name: "linear dot \(P)×\(K)→\(O)", run: {
         linearDot(y, x, w, bias: bias, rows: P, inFeatures: K, outFeatures: O)
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
+    cases.append(Case(name: "linear sgemm \(P)×\(K)→\(O)", run: {
+        sgemm(y, x, w, m: P, n: O, k: K, transB: true)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
     cases.append(Case(name: "linear packed \(P)×\(K)→\(O)", run: {
         pointwiseConvScaleShiftActivation(y, x, packed, scale: nil, shift: bias, activation: nil,
                                           pixels: P, inChannels: K, outChannels: O, width: width)
@@ -122,6 +125,27 @@ do {
                                           pixels: P, inChannels: K, outChannels: O, width: width)
         next = (next + 1) % copies
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(O * K)))
+}
+
+// The FER model's small-pixel 1×1 layers at batch 1 as a forward meets them: half-precision panels
+// (what shipped models hold), a different copy each call (16 copies, more than L2), so that the panel
+// comes from the last-level cache as it does between layers.
+for (P, K, O) in [(9, 1152, 192), (9, 192, 1152), (25, 672, 112), (25, 112, 672), (9, 320, 1280)] {
+    let width = PointwiseTuning.panelWidth, copies = 16
+    let count = packedPointwiseCount(outChannels: O, inChannels: K, width: width)
+    let x = buffer(P * K), w = buffer(O * K), y = buffer(P * O), shift = buffer(O)
+    let packed = UnsafeMutablePointer<Float16>.allocate(capacity: count * copies)
+    for i in 0..<copies { packPointwiseWeights(packed + i * count, w, outChannels: O, inChannels: K, width: width) }
+    nonisolated(unsafe) var next = 0
+    cases.append(Case(name: "pointwise half cold \(P)px \(K)→\(O)", run: {
+        pointwiseConvScaleShiftActivation(y, x, UnsafePointer(packed + next * count), scale: nil, shift: shift, activation: nil,
+                                          pixels: P, inChannels: K, outChannels: O, width: width)
+        next = (next + 1) % copies
+    }, flops: 2.0 * Double(P * K * O), bytes: 2.0 * Double(O * K)))
+    cases.append(Case(name: "pointwise half hot \(P)px \(K)→\(O)", run: {
+        pointwiseConvScaleShiftActivation(y, x, UnsafePointer(packed), scale: nil, shift: shift, activation: nil,
+                                          pixels: P, inChannels: K, outChannels: O, width: width)
+    }, flops: 2.0 * Double(P * K * O), bytes: 2.0 * Double(O * K)))
 }
 
 // Depthwise input gradients as training runs them (stride 1: the turned kernel on the forward kernel).

@@ -188,6 +188,98 @@ final class ConvTests: XCTestCase {
         XCTAssertFalse(pointwiseConvBackwardApplies(geo(82944, 1152, 192)), "large weights")
     }
 
+    /// The fused 1×1 conv + batch-norm + activation backward kernel against the composition of naive twins:
+    /// dy from `batchNormActivationBackwardInputNaive`, then the naive input and weight gradients.
+    func testPointwiseConvBatchNormActivationBackwardMatchesNaive() {
+        let savedThreads = Threading.threads, savedBytes = PointwiseBackwardTuning.blockBytes, savedBackend = GEMMTuning.backend
+        defer { Threading.threads = savedThreads; PointwiseBackwardTuning.blockBytes = savedBytes; GEMMTuning.backend = savedBackend }
+        PointwiseBackwardTuning.blockBytes = 48 * 4 * 8  // blocks of 48 rows: several per thread
+        for backend in [GEMMBackend.swift, .openBLAS] {
+            GEMMTuning.backend = backend
+            for (ci, (n, h, w, c, o)) in [(2, 17, 13, 16, 40), (1, 23, 11, 24, 20), (3, 7, 9, 5, 3), (1, 1, 1, 4, 6)].enumerated() {
+                let kind = FusedTests.kinds[(ci * 3 + (backend == .swift ? 0 : 1)) % FusedTests.kinds.count]
+                let P = n * h * w
+                let geo = Conv2DGeometry(batch: n, inHeight: h, inWidth: w, inChannels: c, outChannels: o, kernelHeight: 1, kernelWidth: 1,
+                                         stride: 1, dilation: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: 1)
+                let x = randn([n, h, w, c], seed: 5), wt = randn([o, 1, 1, c], seed: 6), g = randn([n, h, w, o], seed: 7)
+                let y = randn([n, h, w, o], seed: 8, scale: 2)
+                let s = randn([o], seed: 1), t = randn([o], seed: 2), m = randn([o], seed: 3), inv = randn([o], seed: 4).abs() + 0.2
+                let bw = randn([o], seed: 9)
+                let sumG = Tensor.empty([o]), sumGXhat = Tensor.empty([o])
+                batchNormActivationBackwardReduceNaive(sumG.ptr, sumGXhat.ptr, g.ptr, y.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr,
+                                                       invstd: inv.ptr, activation: kind, rows: P, channels: o)
+                for weight in [bw, nil] {
+                    let dy = Tensor.empty(y.shape), dxS = Tensor.empty(x.shape), dwS = Tensor.empty(wt.shape)
+                    batchNormActivationBackwardInputNaive(dy.ptr, g.ptr, y.ptr, scale: s.ptr, shift: t.ptr, mean: m.ptr, invstd: inv.ptr,
+                                                          weight: weight?.ptr, sumG: sumG.ptr, sumGXhat: sumGXhat.ptr, activation: kind,
+                                                          rows: P, channels: o)
+                    conv2dBackwardInputNaive(dxS.ptr, dy.ptr, wt.ptr, geo)
+                    conv2dBackwardWeightNaive(dwS.ptr, dy.ptr, x.ptr, geo)
+                    for threads in [1, 2, 3] {
+                        Threading.threads = threads
+                        let dx = Tensor(repeating: .nan, shape: x.shape), dw = Tensor(repeating: .nan, shape: wt.shape)
+                        pointwiseConvBatchNormActivationBackward(dx.ptr, dw.ptr, g.ptr, y.ptr, x.ptr, wt.ptr, scale: s.ptr, shift: t.ptr,
+                                                                 mean: m.ptr, invstd: inv.ptr, bnWeight: weight?.ptr, sumG: sumG.ptr,
+                                                                 sumGXhat: sumGXhat.ptr, activation: kind,
+                                                                 pixels: P, inChannels: c, outChannels: o)
+                        let tag = "\(backend) P \(P) \(c)→\(o) \(String(describing: kind)) weight \(weight != nil) threads \(threads)"
+                        assertClose(dx, dxS, atol: 1e-3, rtol: 1e-3, tag + " dx")
+                        assertClose(dw, dwS, atol: 1e-2, rtol: 1e-3, tag + " dw")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fused training op (one node for 1×1 conv → batch norm → activation) against the two ops it stands
+    /// for: the same outputs, running statistics and gradients of input, weight and batch-norm affine.
+    func testPointwiseConvBatchNormActivationOpMatchesComposition() {
+        let savedFused = PointwiseBackwardTuning.batchNormFused, savedThreads = Threading.threads
+        let savedBytes = PointwiseBackwardTuning.blockBytes
+        defer {
+            PointwiseBackwardTuning.batchNormFused = savedFused; Threading.threads = savedThreads
+            PointwiseBackwardTuning.blockBytes = savedBytes
+        }
+        Threading.threads = 2
+        PointwiseBackwardTuning.blockBytes = 96 * 4 * 56  // blocks of 96 rows: several per thread
+        for kind in [ActivationKind?.none, .relu6, .silu] {
+            var results: [[Float]] = []
+            for fused in [true, false] {
+                PointwiseBackwardTuning.batchNormFused = fused
+                let x = randn([4, 20, 20, 16], seed: 8), w = randn([40, 1, 1, 16], seed: 9)
+                let bw = randn([40], seed: 10), bb = randn([40], seed: 11)
+                let rm = randn([40], seed: 12), rv = randn([40], seed: 13).abs() + 0.5
+                for t in [x, w, bw, bb] { t.requiresGrad = true }
+                let geo = Conv2DGeometry(batch: 4, inHeight: 20, inWidth: 20, inChannels: 16, outChannels: 40, kernelHeight: 1,
+                                         kernelWidth: 1, stride: 1, dilation: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: 1)
+                XCTAssertEqual(pointwiseConvBackwardApplies(geo) && PointwiseBackwardTuning.batchNormFused, fused, "fused path taken")
+                let y = pointwiseConvBatchNormActivation(x, w, bnWeight: bw, bnBias: bb, runningMean: rm, runningVar: rv,
+                                                         momentum: 0.1, eps: 1e-5, activation: kind)
+                XCTAssertEqual(y.shape, [4, 20, 20, 40])
+                (y * randn(y.shape, seed: 14)).sum().backward()
+                results.append(y.scalars + rm.scalars + rv.scalars + x.grad!.scalars + w.grad!.scalars + bw.grad!.scalars + bb.grad!.scalars)
+            }
+            assertClose(results[0], results[1], atol: 1e-3, rtol: 1e-3, "fused vs composed \(String(describing: kind))")
+        }
+    }
+
+    /// Finite differences through the fused training op (small blocks so that several run per thread).
+    func testPointwiseConvBatchNormActivationGradCheck() {
+        let savedBytes = PointwiseBackwardTuning.blockBytes, savedThreads = Threading.threads
+        defer { PointwiseBackwardTuning.blockBytes = savedBytes; Threading.threads = savedThreads }
+        PointwiseBackwardTuning.blockBytes = 48 * 4 * 8
+        Threading.threads = 2
+        let x = randn([2, 12, 10, 3], seed: 21), w = randn([5, 1, 1, 3], seed: 22)
+        let bw = randn([5], seed: 23), bb = randn([5], seed: 24)
+        let geo = Conv2DGeometry(batch: 2, inHeight: 12, inWidth: 10, inChannels: 3, outChannels: 5, kernelHeight: 1, kernelWidth: 1,
+                                 stride: 1, dilation: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: 1)
+        XCTAssertTrue(pointwiseConvBackwardApplies(geo), "the test shape must take the fused path")
+        gradCheck([x, w, bw, bb], eps: 1e-2, atol: 3e-3, rtol: 3e-2, maxChecks: 60, "conv 1×1 + BN + SiLU") { t in
+            pointwiseConvBatchNormActivation(t[0], t[1], bnWeight: t[2], bnBias: t[3], runningMean: nil, runningVar: nil,
+                                             activation: .silu)
+        }
+    }
+
     /// The conv2d op's gradients with the one-pass 1×1 backward equal those of the two separate GEMMs.
     func testConv2dPointwiseBackwardOpMatchesSeparateGradients() {
         let saved = PointwiseBackwardTuning.enabled

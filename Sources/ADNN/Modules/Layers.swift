@@ -105,7 +105,19 @@ public final class Conv2d: Module {
     public func callAsFunction(_ x: Tensor, batchNorm bn: BatchNorm, activation: Activation, inputScale: Tensor? = nil,
                                residual: Tensor? = nil) -> Tensor {
         if bn.training {
-            let y = bn(self(inputScale.map { x * $0 } ?? x), activation: activation)
+            let input = inputScale.map { x * $0 } ?? x
+            let y: Tensor
+            if kernelSize == 1 && stride == 1 && dilation == 1 && groups == 1 && bias == nil
+                && padding(height: x.shape[1], width: x.shape[2]).isZero {
+                // One node for conv → batch norm → activation (the batch-norm input gradient never goes to memory).
+                count(input)
+                bn.numBatchesTracked.ptr[0] += 1
+                y = pointwiseConvBatchNormActivation(input, weight, bnWeight: bn.weight, bnBias: bn.bias, runningMean: bn.runningMean,
+                                                     runningVar: bn.runningVar, momentum: bn.momentum, eps: bn.eps,
+                                                     activation: activation.kernelKind)
+            } else {
+                y = bn(self(input), activation: activation)
+            }
             return residual.map { y + $0 } ?? y
         }
         count(x)

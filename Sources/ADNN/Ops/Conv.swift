@@ -82,12 +82,11 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
         packedConvForward(y, x, w, scale: nil, shift: bias.map { UnsafePointer($0.ptr) }, activation: nil, geo)
         return y
     }
-    Profiler.measure(geo.isDepthwise ? "conv2d.dw" : geo.isPointwise ? "conv2d.1x1" : "conv2d.im2col") {
+    Profiler.measure((geo.isDepthwise ? "conv2d.dw" : geo.isPointwise ? "conv2d.1x1" : "conv2d.im2col") + shapeLabel(geo)) {
         conv2dForward(y.ptr, x.ptr, w.ptr, bias.map { UnsafePointer($0.ptr) }, geo)
     }
     if needsGrad(inputs) {
-        y.record("conv2d", inputs) { g in
-            precondition(g.count == geo.outputCount, "conv2d backward: gradient \(g.shape) does not match output")
+        func conv2dGradients(_ g: Tensor) -> [Tensor?] {
             var grads: [Tensor?] = []
             if x.requiresGrad && w.requiresGrad && pointwiseConvBackwardApplies(geo) {
                 // Both gradients in one pass over the output gradient.
@@ -115,6 +114,16 @@ public func conv2d(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, stride: Int = 
                 } else { grads.append(nil) }
             }
             return grads
+        }
+        y.record("conv2d", inputs) { g in
+            precondition(g.count == geo.outputCount, "conv2d backward: gradient \(g.shape) does not match output")
+            // With `ADNN_PROFILE=shapes` each backward also gets a row of its own kind and shape (nested in "conv2d bwd").
+            if Profiler.shapes {
+                return Profiler.measure("  conv2d bwd" + (geo.isDepthwise ? ".dw" : geo.isPointwise ? ".1x1" : ".im2col") + shapeLabel(geo)) {
+                    conv2dGradients(g)
+                }
+            }
+            return conv2dGradients(g)
         }
     }
     return y
@@ -186,6 +195,58 @@ public func conv2dBatchNormActivation(_ x: Tensor, _ w: Tensor, bias: Tensor? = 
     }
     withExtendedLifetime((folded, taps)) {}
     return residual.map { y + $0 } ?? y
+}
+
+/// Training fusion of a one-group 1×1 convolution (no bias) → batch norm with the batch's statistics →
+/// activation (`nil` = identity): the same values, running-statistics updates and gradients as
+/// `batchNormActivation(conv2d(x, w), …, training: true, …)`, recorded as one node whose backward pass computes
+/// the batch-norm input gradient block by block inside the convolution's backward
+/// (`pointwiseConvBatchNormActivationBackward`) instead of writing it to memory and reading it back.
+/// Other geometries, or an input or weight without a gradient, run that composition.
+// x: [N, H, W, C], w: [O, 1, 1, C] → [N, H, W, O]
+public func pointwiseConvBatchNormActivation(_ x: Tensor, _ w: Tensor, bnWeight: Tensor?, bnBias: Tensor?,
+                                             runningMean: Tensor?, runningVar: Tensor?, momentum: Float = 0.1, eps: Float = 1e-5,
+                                             activation: ActivationKind?) -> Tensor {
+    precondition(x.rank == 4 && w.rank == 4, "pointwiseConvBatchNormActivation: input \(x.shape) and weight \(w.shape) must be rank 4")
+    let C = x.shape[3], O = w.shape[0]
+    precondition(w.shape[1] == 1 && w.shape[2] == 1 && w.shape[3] == C,
+                 "pointwiseConvBatchNormActivation: weight \(w.shape) must be [O, 1, 1, \(C)] for input \(x.shape)")
+    let geo = Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], inChannels: C, outChannels: O,
+                             kernelHeight: 1, kernelWidth: 1, stride: 1, dilation: 1,
+                             padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: 1)
+    geo.validate()
+    guard PointwiseBackwardTuning.batchNormFused && GradMode.isEnabled && x.requiresGrad && w.requiresGrad
+            && pointwiseConvBackwardApplies(geo) else {
+        return batchNormActivation(conv2d(x, w), weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
+                                   training: true, momentum: momentum, eps: eps, activation: activation)
+    }
+    let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
+    Profiler.measure("conv2d.1x1" + shapeLabel(geo)) { conv2dForward(y.ptr, x.ptr, w.ptr, nil, geo) }
+    let (_, rows, _, mean, invstd, scale, shift) = batchNormSetup(
+        "pointwiseConvBatchNormActivation", y, weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
+        training: true, momentum: momentum, eps: eps)
+    let out = Tensor.empty(y.shape)
+    Profiler.measure("batchNormActivation") {
+        scaleShiftActivation(out.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: O)
+    }
+    var inputs: [Tensor] = [x, w]
+    if let bnWeight { inputs.append(bnWeight) }
+    if let bnBias { inputs.append(bnBias) }
+    out.record("conv2d.1x1+batchNormActivation", inputs) { g in
+        let sumG = Tensor.empty([O]), sumGXhat = Tensor.empty([O])
+        batchNormActivationBackwardReduce(sumG.ptr, sumGXhat.ptr, g.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr,
+                                          mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: O)
+        let dx = Tensor.empty(x.shape), dw = Tensor.empty(w.shape)
+        pointwiseConvBatchNormActivationBackward(dx.ptr, dw.ptr, g.ptr, y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr,
+                                                 mean: mean.ptr, invstd: invstd.ptr, bnWeight: bnWeight?.ptr,
+                                                 sumG: sumG.ptr, sumGXhat: sumGXhat.ptr, activation: activation,
+                                                 pixels: rows, inChannels: C, outChannels: O)
+        var grads: [Tensor?] = [dx, dw]
+        if let bnWeight { grads.append(bnWeight.requiresGrad ? sumGXhat.reshapedView(bnWeight.shape) : nil) }
+        if let bnBias { grads.append(bnBias.requiresGrad ? sumG.reshapedView(bnBias.shape) : nil) }
+        return grads
+    }
+    return out
 }
 
 /// [scale | shift] ([2·O]): a batch norm with running statistics and a conv bias folded per channel; kept

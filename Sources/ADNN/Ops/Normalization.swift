@@ -105,7 +105,7 @@ public func batchNormActivation(_ x: Tensor, weight: Tensor?, bias: Tensor?, run
 /// The part of `batchNorm` and `batchNormActivation` before the kernels run: argument checks, the
 /// statistics (batch or running; running statistics updated in place when training) and the folded
 /// affine `y = x·scale + shift`. `op` names the caller in precondition messages.
-private func batchNormSetup(_ op: String, _ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?,
+func batchNormSetup(_ op: String, _ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?,
                             runningVar: Tensor?, training: Bool, momentum: Float, eps: Float)
     -> (c: Int, rows: Int, useBatchStats: Bool, mean: Tensor, invstd: Tensor, scale: Tensor, shift: Tensor) {
     precondition(x.rank >= 1, "\(op): input must have a channel axis, got shape \(x.shape)")
