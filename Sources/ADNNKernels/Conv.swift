@@ -416,7 +416,28 @@ public func conv2dBackwardWeightNaive(_ dw: UnsafeMutablePointer<Float>, _ dy: U
 /// Tuning of `pointwiseConvBackward`.
 public enum PointwiseBackwardTuning {
     /// Bytes of dy and x rows per block (kept in L2 between the block's two products).
-    nonisolated(unsafe) public static var blockBytes = 256 << 10
+    nonisolated(unsafe) public static var blockBytes: Int = {
+        if let v = ProcessInfo.processInfo.environment["ADNN_POINTWISE_BACKWARD_BLOCK_BYTES"].flatMap(Int.init), v > 0 { return v }
+        return 256 << 10
+    }()
+    /// Bytes of output rows per block of `pointwiseConvForwardStatistics` (`ADNN_CONV_STATS_BLOCK_BYTES`).
+    nonisolated(unsafe) public static var forwardBlockBytes: Int = {
+        if let v = ProcessInfo.processInfo.environment["ADNN_CONV_STATS_BLOCK_BYTES"].flatMap(Int.init), v > 0 { return v }
+        return 512 << 10
+    }()
+    /// Smallest output (P·O floats) for which the fused training op sums the batch statistics inside the
+    /// convolution (`pointwiseConvForwardStatistics`) instead of in a pass of their own
+    /// (`ADNN_CONV_STATS_MIN_OUTPUT`; a huge value turns it off, for comparisons).
+    nonisolated(unsafe) public static var forwardStatisticsMinOutput: Int = {
+        if let v = ProcessInfo.processInfo.environment["ADNN_CONV_STATS_MIN_OUTPUT"].flatMap(Int.init), v >= 0 { return v }
+        return 1 << 18
+    }()
+    /// Largest weight (O·C floats) whose 1×1 convolution → batch norm → activation takes the fused training
+    /// backward (`pointwiseConvBatchNormActivationApplies`); `ADNN_CONV_BN_MAX_WEIGHTS` overrides it.
+    nonisolated(unsafe) public static var batchNormMaxWeights: Int = {
+        if let v = ProcessInfo.processInfo.environment["ADNN_CONV_BN_MAX_WEIGHTS"].flatMap(Int.init), v >= 0 { return v }
+        return 1 << 16
+    }()
     /// Off (`ADNN_POINTWISE_BACKWARD_FUSED=0`): the two gradients run as two separate GEMMs, for comparisons.
     nonisolated(unsafe) public static var enabled: Bool = ProcessInfo.processInfo.environment["ADNN_POINTWISE_BACKWARD_FUSED"] != "0"
     /// Off (`ADNN_CONV_BN_BACKWARD_FUSED=0`): a training 1×1 convolution → batch norm → activation runs as two
@@ -436,6 +457,16 @@ public func pointwiseConvBackwardApplies(_ g: Conv2DGeometry) -> Bool {
     guard PointwiseBackwardTuning.enabled, g.isPointwise, g.groups == 1 else { return false }
     let P = g.batch * g.outHeight * g.outWidth, C = g.inChannels, O = g.outChannels
     return O * C <= GEMMTuning.splitKMaxOutput
+        && P >= 2 * Threading.threads * PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
+}
+
+/// Whether a training 1×1 convolution → batch norm → activation of geometry `g` takes
+/// `pointwiseConvBatchNormActivationBackward`: a one-group 1×1 convolution with at least two blocks of rows per
+/// thread and at most `PointwiseBackwardTuning.batchNormMaxWeights` weights.
+public func pointwiseConvBatchNormActivationApplies(_ g: Conv2DGeometry) -> Bool {
+    guard PointwiseBackwardTuning.batchNormFused, g.isPointwise, g.groups == 1 else { return false }
+    let P = g.batch * g.outHeight * g.outWidth, C = g.inChannels, O = g.outChannels
+    return O * C <= PointwiseBackwardTuning.batchNormMaxWeights
         && P >= 2 * Threading.threads * PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
 }
 
@@ -522,6 +553,76 @@ public func pointwiseConvBatchNormActivationBackward(_ dx: UnsafeMutablePointer<
         }
     }
     for part in 1..<parts { addRow(dw, scratch + (part - 1) * O * C, O * C) }
+}
+
+/// Forward of a one-group 1×1 convolution (no bias) with the batch-norm statistics of its output: y = x·Wᵀ,
+/// and per output channel the mean and biased variance of y over all P rows. Each thread takes a contiguous
+/// range of rows and, block by block, runs the product and adds the block's shifted sums (shift = the range's
+/// first row, as `batchNormStatistics` shifts by the first row) while the block is in L2 — the statistics
+/// pass over y from memory is gone. Ranges combine in Double (Chan et al.'s pairwise update), in thread order.
+// y: [P, O], x: [P, C], w: [O, C]; mean, variance: [O]
+public func pointwiseConvForwardStatistics(_ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>,
+                                           _ variance: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                           _ w: UnsafePointer<Float>, pixels P: Int, inChannels C: Int, outChannels O: Int) {
+    if O == 0 { return }
+    if P == 0 { mean.update(repeating: .nan, count: O); variance.update(repeating: .nan, count: O); return }
+    if C == 0 { y.update(repeating: 0, count: P * O) }
+    let parts = Swift.max(1, Swift.min(Threading.threads, P))
+    // Blocks of y rows (the GEMM streams x; only the block of y has to stay in L2 for the sums).
+    let blockRows = Swift.max(48, PointwiseBackwardTuning.forwardBlockBytes / (4 * O) / 12 * 12)
+    // Per part: shift [O] (Float), S1 [O], S2 [O] (Double).
+    let shifts = UnsafeMutablePointer<Float>.allocate(capacity: parts * O)
+    let sums = UnsafeMutablePointer<Double>.allocate(capacity: parts * 2 * O)
+    defer { shifts.deallocate(); sums.deallocate() }
+    sums.initialize(repeating: 0, count: parts * 2 * O)
+    parallelChunks(parts, chunks: parts) { r in
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: 2 * O)
+        defer { acc.deallocate() }
+        for part in r {
+            let p0 = part * P / parts, p1 = (part + 1) * P / parts
+            let shift = shifts + part * O, s1 = sums + part * 2 * O, s2 = s1 + O
+            var b = p0
+            while b < p1 {
+                let n = Swift.min(blockRows, p1 - b)
+                if C > 0 { sgemmSerial(y + b * O, x + b * C, w, m: n, n: O, k: C, transB: true) }
+                if b == p0 { shift.update(from: y + p0 * O, count: O) }
+                acc.update(repeating: 0, count: 2 * O)
+                let a1 = acc, a2 = acc + O
+                for row in b..<(b + n) {
+                    let yr = y + row * O
+                    var k = 0
+                    while k + 16 <= O {
+                        let d = load16(yr + k) - load16(shift + k)
+                        store16(a1 + k, load16(a1 + k) + d)
+                        store16(a2 + k, load16(a2 + k) + d * d)
+                        k += 16
+                    }
+                    while k < O { let d = yr[k] - shift[k]; a1[k] += d; a2[k] += d * d; k += 1 }
+                }
+                for k in 0..<O { s1[k] += Double(a1[k]); s2[k] += Double(a2[k]) }
+                b += n
+            }
+        }
+    }
+    // Each part: count n_p, mean m_p = shift + S1/n_p, M2_p = S2 − S1²/n_p; combined in part order.
+    let n = Double(P)
+    for k in 0..<O {
+        var total = 0.0
+        for part in 0..<parts {
+            let np = Double((part + 1) * P / parts - part * P / parts)
+            total += np * (Double(shifts[part * O + k]) + sums[part * 2 * O + k] / np)
+        }
+        let m = total / n
+        var m2 = 0.0
+        for part in 0..<parts {
+            let np = Double((part + 1) * P / parts - part * P / parts)
+            let s1 = sums[part * 2 * O + k], s2 = sums[part * 2 * O + O + k]
+            let mp = Double(shifts[part * O + k]) + s1 / np
+            m2 += Swift.max(0, s2 - s1 * s1 / np) + np * (mp - m) * (mp - m)
+        }
+        mean[k] = Float(m)
+        variance[k] = Float(m2 / n)
+    }
 }
 
 /// Gradient of the convolution w.r.t. its bias: column sums of dy (overwrites db). Per-worker

@@ -91,6 +91,19 @@ for (P, K, O, _) in pointwise {
     }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
 }
 
+// Training forward of a 1×1 convolution followed by batch norm: the product with the batch statistics summed
+// block by block in cache, against the product then a statistics pass over its output.
+for (P, K, O) in [(82944, 16, 96), (20736, 24, 144), (20736, 144, 24), (5184, 40, 240), (1600, 480, 80)] {
+    let x = buffer(P * K), w = buffer(O * K), y = buffer(P * O), mean = buffer(O), variance = buffer(O)
+    cases.append(Case(name: "conv+stats fused \(P)px \(K)→\(O)", run: {
+        pointwiseConvForwardStatistics(y, mean, variance, x, w, pixels: P, inChannels: K, outChannels: O)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
+    cases.append(Case(name: "conv+stats separate \(P)px \(K)→\(O)", run: {
+        sgemm(y, x, w, m: P, n: O, k: K, transB: true)
+        batchNormStatistics(mean, variance, y, rows: P, channels: O)
+    }, flops: 2.0 * Double(P * K * O), bytes: 4.0 * Double(P * (K + O))))
+}
+
 // Large linear layers (the paper model's transformer at batch 1: 49 tokens): the unpacked dot-product
 // kernel against the packed panels (which hold a second copy of W).
 for (P, K, O) in [(49, 2048, 2048), (49, 2048, 4096), (49, 4096, 2048), (392, 2048, 2048)] {

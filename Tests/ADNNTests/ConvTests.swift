@@ -231,6 +231,30 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The 1×1 forward with batch statistics summed block by block against the naive product and the naive
+    /// statistics (several blocks per thread, uneven thread ranges, a row count below the thread count).
+    func testPointwiseConvForwardStatisticsMatchesNaive() {
+        let savedThreads = Threading.threads, savedBytes = PointwiseBackwardTuning.forwardBlockBytes
+        defer { Threading.threads = savedThreads; PointwiseBackwardTuning.forwardBlockBytes = savedBytes }
+        for (P, c, o, bytes) in [(1003, 16, 40, 48 * 4 * 40), (777, 5, 3, 1 << 19), (2, 7, 33, 1 << 19), (300, 24, 17, 48 * 4 * 17)] {
+            PointwiseBackwardTuning.forwardBlockBytes = bytes
+            // An offset far from zero, as batch-norm inputs often are: the shifted sums must keep the variance exact.
+            let x = randn([P, c], seed: 31) + 3, w = randn([o, c], seed: 32)
+            let yS = Tensor.empty([P, o]), mS = Tensor.empty([o]), vS = Tensor.empty([o])
+            pointwiseConvNaive(yS.ptr, x.ptr, w.ptr, scale: nil, shift: nil, activation: nil, pixels: P, inChannels: c, outChannels: o)
+            batchNormStatisticsNaive(mS.ptr, vS.ptr, yS.ptr, rows: P, channels: o)
+            for threads in [1, 2, 3] {
+                Threading.threads = threads
+                let y = Tensor(repeating: .nan, shape: [P, o]), m = Tensor(repeating: .nan, shape: [o]), v = Tensor(repeating: .nan, shape: [o])
+                pointwiseConvForwardStatistics(y.ptr, m.ptr, v.ptr, x.ptr, w.ptr, pixels: P, inChannels: c, outChannels: o)
+                let tag = "P \(P) \(c)→\(o) threads \(threads)"
+                assertClose(y, yS, atol: 1e-4, rtol: 1e-4, tag + " y")
+                assertClose(m, mS, atol: 1e-4, rtol: 1e-4, tag + " mean")
+                assertClose(v, vS, atol: 1e-3, rtol: 1e-4, tag + " variance")
+            }
+        }
+    }
+
     /// The fused training op (one node for 1×1 conv → batch norm → activation) against the two ops it stands
     /// for: the same outputs, running statistics and gradients of input, weight and batch-norm affine.
     func testPointwiseConvBatchNormActivationOpMatchesComposition() {
@@ -242,7 +266,11 @@ final class ConvTests: XCTestCase {
         }
         Threading.threads = 2
         PointwiseBackwardTuning.blockBytes = 96 * 4 * 56  // blocks of 96 rows: several per thread
-        for kind in [ActivationKind?.none, .relu6, .silu] {
+        let savedMin = PointwiseBackwardTuning.forwardStatisticsMinOutput
+        defer { PointwiseBackwardTuning.forwardStatisticsMinOutput = savedMin }
+        for (kind, minOutput) in [(ActivationKind?.none, 0), (.relu6, Int.max), (.silu, 0)] {
+            // minOutput 0: statistics summed inside the convolution; Int.max: in a pass of their own.
+            PointwiseBackwardTuning.forwardStatisticsMinOutput = minOutput
             var results: [[Float]] = []
             for fused in [true, false] {
                 PointwiseBackwardTuning.batchNormFused = fused

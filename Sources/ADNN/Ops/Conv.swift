@@ -215,16 +215,27 @@ public func pointwiseConvBatchNormActivation(_ x: Tensor, _ w: Tensor, bnWeight:
                              kernelHeight: 1, kernelWidth: 1, stride: 1, dilation: 1,
                              padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, groups: 1)
     geo.validate()
-    guard PointwiseBackwardTuning.batchNormFused && GradMode.isEnabled && x.requiresGrad && w.requiresGrad
-            && pointwiseConvBackwardApplies(geo) else {
+    guard GradMode.isEnabled && x.requiresGrad && w.requiresGrad && pointwiseConvBatchNormActivationApplies(geo) else {
         return batchNormActivation(conv2d(x, w), weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
                                    training: true, momentum: momentum, eps: eps, activation: activation)
     }
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, O])
-    Profiler.measure("conv2d.1x1" + shapeLabel(geo)) { conv2dForward(y.ptr, x.ptr, w.ptr, nil, geo) }
+    let P = geo.batch * geo.outHeight * geo.outWidth
+    // An output larger than the caches gets its batch statistics summed block by block while the convolution
+    // writes it; a small one is still in cache for the statistics pass, and the parallel GEMM is faster there.
+    var statistics: (mean: Tensor, variance: Tensor)? = nil
+    if P * O >= PointwiseBackwardTuning.forwardStatisticsMinOutput {
+        let batchMean = Tensor.empty([O]), batchVariance = Tensor.empty([O])
+        Profiler.measure("conv2d.1x1+stats" + shapeLabel(geo)) {
+            pointwiseConvForwardStatistics(y.ptr, batchMean.ptr, batchVariance.ptr, x.ptr, w.ptr, pixels: P, inChannels: C, outChannels: O)
+        }
+        statistics = (batchMean, batchVariance)
+    } else {
+        Profiler.measure("conv2d.1x1" + shapeLabel(geo)) { conv2dForward(y.ptr, x.ptr, w.ptr, nil, geo) }
+    }
     let (_, rows, _, mean, invstd, scale, shift) = batchNormSetup(
         "pointwiseConvBatchNormActivation", y, weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
-        training: true, momentum: momentum, eps: eps)
+        training: true, momentum: momentum, eps: eps, batchStatistics: statistics)
     let out = Tensor.empty(y.shape)
     Profiler.measure("batchNormActivation") {
         scaleShiftActivation(out.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: O)

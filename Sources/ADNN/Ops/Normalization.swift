@@ -106,7 +106,8 @@ public func batchNormActivation(_ x: Tensor, weight: Tensor?, bias: Tensor?, run
 /// statistics (batch or running; running statistics updated in place when training) and the folded
 /// affine `y = x·scale + shift`. `op` names the caller in precondition messages.
 func batchNormSetup(_ op: String, _ x: Tensor, weight: Tensor?, bias: Tensor?, runningMean: Tensor?,
-                            runningVar: Tensor?, training: Bool, momentum: Float, eps: Float)
+                    runningVar: Tensor?, training: Bool, momentum: Float, eps: Float,
+                    batchStatistics: (mean: Tensor, variance: Tensor)? = nil)
     -> (c: Int, rows: Int, useBatchStats: Bool, mean: Tensor, invstd: Tensor, scale: Tensor, shift: Tensor) {
     precondition(x.rank >= 1, "\(op): input must have a channel axis, got shape \(x.shape)")
     let c = x.dim(-1)
@@ -122,8 +123,15 @@ func batchNormSetup(_ op: String, _ x: Tensor, weight: Tensor?, bias: Tensor?, r
     if useBatchStats {
         precondition(rows > 1 || !training,
                      "\(op): expected more than 1 value per channel when training, got input shape \(x.shape)")
-        let variance = Tensor.empty([c])
-        Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
+        let variance: Tensor
+        if let batchStatistics {
+            // Computed by the caller (e.g. inside the convolution that produced x).
+            mean.assign(batchStatistics.mean)
+            variance = batchStatistics.variance
+        } else {
+            variance = Tensor.empty([c])
+            Profiler.measure("batchNorm.stats") { batchNormStatistics(mean.ptr, variance.ptr, x.ptr, rows: rows, channels: c) }
+        }
         for k in 0..<c { invstd.ptr[k] = Float(1 / (Double(variance.ptr[k]) + Double(eps)).squareRoot()) }
         if training, let rm = runningMean, let rv = runningVar {
             let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
