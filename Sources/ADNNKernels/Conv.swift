@@ -478,13 +478,31 @@ public func pointwiseConvBatchNormActivationApplies(_ g: Conv2DGeometry) -> Bool
 public func pointwiseConvBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
                                   _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                   pixels P: Int, inChannels C: Int, outChannels O: Int) {
-    if O * C == 0 { return }
+    if O * C == 0 {
+        if P * C > 0 { dx.update(repeating: 0, count: P * C) }
+        return
+    }
+    pointwiseBackwardBlocks(dx, dw, x, w, pixels: P, inChannels: C, outChannels: O, buffered: false) { _, rows in dy + rows.lowerBound * O }
+}
+
+/// The frame of the one-pass 1×1 backward kernels: each thread takes a contiguous range of pixels and, block by
+/// block, gets the block's dy from `dyRows` (rows of dy in memory, or computed into the thread's buffer of
+/// `blockRows` × O floats when `buffered`), computes dx = dy·W for the block and adds dyᵀ·x of the block to its
+/// own partial dW while the block of dy is in L2; the partials are summed in thread order. Overwrites dx and dw.
+// dx, x: [P, C]; dw, w: [O, C]
+@inline(__always)
+private func pointwiseBackwardBlocks(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+                                     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                     pixels P: Int, inChannels C: Int, outChannels O: Int, buffered: Bool,
+                                     dyRows: (_ buffer: UnsafeMutablePointer<Float>?, _ rows: Range<Int>) -> UnsafePointer<Float>) {
     if P == 0 { dw.update(repeating: 0, count: O * C); return }
     let parts = Swift.max(1, Threading.threads)
     let blockRows = PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, (parts - 1) * O * C))
     defer { scratch.deallocate() }
     parallelChunks(parts, chunks: parts) { r in
+        let buffer: UnsafeMutablePointer<Float>? = buffered ? .allocate(capacity: Swift.min(blockRows, P) * O) : nil
+        defer { buffer?.deallocate() }
         for part in r {
             let p0 = part * P / parts, p1 = (part + 1) * P / parts
             let target = part == 0 ? dw : scratch + (part - 1) * O * C
@@ -492,10 +510,11 @@ public func pointwiseConvBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: Unsaf
             var b = p0
             while b < p1 {
                 let n = Swift.min(blockRows, p1 - b)
+                let dy = dyRows(buffer, b..<(b + n))
                 // dx[n, C] = dy[n, O] × W[O, C]
-                sgemmSerial(dx + b * C, dy + b * O, w, m: n, n: C, k: O)
+                sgemmSerial(dx + b * C, dy, w, m: n, n: C, k: O)
                 // dW[O, C] (+)= dy[n, O]ᵀ × x[n, C]
-                sgemmSerial(target, dy + b * O, x + b * C, m: O, n: C, k: n, transA: true, beta: b == p0 ? 0 : 1, lda: O, ldb: C)
+                sgemmSerial(target, dy, x + b * C, m: O, n: C, k: n, transA: true, beta: b == p0 ? 0 : 1, lda: O, ldb: C)
                 b += n
             }
         }
@@ -523,36 +542,15 @@ public func pointwiseConvBatchNormActivationBackward(_ dx: UnsafeMutablePointer<
         if P * C > 0 { dx.update(repeating: 0, count: P * C) }
         return
     }
-    if P == 0 { dw.update(repeating: 0, count: O * C); return }
     let coef = UnsafeMutablePointer<Float>.allocate(capacity: 3 * O)
     defer { coef.deallocate() }
     batchNormInputCoefficients(coef, invstd: invstd, weight: bnWeight, sumG: sumG, sumGXhat: sumGXhat, rows: P, channels: O)
-    let parts = Swift.max(1, Threading.threads)
-    let blockRows = PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, (parts - 1) * O * C))
-    defer { scratch.deallocate() }
-    parallelChunks(parts, chunks: parts) { r in
-        let dy = UnsafeMutablePointer<Float>.allocate(capacity: Swift.min(blockRows, P) * O)
-        defer { dy.deallocate() }
-        for part in r {
-            let p0 = part * P / parts, p1 = (part + 1) * P / parts
-            let target = part == 0 ? dw : scratch + (part - 1) * O * C
-            if p0 == p1 { target.update(repeating: 0, count: O * C); continue }
-            var b = p0
-            while b < p1 {
-                let n = Swift.min(blockRows, p1 - b)
-                // dy[n, O]: the batch-norm + activation input gradient of rows b ..< b + n
-                batchNormActivationInputRows(dy, g, y, scale: scale, shift: shift, mean: mean, coefficients: coef,
-                                             batchStatistics: true, activation: activation, rows: b..<(b + n), channels: O)
-                // dx[n, C] = dy[n, O] × W[O, C]
-                sgemmSerial(dx + b * C, dy, w, m: n, n: C, k: O)
-                // dW[O, C] (+)= dy[n, O]ᵀ × x[n, C]
-                sgemmSerial(target, dy, x + b * C, m: O, n: C, k: n, transA: true, beta: b == p0 ? 0 : 1, lda: O, ldb: C)
-                b += n
-            }
-        }
+    pointwiseBackwardBlocks(dx, dw, x, w, pixels: P, inChannels: C, outChannels: O, buffered: true) { buffer, rows in
+        // dy[rows, O]: the batch-norm + activation input gradient of these rows, into the thread's buffer
+        batchNormActivationInputRows(buffer!, g, y, scale: scale, shift: shift, mean: mean, coefficients: coef,
+                                     batchStatistics: true, activation: activation, rows: rows, channels: O)
+        return UnsafePointer(buffer!)
     }
-    for part in 1..<parts { addRow(dw, scratch + (part - 1) * O * C, O * C) }
 }
 
 /// Forward of a one-group 1×1 convolution (no bias) with the batch-norm statistics of its output: y = x·Wᵀ,
@@ -588,17 +586,7 @@ public func pointwiseConvForwardStatistics(_ y: UnsafeMutablePointer<Float>, _ m
                 if b == p0 { shift.update(from: y + p0 * O, count: O) }
                 acc.update(repeating: 0, count: 2 * O)
                 let a1 = acc, a2 = acc + O
-                for row in b..<(b + n) {
-                    let yr = y + row * O
-                    var k = 0
-                    while k + 16 <= O {
-                        let d = load16(yr + k) - load16(shift + k)
-                        store16(a1 + k, load16(a1 + k) + d)
-                        store16(a2 + k, load16(a2 + k) + d * d)
-                        k += 16
-                    }
-                    while k < O { let d = yr[k] - shift[k]; a1[k] += d; a2[k] += d * d; k += 1 }
-                }
+                for row in b..<(b + n) { addShiftedSums(a1, a2, y + row * O, shift: shift, channels: O) }
                 for k in 0..<O { s1[k] += Double(a1[k]); s2[k] += Double(a2[k]) }
                 b += n
             }

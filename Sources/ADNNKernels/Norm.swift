@@ -75,23 +75,28 @@ public func batchNormStatistics(_ mean: UnsafeMutablePointer<Float>, _ variance:
     let s1 = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c), s2 = s1 + c
     defer { s1.deallocate() }
     let shift = x  // first row
-    columnReduce2(rows: rows, channels: c, s1, s2) { row, a, b in
-        let xr = x + row * c
-        var k = 0
-        while k + 16 <= c {
-            let d = load16(xr + k) - load16(shift + k)
-            store16(a + k, load16(a + k) + d)
-            store16(b + k, load16(b + k) + d * d)
-            k += 16
-        }
-        while k < c { let d = xr[k] - shift[k]; a[k] += d; b[k] += d * d; k += 1 }
-    }
+    columnReduce2(rows: rows, channels: c, s1, s2) { row, a, b in addShiftedSums(a, b, x + row * c, shift: shift, channels: c) }
     let n = Double(rows)
     for k in 0..<c {
         let m = s1[k] / n
         mean[k] = Float(Double(shift[k]) + m)
         variance[k] = Float(Swift.max(0, s2[k] / n - m * m))
     }
+}
+
+/// a[k] += row[k] − shift[k] and b[k] += (row[k] − shift[k])² over one row of `c` channels: the shifted sums
+/// behind the batch statistics (`batchNormStatistics`, `pointwiseConvForwardStatistics`).
+@inline(__always)
+func addShiftedSums(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>,
+                    shift: UnsafePointer<Float>, channels c: Int) {
+    var k = 0
+    while k + 16 <= c {
+        let d = load16(row + k) - load16(shift + k)
+        store16(a + k, load16(a + k) + d)
+        store16(b + k, load16(b + k) + d * d)
+        k += 16
+    }
+    while k < c { let d = row[k] - shift[k]; a[k] += d; b[k] += d * d; k += 1 }
 }
 
 /// Naive twin of `batchNormStatistics` (two passes, Double).
