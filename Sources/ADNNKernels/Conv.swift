@@ -454,20 +454,22 @@ public enum PointwiseBackwardTuning {
 /// convolution whose weights are small against its pixels (the expansions and projections of inverted-residual
 /// blocks during training), with at least two blocks of rows per thread.
 public func pointwiseConvBackwardApplies(_ g: Conv2DGeometry) -> Bool {
-    guard PointwiseBackwardTuning.enabled, g.isPointwise, g.groups == 1 else { return false }
+    PointwiseBackwardTuning.enabled && pointwiseBackwardBlocksFit(g, maxWeights: GEMMTuning.splitKMaxOutput)
+}
+
+/// The shape test both one-pass 1×1 backward kernels share: a one-group 1×1 convolution with at most
+/// `maxWeights` weights (O·C) and at least two blocks of rows per thread.
+private func pointwiseBackwardBlocksFit(_ g: Conv2DGeometry, maxWeights: Int) -> Bool {
+    guard g.isPointwise, g.groups == 1 else { return false }
     let P = g.batch * g.outHeight * g.outWidth, C = g.inChannels, O = g.outChannels
-    return O * C <= GEMMTuning.splitKMaxOutput
-        && P >= 2 * Threading.threads * PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
+    return O * C <= maxWeights && P >= 2 * Threading.threads * PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
 }
 
 /// Whether a training 1×1 convolution → batch norm → activation of geometry `g` takes
 /// `pointwiseConvBatchNormActivationBackward`: a one-group 1×1 convolution with at least two blocks of rows per
 /// thread and at most `PointwiseBackwardTuning.batchNormMaxWeights` weights.
 public func pointwiseConvBatchNormActivationApplies(_ g: Conv2DGeometry) -> Bool {
-    guard PointwiseBackwardTuning.batchNormFused, g.isPointwise, g.groups == 1 else { return false }
-    let P = g.batch * g.outHeight * g.outWidth, C = g.inChannels, O = g.outChannels
-    return O * C <= PointwiseBackwardTuning.batchNormMaxWeights
-        && P >= 2 * Threading.threads * PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
+    PointwiseBackwardTuning.batchNormFused && pointwiseBackwardBlocksFit(g, maxWeights: PointwiseBackwardTuning.batchNormMaxWeights)
 }
 
 /// Both gradients of a one-group 1×1 convolution in one pass over dy: each thread takes a contiguous range
@@ -478,10 +480,6 @@ public func pointwiseConvBatchNormActivationApplies(_ g: Conv2DGeometry) -> Bool
 public func pointwiseConvBackward(_ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
                                   _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                   pixels P: Int, inChannels C: Int, outChannels O: Int) {
-    if O * C == 0 {
-        if P * C > 0 { dx.update(repeating: 0, count: P * C) }
-        return
-    }
     pointwiseBackwardBlocks(dx, dw, x, w, pixels: P, inChannels: C, outChannels: O, buffered: false) { _, rows in dy + rows.lowerBound * O }
 }
 
@@ -495,6 +493,11 @@ private func pointwiseBackwardBlocks(_ dx: UnsafeMutablePointer<Float>, _ dw: Un
                                      _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                      pixels P: Int, inChannels C: Int, outChannels O: Int, buffered: Bool,
                                      dyRows: (_ buffer: UnsafeMutablePointer<Float>?, _ rows: Range<Int>) -> UnsafePointer<Float>) {
+    // No weights: dx = 0 (no output channel reaches it), dw is empty.
+    if O * C == 0 {
+        if P * C > 0 { dx.update(repeating: 0, count: P * C) }
+        return
+    }
     if P == 0 { dw.update(repeating: 0, count: O * C); return }
     let parts = Swift.max(1, Threading.threads)
     let blockRows = PointwiseBackwardTuning.blockRows(inChannels: C, outChannels: O)
@@ -538,10 +541,6 @@ public func pointwiseConvBatchNormActivationBackward(_ dx: UnsafeMutablePointer<
                                                      bnWeight: UnsafePointer<Float>?, sumG: UnsafePointer<Float>,
                                                      sumGXhat: UnsafePointer<Float>, activation: ActivationKind?,
                                                      pixels P: Int, inChannels C: Int, outChannels O: Int) {
-    if O * C == 0 {
-        if P * C > 0 { dx.update(repeating: 0, count: P * C) }
-        return
-    }
     let coef = UnsafeMutablePointer<Float>.allocate(capacity: 3 * O)
     defer { coef.deallocate() }
     batchNormInputCoefficients(coef, invstd: invstd, weight: bnWeight, sumG: sumG, sumGXhat: sumGXhat, rows: P, channels: O)
