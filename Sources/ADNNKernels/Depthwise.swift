@@ -276,8 +276,7 @@ public func depthwiseConv2dBackwardWeight(_ dw: UnsafeMutablePointer<Float>, _ d
     precondition(g.groups == g.inChannels && g.outChannels == g.inChannels,
                  "depthwiseConv2d: needs groups == C == O, got \(g.groups), \(g.inChannels), \(g.outChannels)")
     let N = g.batch, H = g.inHeight, W = g.inWidth, C = g.inChannels, Ho = g.outHeight, Wo = g.outWidth
-    let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation, pt = g.padTop, pl = g.padLeft
-    let T = kh * kw, rows = N * Ho
+    let T = g.kernelHeight * g.kernelWidth, rows = N * Ho
     let workers = Swift.max(1, Swift.min(Threading.threads, rows, (rows * Wo * C * T) / 32768))
     let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * T * C)
     defer { partial.deallocate() }
@@ -289,38 +288,8 @@ public func depthwiseConv2dBackwardWeight(_ dw: UnsafeMutablePointer<Float>, _ d
             var row = wk * per
             let end = Swift.min(rows, row + per)
             while row < end {
-                let n = row / Ho, oy = row % Ho
-                let iy0 = oy * s - pt
-                let kyLo = Swift.max(0, ceilDiv(-iy0, d)), kyHi = Swift.min(kh - 1, floorDiv(H - 1 - iy0, d))
-                let dyRow = dy + row * Wo * C
-                var ky = kyLo
-                while ky <= kyHi {
-                    let xRow = x + ((n * H + iy0 + ky * d) * W) * C
-                    for kx in 0..<kw {
-                        // output columns whose input column ox·s − pl + kx·d lies inside [0, W)
-                        let oxLo = Swift.max(0, ceilDiv(pl - kx * d, s))
-                        let oxHi = Swift.min(Wo - 1, floorDiv(W - 1 + pl - kx * d, s))
-                        if oxLo > oxHi { continue }
-                        let dst = acc0 + (ky * kw + kx) * C
-                        let xCol = xRow + (kx * d - pl) * C        // + ox·s·C
-                        var c = 0
-                        while c + 16 <= C {
-                            var a = SIMD16<Float>(repeating: 0)
-                            var ox = oxLo
-                            while ox <= oxHi { a += load16(dyRow + ox * C + c) * load16(xCol + ox * s * C + c); ox += 1 }
-                            store16(dst + c, load16(dst + c) + a)
-                            c += 16
-                        }
-                        while c < C {
-                            var a: Float = 0
-                            var ox = oxLo
-                            while ox <= oxHi { a += dyRow[ox * C + c] * xCol[ox * s * C + c]; ox += 1 }
-                            dst[c] += a
-                            c += 1
-                        }
-                    }
-                    ky += 1
-                }
+                let n = row / Ho
+                depthwiseWeightGradientRow(acc0, dy + row * Wo * C, x + n * H * W * C, g, oy: row % Ho)
                 row += 1
             }
         }
@@ -344,4 +313,140 @@ public func depthwiseConv2dBackwardWeightNaive(_ dw: UnsafeMutablePointer<Float>
         } } }
         dw[(c * kh + ky) * kw + kx] = Float(acc)
     } } }
+}
+
+/// Adds one output row's share of the depthwise weight gradient to `acc` ([kh·kw, C]): for every tap,
+/// Σ over the row's pixels of dy · x at the pixel the tap reads. On the direct kernel's geometries
+/// (`depthwiseDirectApplies`) a register-blocked loop per 16-channel chunk and kernel row: all kernel columns
+/// accumulate in registers over the row's interior pixels (two sets, even and odd pixels), each dy vector loaded
+/// once for k FMAs — the pixel-at-a-time loop below loads two vectors per FMA. Other geometries, and rows with
+/// few interior pixels (whose border pixels would each update the taps in memory), take that loop.
+// acc: [kh·kw, C] (accumulated), dyRow: [Wo, C] (output row oy), xImage: [H, W, C] (the row's image)
+@inline(__always)
+func depthwiseWeightGradientRow(_ acc: UnsafeMutablePointer<Float>, _ dyRow: UnsafePointer<Float>, _ xImage: UnsafePointer<Float>,
+                                _ g: Conv2DGeometry, oy: Int) {
+    if depthwiseDirectApplies(g) && depthwiseInteriorColumns(g) >= Swift.max(4, (3 * g.outWidth) / 4) {
+        switch (g.kernelWidth, g.stride) {
+        case (3, 1): depthwiseWeightRow3s1(acc, dyRow, xImage, g, oy)
+        case (3, 2): depthwiseWeightRow3s2(acc, dyRow, xImage, g, oy)
+        case (5, 1): depthwiseWeightRow5s1(acc, dyRow, xImage, g, oy)
+        default: depthwiseWeightRow5s2(acc, dyRow, xImage, g, oy)
+        }
+        return
+    }
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, Wo = g.outWidth
+    let kh = g.kernelHeight, kw = g.kernelWidth, s = g.stride, d = g.dilation, pl = g.padLeft
+    let iy0 = oy * s - g.padTop
+    let kyLo = Swift.max(0, ceilDiv(-iy0, d)), kyHi = Swift.min(kh - 1, floorDiv(H - 1 - iy0, d))
+    var ky = kyLo
+    while ky <= kyHi {
+        let xRow = xImage + ((iy0 + ky * d) * W) * C
+        for kx in 0..<kw {
+            // output columns whose input column ox·s − pl + kx·d lies inside [0, W)
+            let oxLo = Swift.max(0, ceilDiv(pl - kx * d, s))
+            let oxHi = Swift.min(Wo - 1, floorDiv(W - 1 + pl - kx * d, s))
+            if oxLo > oxHi { continue }
+            let dst = acc + (ky * kw + kx) * C
+            let xCol = xRow + (kx * d - pl) * C        // + ox·s·C
+            var c = 0
+            while c + 16 <= C {
+                var a = SIMD16<Float>(repeating: 0)
+                var ox = oxLo
+                while ox <= oxHi { a += load16(dyRow + ox * C + c) * load16(xCol + ox * s * C + c); ox += 1 }
+                store16(dst + c, load16(dst + c) + a)
+                c += 16
+            }
+            while c < C {
+                var a: Float = 0
+                var ox = oxLo
+                while ox <= oxHi { a += dyRow[ox * C + c] * xCol[ox * s * C + c]; ox += 1 }
+                dst[c] += a
+                c += 1
+            }
+        }
+        ky += 1
+    }
+}
+
+@inline(never) private func depthwiseWeightRow3s1(_ acc: UnsafeMutablePointer<Float>, _ dyRow: UnsafePointer<Float>, _ xImage: UnsafePointer<Float>, _ g: Conv2DGeometry, _ oy: Int) {
+    depthwiseWeightRow(acc, dyRow, xImage, g, oy: oy, k: 3, s: 1)
+}
+@inline(never) private func depthwiseWeightRow3s2(_ acc: UnsafeMutablePointer<Float>, _ dyRow: UnsafePointer<Float>, _ xImage: UnsafePointer<Float>, _ g: Conv2DGeometry, _ oy: Int) {
+    depthwiseWeightRow(acc, dyRow, xImage, g, oy: oy, k: 3, s: 2)
+}
+@inline(never) private func depthwiseWeightRow5s1(_ acc: UnsafeMutablePointer<Float>, _ dyRow: UnsafePointer<Float>, _ xImage: UnsafePointer<Float>, _ g: Conv2DGeometry, _ oy: Int) {
+    depthwiseWeightRow(acc, dyRow, xImage, g, oy: oy, k: 5, s: 1)
+}
+@inline(never) private func depthwiseWeightRow5s2(_ acc: UnsafeMutablePointer<Float>, _ dyRow: UnsafePointer<Float>, _ xImage: UnsafePointer<Float>, _ g: Conv2DGeometry, _ oy: Int) {
+    depthwiseWeightRow(acc, dyRow, xImage, g, oy: oy, k: 5, s: 2)
+}
+
+/// Output columns of `g` whose kernel window lies inside the input row (square kernel, no dilation).
+@inline(__always)
+func depthwiseInteriorColumns(_ g: Conv2DGeometry) -> Int {
+    let k = g.kernelWidth, s = g.stride, pl = g.padLeft, W = g.inWidth, Wo = g.outWidth
+    let oxA = Swift.min(Wo, (pl + s - 1) / s)
+    let oxB = W - k + pl >= 0 ? Swift.max(oxA, Swift.min(Wo, (W - k + pl) / s + 1)) : oxA
+    return oxB - oxA
+}
+
+/// The register-blocked body of `depthwiseWeightGradientRow`; `k` and `s` are literals at each call site so the
+/// kernel-column loops unroll into registers.
+@_transparent
+func depthwiseWeightRow(_ acc: UnsafeMutablePointer<Float>, _ dyRow: UnsafePointer<Float>, _ xImage: UnsafePointer<Float>,
+                        _ g: Conv2DGeometry, oy: Int, k: Int, s: Int) {
+    let H = g.inHeight, W = g.inWidth, C = g.inChannels, Wo = g.outWidth, pl = g.padLeft
+    let iy0 = oy * s - g.padTop
+    let kyLo = Swift.max(0, -iy0), kyHi = Swift.min(k - 1, H - 1 - iy0)
+    // Interior pixels: every kernel column inside the row (ox·s − pl ≥ 0 and ox·s − pl + k − 1 ≤ W − 1).
+    let oxA = Swift.min(Wo, (pl + s - 1) / s)
+    let oxB = W - k + pl >= 0 ? Swift.max(oxA, Swift.min(Wo, (W - k + pl) / s + 1)) : oxA
+    let sc = s * C
+    var ky = kyLo
+    while ky <= kyHi {
+        let xRow = xImage + (iy0 + ky) * W * C, dst = acc + ky * k * C
+        var c = 0
+        while c < C {
+            let z = SIMD16<Float>()
+            var a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, b0 = z, b1 = z, b2 = z, b3 = z, b4 = z
+            var ox = oxA
+            while ox + 1 < oxB {
+                let d0 = load16(dyRow + ox * C + c), d1 = load16(dyRow + (ox + 1) * C + c)
+                let x0 = xRow + (ox * s - pl) * C + c, x1 = x0 + sc
+                a0.addProduct(d0, load16(x0)); b0.addProduct(d1, load16(x1))
+                a1.addProduct(d0, load16(x0 + C)); b1.addProduct(d1, load16(x1 + C))
+                a2.addProduct(d0, load16(x0 + 2 * C)); b2.addProduct(d1, load16(x1 + 2 * C))
+                if k == 5 {
+                    a3.addProduct(d0, load16(x0 + 3 * C)); b3.addProduct(d1, load16(x1 + 3 * C))
+                    a4.addProduct(d0, load16(x0 + 4 * C)); b4.addProduct(d1, load16(x1 + 4 * C))
+                }
+                ox += 2
+            }
+            if ox < oxB {
+                let d0 = load16(dyRow + ox * C + c), x0 = xRow + (ox * s - pl) * C + c
+                a0.addProduct(d0, load16(x0)); a1.addProduct(d0, load16(x0 + C)); a2.addProduct(d0, load16(x0 + 2 * C))
+                if k == 5 { a3.addProduct(d0, load16(x0 + 3 * C)); a4.addProduct(d0, load16(x0 + 4 * C)) }
+            }
+            store16(dst + c, load16(dst + c) + (a0 + b0))
+            store16(dst + C + c, load16(dst + C + c) + (a1 + b1))
+            store16(dst + 2 * C + c, load16(dst + 2 * C + c) + (a2 + b2))
+            if k == 5 {
+                store16(dst + 3 * C + c, load16(dst + 3 * C + c) + (a3 + b3))
+                store16(dst + 4 * C + c, load16(dst + 4 * C + c) + (a4 + b4))
+            }
+            // Border pixels: the kernel columns inside the row only.
+            for bx in 0..<Wo where bx < oxA || bx >= oxB {
+                let d0 = load16(dyRow + bx * C + c), ix0 = bx * s - pl
+                let kxLo = Swift.max(0, -ix0), kxHi = Swift.min(k - 1, W - 1 - ix0)
+                var kx = kxLo
+                while kx <= kxHi {
+                    let p = dst + kx * C + c
+                    store16(p, load16(p) + d0 * load16(xRow + (ix0 + kx) * C + c))
+                    kx += 1
+                }
+            }
+            c += 16
+        }
+        ky += 1
+    }
 }

@@ -174,6 +174,30 @@ for (N, H, W, C, k) in [(64, 36, 36, 96, 3), (64, 18, 18, 144, 3), (64, 9, 9, 24
     }, flops: 2.0 * Double(N * H * W * C * k * k), bytes: 8.0 * Double(N * H * W * C)))
 }
 
+// Training backward of depthwise convolution → batch norm → ReLU6 (the Lite0 blocks of the FER recipe at batch
+// 64): the batch-norm input gradient band by band inside the convolution's backward, against the batch-norm
+// input pass then the two depthwise gradient passes (the batch-norm column sums, common to both, left out).
+for (N, H, W, C, k, s) in [(64, 36, 36, 96, 3, 2), (64, 18, 18, 144, 3, 1), (64, 9, 9, 240, 5, 1), (64, 5, 5, 672, 5, 1)] {
+    let p = k / 2
+    let g = Conv2DGeometry(batch: N, inHeight: H, inWidth: W, inChannels: C, outChannels: C, kernelHeight: k, kernelWidth: k,
+                           stride: s, padTop: s == 2 ? p - 1 : p, padBottom: p, padLeft: s == 2 ? p - 1 : p, padRight: p, groups: C)
+    let P = N * g.outHeight * g.outWidth
+    let x = buffer(N * H * W * C), dx = buffer(N * H * W * C), w = buffer(C * k * k), dw = buffer(C * k * k)
+    let gy = buffer(P * C), y = buffer(P * C), dy = buffer(P * C)
+    let v = (0..<9).map { _ in buffer(C) }
+    for i in 0..<C { v[3][i] = 0.5 + Float(i % 7) * 0.1 }   // invstd > 0
+    cases.append(Case(name: "dw+bn bwd fused \(N)×\(H)×\(W)×\(C) k\(k)s\(s)", run: {
+        depthwiseConvBatchNormActivationBackward(dx, dw, gy, y, x, w, scale: v[0], shift: v[1], mean: v[2], invstd: v[3], bnWeight: v[4],
+                                                 sumG: v[5], sumGXhat: v[6], activation: .relu6, g)
+    }, flops: 4.0 * Double(P * C * k * k), bytes: 4.0 * Double(3 * P * C + N * H * W * C)))
+    cases.append(Case(name: "dw+bn bwd separate \(N)×\(H)×\(W)×\(C) k\(k)s\(s)", run: {
+        batchNormActivationBackwardInput(dy, gy, y, scale: v[0], shift: v[1], mean: v[2], invstd: v[3], weight: v[4],
+                                         sumG: v[5], sumGXhat: v[6], activation: .relu6, rows: P, channels: C)
+        depthwiseConv2dBackwardInput(dx, dy, w, g)
+        depthwiseConv2dBackwardWeight(dw, dy, x, g)
+    }, flops: 4.0 * Double(P * C * k * k), bytes: 4.0 * Double(3 * P * C + N * H * W * C)))
+}
+
 // Depthwise convolutions + BN + activation: (batch, H, W, C, k, stride, activation).
 let depthwise: [(Int, Int, Int, Int, Int, Int, ActivationKind?)] = [
     (32, 56, 56, 32, 3, 1, .silu), (32, 56, 56, 32, 3, 1, nil), (32, 56, 56, 96, 3, 2, .silu), (32, 28, 28, 144, 3, 1, .silu),

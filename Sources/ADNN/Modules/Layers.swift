@@ -115,6 +115,14 @@ public final class Conv2d: Module {
                 y = pointwiseConvBatchNormActivation(input, weight, bnWeight: bn.weight, bnBias: bn.bias, runningMean: bn.runningMean,
                                                      runningVar: bn.runningVar, momentum: bn.momentum, eps: bn.eps,
                                                      activation: activation.kernelKind)
+            } else if groups == inChannels && groups == outChannels && bias == nil {
+                // One node for depthwise conv → batch norm → activation (same reason).
+                count(input)
+                bn.numBatchesTracked.ptr[0] += 1
+                y = depthwiseConvBatchNormActivation(input, weight, stride: stride, padding: padding(height: x.shape[1], width: x.shape[2]),
+                                                     dilation: dilation, bnWeight: bn.weight, bnBias: bn.bias,
+                                                     runningMean: bn.runningMean, runningVar: bn.runningVar, momentum: bn.momentum,
+                                                     eps: bn.eps, activation: activation.kernelKind)
             } else {
                 y = bn(self(input), activation: activation)
             }

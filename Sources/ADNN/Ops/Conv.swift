@@ -260,6 +260,65 @@ public func pointwiseConvBatchNormActivation(_ x: Tensor, _ w: Tensor, bnWeight:
     return out
 }
 
+/// Training fusion of a depthwise convolution (no bias) → batch norm with the batch's statistics → activation
+/// (`nil` = identity): the same values, running-statistics updates and gradients as
+/// `batchNormActivation(conv2d(x, w, groups: C), …, training: true, …)`, recorded as one node whose backward
+/// pass computes the batch-norm input gradient band by band inside the convolution's backward
+/// (`depthwiseConvBatchNormActivationBackward`) instead of writing it to memory and reading it back twice.
+/// An input or weight without a gradient, or images with less output than
+/// `DepthwiseBackwardTuning.minImageOutput`, run that composition.
+// x: [N, H, W, C], w: [C, kh, kw, 1] → [N, Ho, Wo, C]
+public func depthwiseConvBatchNormActivation(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Padding2D = .symmetric(0),
+                                             dilation: Int = 1, bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor?,
+                                             runningVar: Tensor?, momentum: Float = 0.1, eps: Float = 1e-5,
+                                             activation: ActivationKind?) -> Tensor {
+    precondition(x.rank == 4 && w.rank == 4, "depthwiseConvBatchNormActivation: input \(x.shape) and weight \(w.shape) must be rank 4")
+    let C = x.shape[3]
+    precondition(w.shape[0] == C && w.shape[3] == 1,
+                 "depthwiseConvBatchNormActivation: weight \(w.shape) must be [\(C), kh, kw, 1] for input \(x.shape)")
+    guard GradMode.isEnabled && x.requiresGrad && w.requiresGrad && DepthwiseBackwardTuning.batchNormFused
+            && depthwiseBatchNormFusedApplies(Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], inChannels: C,
+                                                             outChannels: C, kernelHeight: w.shape[1], kernelWidth: w.shape[2],
+                                                             stride: stride, dilation: dilation, padTop: padding.top,
+                                                             padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
+                                                             groups: C)) else {
+        return batchNormActivation(conv2d(x, w, stride: stride, padding: padding, dilation: dilation, groups: C), weight: bnWeight,
+                                   bias: bnBias, runningMean: runningMean, runningVar: runningVar, training: true,
+                                   momentum: momentum, eps: eps, activation: activation)
+    }
+    let geo = Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], inChannels: C, outChannels: C,
+                             kernelHeight: w.shape[1], kernelWidth: w.shape[2], stride: stride, dilation: dilation,
+                             padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
+                             groups: C)
+    geo.validate()
+    let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, C])
+    Profiler.measure("conv2d.dw" + shapeLabel(geo)) { conv2dForward(y.ptr, x.ptr, w.ptr, nil, geo) }
+    let (_, rows, _, mean, invstd, scale, shift) = batchNormSetup(
+        "depthwiseConvBatchNormActivation", y, weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
+        training: true, momentum: momentum, eps: eps)
+    let out = Tensor.empty(y.shape)
+    Profiler.measure("batchNormActivation") {
+        scaleShiftActivation(out.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: C)
+    }
+    var inputs: [Tensor] = [x, w]
+    if let bnWeight { inputs.append(bnWeight) }
+    if let bnBias { inputs.append(bnBias) }
+    out.record("conv2d.dw+batchNormActivation", inputs) { g in
+        let sumG = Tensor.empty([C]), sumGXhat = Tensor.empty([C])
+        batchNormActivationBackwardReduce(sumG.ptr, sumGXhat.ptr, g.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr,
+                                          mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: C)
+        let dx = Tensor.empty(x.shape), dw = Tensor.empty(w.shape)
+        depthwiseConvBatchNormActivationBackward(dx.ptr, dw.ptr, g.ptr, y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr,
+                                                 mean: mean.ptr, invstd: invstd.ptr, bnWeight: bnWeight?.ptr,
+                                                 sumG: sumG.ptr, sumGXhat: sumGXhat.ptr, activation: activation, geo)
+        var grads: [Tensor?] = [dx, dw]
+        if let bnWeight { grads.append(bnWeight.requiresGrad ? sumGXhat.reshapedView(bnWeight.shape) : nil) }
+        if let bnBias { grads.append(bnBias.requiresGrad ? sumG.reshapedView(bnBias.shape) : nil) }
+        return grads
+    }
+    return out
+}
+
 /// [scale | shift] ([2·O]): a batch norm with running statistics and a conv bias folded per channel; kept
 /// for the scope when `frozen`.
 func foldedBatchNorm(bias: Tensor?, bnWeight: Tensor?, bnBias: Tensor?, runningMean: Tensor, runningVar: Tensor, eps: Float,
