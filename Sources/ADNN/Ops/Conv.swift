@@ -233,31 +233,14 @@ public func pointwiseConvBatchNormActivation(_ x: Tensor, _ w: Tensor, bnWeight:
     } else {
         Profiler.measure("conv2d.1x1" + shapeLabel(geo)) { conv2dForward(y.ptr, x.ptr, w.ptr, nil, geo) }
     }
-    let (_, rows, _, mean, invstd, scale, shift) = batchNormSetup(
-        "pointwiseConvBatchNormActivation", y, weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
-        training: true, momentum: momentum, eps: eps, batchStatistics: statistics)
-    let out = Tensor.empty(y.shape)
-    Profiler.measure("batchNormActivation") {
-        scaleShiftActivation(out.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: O)
+    return convBatchNormActivationNode("pointwiseConvBatchNormActivation", node: "conv2d.1x1+batchNormActivation", conv: y, x, w,
+                                       bnWeight: bnWeight, bnBias: bnBias, runningMean: runningMean, runningVar: runningVar,
+                                       momentum: momentum, eps: eps, activation: activation, statistics: statistics) { dx, dw, g, bn in
+        pointwiseConvBatchNormActivationBackward(dx.ptr, dw.ptr, g.ptr, y.ptr, x.ptr, w.ptr, scale: bn.scale.ptr, shift: bn.shift.ptr,
+                                                 mean: bn.mean.ptr, invstd: bn.invstd.ptr, bnWeight: bnWeight?.ptr,
+                                                 sumG: bn.sumG.ptr, sumGXhat: bn.sumGXhat.ptr, activation: activation,
+                                                 pixels: P, inChannels: C, outChannels: O)
     }
-    var inputs: [Tensor] = [x, w]
-    if let bnWeight { inputs.append(bnWeight) }
-    if let bnBias { inputs.append(bnBias) }
-    out.record("conv2d.1x1+batchNormActivation", inputs) { g in
-        let sumG = Tensor.empty([O]), sumGXhat = Tensor.empty([O])
-        batchNormActivationBackwardReduce(sumG.ptr, sumGXhat.ptr, g.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr,
-                                          mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: O)
-        let dx = Tensor.empty(x.shape), dw = Tensor.empty(w.shape)
-        pointwiseConvBatchNormActivationBackward(dx.ptr, dw.ptr, g.ptr, y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr,
-                                                 mean: mean.ptr, invstd: invstd.ptr, bnWeight: bnWeight?.ptr,
-                                                 sumG: sumG.ptr, sumGXhat: sumGXhat.ptr, activation: activation,
-                                                 pixels: rows, inChannels: C, outChannels: O)
-        var grads: [Tensor?] = [dx, dw]
-        if let bnWeight { grads.append(bnWeight.requiresGrad ? sumGXhat.reshapedView(bnWeight.shape) : nil) }
-        if let bnBias { grads.append(bnBias.requiresGrad ? sumG.reshapedView(bnBias.shape) : nil) }
-        return grads
-    }
-    return out
 }
 
 /// Training fusion of a depthwise convolution (no bias) → batch norm with the batch's statistics → activation
@@ -276,41 +259,58 @@ public func depthwiseConvBatchNormActivation(_ x: Tensor, _ w: Tensor, stride: I
     let C = x.shape[3]
     precondition(w.shape[0] == C && w.shape[3] == 1,
                  "depthwiseConvBatchNormActivation: weight \(w.shape) must be [\(C), kh, kw, 1] for input \(x.shape)")
-    guard GradMode.isEnabled && x.requiresGrad && w.requiresGrad && DepthwiseBackwardTuning.batchNormFused
-            && depthwiseBatchNormFusedApplies(Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], inChannels: C,
-                                                             outChannels: C, kernelHeight: w.shape[1], kernelWidth: w.shape[2],
-                                                             stride: stride, dilation: dilation, padTop: padding.top,
-                                                             padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
-                                                             groups: C)) else {
-        return batchNormActivation(conv2d(x, w, stride: stride, padding: padding, dilation: dilation, groups: C), weight: bnWeight,
-                                   bias: bnBias, runningMean: runningMean, runningVar: runningVar, training: true,
-                                   momentum: momentum, eps: eps, activation: activation)
-    }
     let geo = Conv2DGeometry(batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], inChannels: C, outChannels: C,
                              kernelHeight: w.shape[1], kernelWidth: w.shape[2], stride: stride, dilation: dilation,
                              padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
                              groups: C)
     geo.validate()
+    guard GradMode.isEnabled && x.requiresGrad && w.requiresGrad && depthwiseBatchNormFusedApplies(geo) else {
+        return batchNormActivation(conv2d(x, w, stride: stride, padding: padding, dilation: dilation, groups: C), weight: bnWeight,
+                                   bias: bnBias, runningMean: runningMean, runningVar: runningVar, training: true,
+                                   momentum: momentum, eps: eps, activation: activation)
+    }
     let y = Tensor.empty([geo.batch, geo.outHeight, geo.outWidth, C])
     Profiler.measure("conv2d.dw" + shapeLabel(geo)) { conv2dForward(y.ptr, x.ptr, w.ptr, nil, geo) }
-    let (_, rows, _, mean, invstd, scale, shift) = batchNormSetup(
-        "depthwiseConvBatchNormActivation", y, weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
-        training: true, momentum: momentum, eps: eps)
+    return convBatchNormActivationNode("depthwiseConvBatchNormActivation", node: "conv2d.dw+batchNormActivation", conv: y, x, w,
+                                       bnWeight: bnWeight, bnBias: bnBias, runningMean: runningMean, runningVar: runningVar,
+                                       momentum: momentum, eps: eps, activation: activation, statistics: nil) { dx, dw, g, bn in
+        depthwiseConvBatchNormActivationBackward(dx.ptr, dw.ptr, g.ptr, y.ptr, x.ptr, w.ptr, scale: bn.scale.ptr, shift: bn.shift.ptr,
+                                                 mean: bn.mean.ptr, invstd: bn.invstd.ptr, bnWeight: bnWeight?.ptr,
+                                                 sumG: bn.sumG.ptr, sumGXhat: bn.sumGXhat.ptr, activation: activation, geo)
+    }
+}
+
+/// Per-channel terms of a batch norm (batch statistics) + activation that a fused convolution backward needs:
+/// the folded affine, the statistics and the column sums of `batchNormActivationBackwardReduce`.
+struct BatchNormBackwardTerms {
+    let scale: Tensor, shift: Tensor, mean: Tensor, invstd: Tensor, sumG: Tensor, sumGXhat: Tensor
+}
+
+/// The batch-norm half of a fused training node: batch statistics of the convolution output `y` (or the given
+/// ones), running statistics updated, `act(y·scale + shift)` returned and recorded as one node over
+/// [x, w, bnWeight?, bnBias?] named `node`. Its backward takes the column sums over (g, y) and hands them to
+/// `convBackward`, which writes both convolution gradients; the affine's gradients are those sums.
+private func convBatchNormActivationNode(_ op: String, node: String, conv y: Tensor, _ x: Tensor, _ w: Tensor, bnWeight: Tensor?,
+                                         bnBias: Tensor?, runningMean: Tensor?, runningVar: Tensor?, momentum: Float, eps: Float,
+                                         activation: ActivationKind?, statistics: (mean: Tensor, variance: Tensor)?,
+                                         convBackward: @escaping (_ dx: Tensor, _ dw: Tensor, _ g: Tensor, _ bn: BatchNormBackwardTerms) -> Void)
+    -> Tensor {
+    let (c, rows, _, mean, invstd, scale, shift) = batchNormSetup(
+        op, y, weight: bnWeight, bias: bnBias, runningMean: runningMean, runningVar: runningVar,
+        training: true, momentum: momentum, eps: eps, batchStatistics: statistics)
     let out = Tensor.empty(y.shape)
     Profiler.measure("batchNormActivation") {
-        scaleShiftActivation(out.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: C)
+        scaleShiftActivation(out.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr, activation: activation, rows: rows, channels: c)
     }
     var inputs: [Tensor] = [x, w]
     if let bnWeight { inputs.append(bnWeight) }
     if let bnBias { inputs.append(bnBias) }
-    out.record("conv2d.dw+batchNormActivation", inputs) { g in
-        let sumG = Tensor.empty([C]), sumGXhat = Tensor.empty([C])
+    out.record(node, inputs) { g in
+        let sumG = Tensor.empty([c]), sumGXhat = Tensor.empty([c])
         batchNormActivationBackwardReduce(sumG.ptr, sumGXhat.ptr, g.ptr, y.ptr, scale: scale.ptr, shift: shift.ptr,
-                                          mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: C)
+                                          mean: mean.ptr, invstd: invstd.ptr, activation: activation, rows: rows, channels: c)
         let dx = Tensor.empty(x.shape), dw = Tensor.empty(w.shape)
-        depthwiseConvBatchNormActivationBackward(dx.ptr, dw.ptr, g.ptr, y.ptr, x.ptr, w.ptr, scale: scale.ptr, shift: shift.ptr,
-                                                 mean: mean.ptr, invstd: invstd.ptr, bnWeight: bnWeight?.ptr,
-                                                 sumG: sumG.ptr, sumGXhat: sumGXhat.ptr, activation: activation, geo)
+        convBackward(dx, dw, g, BatchNormBackwardTerms(scale: scale, shift: shift, mean: mean, invstd: invstd, sumG: sumG, sumGXhat: sumGXhat))
         var grads: [Tensor?] = [dx, dw]
         if let bnWeight { grads.append(bnWeight.requiresGrad ? sumGXhat.reshapedView(bnWeight.shape) : nil) }
         if let bnBias { grads.append(bnBias.requiresGrad ? sumG.reshapedView(bnBias.shape) : nil) }
