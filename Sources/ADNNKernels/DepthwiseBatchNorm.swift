@@ -62,7 +62,9 @@ struct DepthwiseBand {
 /// Both gradients of a depthwise convolution whose output `y` went through batch norm (batch statistics) and
 /// an activation, from the gradient `g` at the activation's output. Per image, bands of output rows (with
 /// their halo) get dy = (w/σ)·(g·act′(z) − sumG/n − x̂·sumGXhat/n) into a buffer of the thread's, then the
-/// band's share of dW (its output rows) and of dx (the input rows it owns, a tap-table gather) from there.
+/// band's share of dW (its output rows, `depthwiseWeightGradientRow`) and of dx (the input rows it owns: at
+/// stride 1 on the direct kernel's geometries the turned kernel's forward rows over the band's dy, else a
+/// tap-table gather) from there.
 /// `sumG`/`sumGXhat` come from `batchNormActivationBackwardReduce` over the same g and y. Overwrites dx and
 /// dw; the threads' partial dW are summed in thread order (deterministic for a given thread count).
 /// `depthwiseConv2dBackwardInputNaive`/`WeightNaive` after `batchNormActivationBackwardInputNaive` are its twin.
