@@ -195,40 +195,48 @@ public func depthwiseConv2dBackwardInput(_ dx: UnsafeMutablePointer<Float>, _ dy
     let rows = TapTable(inputSize: H, outputSize: Ho, kernel: kh, stride: s, dilation: d, padding: pt)
     let cols = TapTable(inputSize: W, outputSize: Wo, kernel: kw, stride: s, dilation: d, padding: pl)
     defer { rows.deallocate(); cols.deallocate() }
-    let rCount = rows.count, rTap = rows.tap, rOut = rows.out
-    let cCount = cols.count, cTap = cols.tap, cOut = cols.out
     parallelFor(N * H, grain: Swift.max(1, 4096 / Swift.max(1, W * C * kh * kw))) { r in
         for row in r {
             let n = row / H, iy = row % H
-            let dyImage = dy + n * Ho * Wo * C
-            let ny = rCount[iy]
-            for ix in 0..<W {
-                let dst = dx + ((n * H + iy) * W + ix) * C
-                let nx = cCount[ix]
-                var c = 0
-                while c + 16 <= C {
-                    var acc = SIMD16<Float>(repeating: 0)
-                    for jy in 0..<ny {
-                        let dyRow = dyImage + rOut[iy * kh + jy] * Wo * C + c
-                        let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
-                        for jx in 0..<nx {
-                            acc += load16(dyRow + cOut[ix * kw + jx] * C) * load16(wRow + cTap[ix * kw + jx] * C)
-                        }
-                    }
-                    store16(dst + c, acc)
-                    c += 16
-                }
-                while c < C {
-                    var acc: Float = 0
-                    for jy in 0..<ny {
-                        let dyRow = dyImage + rOut[iy * kh + jy] * Wo * C + c
-                        let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
-                        for jx in 0..<nx { acc += dyRow[cOut[ix * kw + jx] * C] * wRow[cTap[ix * kw + jx] * C] }
-                    }
-                    dst[c] = acc
-                    c += 1
+            depthwiseGatherInputRow(dx + (n * H + iy) * W * C, dy + n * Ho * Wo * C, firstRow: 0, wtc, rows, cols, g, iy: iy)
+        }
+    }
+}
+
+/// dx of input row `iy` of one image: every input pixel gathers the dy pixels that read it, through the tap tables
+/// `rows`/`cols` of `g`. `dy` holds the image's output rows from `firstRow` on (row oy at dy + (oy − firstRow)·Wo·C).
+// dxRow: [W, C], dy: [rows ≥ firstRow, Wo, C], wt: [kh·kw, C]
+@inline(__always)
+func depthwiseGatherInputRow(_ dxRow: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, firstRow: Int,
+                             _ wt: UnsafePointer<Float>, _ rows: TapTable, _ cols: TapTable, _ g: Conv2DGeometry, iy: Int) {
+    let W = g.inWidth, C = g.inChannels, Wo = g.outWidth, kh = g.kernelHeight, kw = g.kernelWidth
+    let rTap = rows.tap, rOut = rows.out, cCount = cols.count, cTap = cols.tap, cOut = cols.out
+    let ny = rows.count[iy]
+    for ix in 0..<W {
+        let dst = dxRow + ix * C
+        let nx = cCount[ix]
+        var c = 0
+        while c + 16 <= C {
+            var acc = SIMD16<Float>(repeating: 0)
+            for jy in 0..<ny {
+                let dyRow = dy + (rOut[iy * kh + jy] - firstRow) * Wo * C + c
+                let wRow = wt + rTap[iy * kh + jy] * kw * C + c
+                for jx in 0..<nx {
+                    acc += load16(dyRow + cOut[ix * kw + jx] * C) * load16(wRow + cTap[ix * kw + jx] * C)
                 }
             }
+            store16(dst + c, acc)
+            c += 16
+        }
+        while c < C {
+            var acc: Float = 0
+            for jy in 0..<ny {
+                let dyRow = dy + (rOut[iy * kh + jy] - firstRow) * Wo * C + c
+                let wRow = wt + rTap[iy * kh + jy] * kw * C + c
+                for jx in 0..<nx { acc += dyRow[cOut[ix * kw + jx] * C] * wRow[cTap[ix * kw + jx] * C] }
+            }
+            dst[c] = acc
+            c += 1
         }
     }
 }
@@ -294,6 +302,13 @@ public func depthwiseConv2dBackwardWeight(_ dw: UnsafeMutablePointer<Float>, _ d
             }
         }
     }
+    depthwiseReducePartials(dw, partial, workers: workers, taps: T, channels: C)
+}
+
+/// dw = Σ over the workers' partial sums (in worker order), transposed from the [kh·kw, C] accumulation layout.
+// dw: [C, kh·kw]; partial: [workers, kh·kw, C] (the first worker's sums are overwritten)
+func depthwiseReducePartials(_ dw: UnsafeMutablePointer<Float>, _ partial: UnsafeMutablePointer<Float>, workers: Int, taps T: Int,
+                             channels C: Int) {
     for wk in 1..<Swift.max(1, workers) { addRow(partial, partial + wk * T * C, T * C) }
     for c in 0..<C { for t in 0..<T { dw[c * T + t] = partial[t * C + c] } }
 }

@@ -7,15 +7,6 @@ import Foundation
 
 @inline(__always) private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 @inline(__always) private func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
-@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-@inline(__always) private func store16(_ p: UnsafeMutablePointer<Float>, _ v: SIMD16<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
 
 /// Tuning of `depthwiseConvBatchNormActivationBackward`.
 public enum DepthwiseBackwardTuning {
@@ -119,8 +110,6 @@ public func depthwiseConvBatchNormActivationBackward(_ dx: UnsafeMutablePointer<
     defer { turned.deallocate() }
     if flipped != nil { for t in 0..<T { (turned + t * C).update(from: wt + (T - 1 - t) * C, count: C) } }
     let turnedTaps = UnsafePointer(turned), identity = epilogueLanes(nil)
-    let rCount = rowTable.count, rTap = rowTable.tap, rOut = rowTable.out
-    let cCount = colTable.count, cTap = colTable.tap, cOut = colTable.out
 
     parallelChunks(workers, chunks: workers) { r in
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: bufferRows * rowFloats)
@@ -159,43 +148,12 @@ public func depthwiseConvBatchNormActivationBackward(_ dx: UnsafeMutablePointer<
                     }
                 }
                 for iy in band.inputs {
-                    let ny = rCount[iy]
-                    for ix in 0..<W {
-                        let dst = dx + ((n * H + iy) * W + ix) * C
-                        let nx = cCount[ix]
-                        var c = 0
-                        while c + 16 <= C {
-                            var a = SIMD16<Float>(repeating: 0)
-                            for jy in 0..<ny {
-                                let dyRow = dyBand + (rOut[iy * kh + jy] - q0) * rowFloats + c
-                                let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
-                                for jx in 0..<nx { a += load16(dyRow + cOut[ix * kw + jx] * C) * load16(wRow + cTap[ix * kw + jx] * C) }
-                            }
-                            store16(dst + c, a)
-                            c += 16
-                        }
-                        while c < C {
-                            var a: Float = 0
-                            for jy in 0..<ny {
-                                let dyRow = dyBand + (rOut[iy * kh + jy] - q0) * rowFloats + c
-                                let wRow = wtc + rTap[iy * kh + jy] * kw * C + c
-                                for jx in 0..<nx { a += dyRow[cOut[ix * kw + jx] * C] * wRow[cTap[ix * kw + jx] * C] }
-                            }
-                            dst[c] = a
-                            c += 1
-                        }
-                    }
+                    depthwiseGatherInputRow(dx + (n * H + iy) * W * C, dyBand, firstRow: q0, wtc, rowTable, colTable, geo, iy: iy)
                 }
             }
         }
     }
-    for wk in 1..<workers {
-        let src = partial + wk * T * C
-        var i = 0
-        while i + 16 <= T * C { store16(partial + i, load16(partial + i) + load16(src + i)); i += 16 }
-        while i < T * C { partial[i] += src[i]; i += 1 }
-    }
-    for c in 0..<C { for t in 0..<T { dw[c * T + t] = partial[t * C + c] } }
+    depthwiseReducePartials(dw, partial, workers: workers, taps: T, channels: C)
 }
 
 /// Whether training runs depthwise convolution `g` → batch norm → activation as the fused node: the knob on and
